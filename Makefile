@@ -1,0 +1,24 @@
+# refarch: `make synth` and `make test` set everything up themselves (idempotent).
+SHELL := /bin/bash
+ENV := source .venv/refarch.env
+CDK := node node_modules/aws-cdk/bin/cdk
+
+.PHONY: setup synth test bench compliance clean
+
+setup:
+	@./scripts/setup.sh
+
+# Every stack into cdk.out/, with cdk-nag AwsSolutions + Serverless as blocking
+# validation plugins and aws-cdk-lib's template validator on.
+synth: setup
+	@$(ENV) && $(CDK) synth --quiet --output cdk.out
+	@$(ENV) && python scripts/compliance.py 2> .venv/compliance.log || { cat .venv/compliance.log; exit 1; }
+
+test: setup
+	@$(ENV) && CDK_VALIDATION=false python -m pytest
+
+bench: setup
+	@$(ENV) && python scripts/bench.py
+
+clean:
+	rm -rf cdk.out .pytest_cache .hypothesis

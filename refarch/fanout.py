@@ -1,0 +1,549 @@
+"""SNS -> SQS fan-out: one topic, one encrypted queue per subscriber.
+
+A producer publishes once; SNS copies the message into every subscriber's
+queue whose filter policy matches, and each subscriber drains its own queue at
+its own pace. What can fail has somewhere to go:
+
+* SNS cannot deliver (queue deleted, key policy wrong) -> the subscription's
+  delivery dead-letter queue (SNS redrive policy);
+* the consumer fails a message ``max_receive_count`` times -> the queue's
+  dead-letter queue (SQS redrive policy).
+
+Both dead-letter queues and the age of each queue's oldest message are
+alarmed. Topic, queues and logs share one customer-managed KMS key.
+
+Copy this file with ``secure.py`` and ``sizing.py`` to use it elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from refarch import secure, sizing
+
+_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_NAME_MAX = 40
+
+
+@dataclass(frozen=True)
+class LambdaConsumer:
+    """A Lambda function that drains one subscriber queue.
+
+    The function gets its own role (consume from this queue only), an
+    encrypted log group, X-Ray tracing, and an SQS event source that reports
+    partial batch failures, so one bad message does not retry the whole batch.
+
+    :param code: the function's code, e.g. ``lambda_.Code.from_asset("src")``.
+    :param handler: the handler, e.g. ``"app.handler"``. Return
+        ``{"batchItemFailures": [{"itemIdentifier": messageId}, ...]}`` for
+        the messages that failed.
+    :param runtime: default: the newest Python runtime.
+    :param timeout: default: 30 seconds. The queue's visibility timeout
+        becomes at least 6 x this plus the batching window.
+    :param memory_size: MiB. Default: 256.
+    :param batch_size: messages per invocation. Default: 10 (the FIFO maximum).
+    :param max_batching_window: how long to gather a batch. Default: none.
+    :param max_concurrency: concurrent invocations the event source may use,
+        2-1000. Default: 5.
+    :param environment: environment variables, encrypted with the pattern's key.
+    """
+
+    code: lambda_.Code
+    handler: str
+    runtime: lambda_.Runtime = secure.LATEST_PYTHON
+    timeout: cdk.Duration = field(default_factory=lambda: cdk.Duration.seconds(30))
+    memory_size: int = 256
+    batch_size: int = 10
+    max_batching_window: cdk.Duration | None = None
+    max_concurrency: int = 5
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One subscriber of the topic, with its own queue.
+
+    :param name: lower-case words joined by hyphens (``"billing"``,
+        ``"shipping-eu"``); becomes the PascalCase construct ID of the
+        subscriber's resources (``Billing``, ``ShippingEu``).
+    :param filter_policy: deliver only messages whose *attributes* match.
+        Default: every message.
+    :param filter_policy_with_message_body: deliver only messages whose JSON
+        *body* matches. Mutually exclusive with ``filter_policy``.
+    :param raw_message_delivery: deliver the published body as-is instead of
+        the SNS JSON envelope. Default: False (the envelope keeps the
+        message attributes and the topic ARN).
+    :param consumer: a Lambda function to drain the queue. Default: none (the
+        queue is drained by whatever the subscriber runs; see ``grant_consume``).
+    :param max_receive_count: receives before a message moves to the
+        dead-letter queue. Default: the FanOut's ``max_receive_count``.
+    :param visibility_timeout: default: 30 s, or 6 x the consumer's timeout
+        plus its batching window when there is a consumer.
+    """
+
+    name: str
+    filter_policy: Mapping[str, sns.SubscriptionFilter] | None = None
+    filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None = None
+    raw_message_delivery: bool = False
+    consumer: LambdaConsumer | None = None
+    max_receive_count: int | None = None
+    visibility_timeout: cdk.Duration | None = None
+
+    @property
+    def construct_id(self) -> str:
+        return "".join(part.capitalize() for part in self.name.split("-"))
+
+
+class SubscriberQueue(Construct):
+    """The resources of one subscriber (created by :class:`FanOut`)."""
+
+    queue: sqs.Queue
+    """Where the subscriber's messages arrive."""
+    dead_letter_queue: sqs.Queue
+    """Messages the consumer failed ``max_receive_count`` times."""
+    delivery_dead_letter_queue: sqs.Queue
+    """Messages SNS could not deliver to ``queue``."""
+    subscription: sns.Subscription
+    function: lambda_.Function | None
+    """The Lambda consumer, when one was given."""
+    alarms: list[cloudwatch.Alarm]
+
+
+class FanOut(Construct):
+    """An SNS topic fanned out to encrypted SQS queues, one per subscriber.
+
+    Simplest use::
+
+        FanOut(self, "Orders", subscribers=[Subscriber(name="billing"), Subscriber(name="audit")])
+
+    :param subscribers: at least one; names unique.
+    :param topic: an existing topic to fan out. Default: a new topic,
+        encrypted with ``encryption_key`` and TLS-only. An existing topic keeps
+        its own encryption and policy; its FIFO-ness decides the queues'.
+    :param fifo: create a FIFO topic and FIFO queues (ordered, exactly-once
+        per message group). Default: False. With an existing topic it must
+        match the topic or be left unset.
+    :param content_based_deduplication: FIFO only; deduplicate on a SHA-256 of
+        the body instead of a publisher-supplied deduplication ID.
+        Default: False.
+    :param encryption_key: the key for topic, queues and logs. Default: a new
+        customer-managed key with rotation. A key passed in must already allow
+        ``sns.amazonaws.com`` to use it (``kms:GenerateDataKey*``,
+        ``kms:Decrypt``) and, with Lambda consumers, CloudWatch Logs; a key
+        created in the same app gets those statements added.
+    :param max_receive_count: receives before a message moves to its
+        dead-letter queue, 1-1000. Default: 5.
+    :param max_acceptable_latency: how long a message may wait before it is
+        late; the oldest-message alarm fires past it. Default: 5 minutes.
+    :param retention_period: how long the queues keep an unprocessed message,
+        1 minute to 14 days and longer than ``max_acceptable_latency``.
+        Default: 4 days (the dead-letter queues keep 14 days).
+    :param alarm_topic: where alarms and their recovery are sent.
+        Default: nowhere (alarms are still created and visible).
+    :param removal_policy: for queues, key and log groups. Default: RETAIN, so
+        deleting the stack does not lose messages.
+    :param log_retention: for consumer log groups. Default: one year.
+    """
+
+    topic: sns.ITopic
+    encryption_key: kms.IKey
+    subscribers: Mapping[str, SubscriberQueue]
+    alarms: list[cloudwatch.Alarm]
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        subscribers: Sequence[Subscriber],
+        topic: sns.ITopic | None = None,
+        fifo: bool | None = None,
+        content_based_deduplication: bool = False,
+        encryption_key: kms.IKey | None = None,
+        max_receive_count: int = 5,
+        max_acceptable_latency: cdk.Duration = cdk.Duration.minutes(5),
+        retention_period: cdk.Duration = cdk.Duration.days(4),
+        alarm_topic: sns.ITopic | None = None,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        log_retention: logs.RetentionDays = secure.LOG_RETENTION,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        is_fifo = _validate(
+            subscribers=subscribers,
+            topic=topic,
+            fifo=fifo,
+            content_based_deduplication=content_based_deduplication,
+            max_receive_count=max_receive_count,
+            max_acceptable_latency=max_acceptable_latency,
+            retention_period=retention_period,
+        )
+        age = sizing.oldest_message_alarm(max_acceptable_latency.to_seconds())
+
+        self.encryption_key = encryption_key or secure.encryption_key(
+            self, "Key", description=f"{self.node.path}: topic, queues and logs", removal_policy=removal_policy
+        )
+        # SNS encrypts into the queues with the key. A key policy cannot name a
+        # topic that itself uses the key (a dependency cycle), so for a topic made
+        # here it admits SNS for this account's topics in this region; each queue
+        # policy still names the one topic.
+        if topic is None:
+            topic = sns.Topic(
+                self,
+                "Topic",
+                fifo=is_fifo or None,
+                content_based_deduplication=content_based_deduplication or None,
+                master_key=self.encryption_key,
+                enforce_ssl=True,
+                signature_version="2",
+            )
+            sns_sources = [
+                cdk.Stack.of(self).format_arn(service="sns", resource="*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)
+            ]
+        else:
+            sns_sources = [topic.topic_arn]
+        self.topic = topic
+        secure.allow_service_to_use_key(self.encryption_key, "sns.amazonaws.com", source_arns=sns_sources)
+        if any(s.consumer for s in subscribers):
+            secure.allow_logs_to_use_key(self.encryption_key)
+
+        self.subscribers = {}
+        self.alarms = []
+        for spec in subscribers:
+            sub = self._subscriber(
+                spec,
+                fifo=is_fifo,
+                max_receive_count=spec.max_receive_count or max_receive_count,
+                retention_period=retention_period,
+                age=age,
+                removal_policy=removal_policy,
+                log_retention=log_retention,
+            )
+            self.subscribers[spec.name] = sub
+            self.alarms.extend(sub.alarms)
+        secure.notify(self.alarms, alarm_topic)
+
+    # -- grants ---------------------------------------------------------------
+
+    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` publish to the topic (and use its key)."""
+        return self.topic.grant_publish(grantee)
+
+    def grant_consume(self, name: str, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` receive and delete messages of subscriber ``name``."""
+        secure.require(name in self.subscribers, "name", name, f"must be one of {sorted(self.subscribers)}")
+        return self.subscribers[name].queue.grant_consume_messages(grantee)
+
+    # -- one subscriber -------------------------------------------------------
+
+    def _subscriber(
+        self,
+        spec: Subscriber,
+        *,
+        fifo: bool,
+        max_receive_count: int,
+        retention_period: cdk.Duration,
+        age: sizing.AgeAlarm,
+        removal_policy: cdk.RemovalPolicy,
+        log_retention: logs.RetentionDays,
+    ) -> SubscriberQueue:
+        sub = SubscriberQueue(self, spec.construct_id)
+        key = self.encryption_key
+        consumer = spec.consumer
+
+        visibility = spec.visibility_timeout
+        if consumer is not None:
+            window = consumer.max_batching_window.to_seconds() if consumer.max_batching_window else 0
+            needed = sizing.lambda_visibility_timeout(consumer.timeout.to_seconds(), window)
+            if visibility is None:
+                visibility = cdk.Duration.seconds(needed)
+            secure.require(
+                visibility.to_seconds() >= needed,
+                f"subscribers[{spec.name}].visibility_timeout",
+                f"{visibility.to_seconds()} s",
+                f"must be at least 6 x the consumer timeout + batching window = {needed} s",
+            )
+
+        sub.dead_letter_queue = secure.dead_letter_queue(
+            sub, "DeadLetterQueue", key=key, fifo=fifo, removal_policy=removal_policy
+        )
+        sub.delivery_dead_letter_queue = secure.dead_letter_queue(
+            sub, "DeliveryDeadLetterQueue", key=key, fifo=fifo, removal_policy=removal_policy
+        )
+        sub.queue = secure.work_queue(
+            sub,
+            "Queue",
+            key=key,
+            fifo=fifo,
+            dead_letter_queue=sub.dead_letter_queue,
+            max_receive_count=max_receive_count,
+            visibility_timeout=visibility,
+            retention_period=retention_period,
+            removal_policy=removal_policy,
+        )
+        secure.acknowledge(
+            sub.delivery_dead_letter_queue.node.default_child,
+            "AwsSolutions::AwsSolutions-SQS3",
+            "This queue is the dead-letter queue of the SNS subscription (its RedrivePolicy), which the rule "
+            "does not recognise as a dead-letter queue; it holds messages SNS could not deliver.",
+        )
+        secure.allow_topic_to_send(sub.queue, self.topic)
+        secure.allow_topic_to_send(sub.delivery_dead_letter_queue, self.topic)
+        sub.subscription = sns.Subscription(
+            sub,
+            "Subscription",
+            topic=self.topic,
+            protocol=sns.SubscriptionProtocol.SQS,
+            endpoint=sub.queue.queue_arn,
+            raw_message_delivery=spec.raw_message_delivery or None,
+            filter_policy=spec.filter_policy,
+            filter_policy_with_message_body=spec.filter_policy_with_message_body,
+            dead_letter_queue=sub.delivery_dead_letter_queue,
+        )
+        # Subscribe only once SNS may write to the queue and its dead-letter queue.
+        sub.subscription.node.add_dependency(
+            sub.queue.node.find_child("Policy"), sub.delivery_dead_letter_queue.node.find_child("Policy")
+        )
+
+        sub.function = None
+        if consumer is not None:
+            sub.function = secure.python_function(
+                sub,
+                "Consumer",
+                code=consumer.code,
+                handler=consumer.handler,
+                runtime=consumer.runtime,
+                timeout=consumer.timeout,
+                memory_size=consumer.memory_size,
+                environment=consumer.environment,
+                key=key,
+                description=f"Consumes the {spec.name} queue of {self.node.path}",
+                log_retention=log_retention,
+                removal_policy=removal_policy,
+            )
+            sub.function.add_event_source(
+                sources.SqsEventSource(
+                    sub.queue,
+                    batch_size=consumer.batch_size,
+                    max_batching_window=consumer.max_batching_window,
+                    max_concurrency=consumer.max_concurrency,
+                    report_batch_item_failures=True,
+                )
+            )
+
+        what = f"{self.node.path} {spec.name}"
+        sub.alarms = [
+            secure.queue_not_empty_alarm(sub, "DeadLetterAlarm", queue=sub.dead_letter_queue, what=f"{what}: processing failed"),
+            secure.queue_not_empty_alarm(
+                sub, "DeliveryFailureAlarm", queue=sub.delivery_dead_letter_queue, what=f"{what}: SNS could not deliver"
+            ),
+            secure.oldest_message_alarm(
+                sub,
+                "OldestMessageAlarm",
+                queue=sub.queue,
+                what=what,
+                threshold_s=age.threshold_s,
+                period_s=age.period_s,
+                evaluation_periods=age.evaluation_periods,
+                datapoints_to_alarm=age.datapoints_to_alarm,
+            ),
+        ]
+        return sub
+
+
+def _validate(
+    *,
+    subscribers: Sequence[Subscriber],
+    topic: sns.ITopic | None,
+    fifo: bool | None,
+    content_based_deduplication: bool,
+    max_receive_count: int,
+    max_acceptable_latency: cdk.Duration,
+    retention_period: cdk.Duration,
+) -> bool:
+    """Check every prop; return whether the fan-out is FIFO."""
+    require = secure.require
+    require(len(subscribers) > 0, "subscribers", list(subscribers), "must name at least one subscriber")
+
+    is_fifo = bool(fifo)
+    if topic is not None:
+        topic_fifo = bool(topic.fifo)
+        require(
+            fifo is None or fifo == topic_fifo,
+            "fifo",
+            fifo,
+            f"must match the existing topic, which is {'FIFO' if topic_fifo else 'standard'}: "
+            "a FIFO topic fans out only to FIFO queues and a standard topic only to standard queues",
+        )
+        require(
+            not content_based_deduplication,
+            "content_based_deduplication",
+            content_based_deduplication,
+            "is a setting of the topic; set it on the existing topic instead",
+        )
+        is_fifo = topic_fifo
+    require(
+        is_fifo or not content_based_deduplication,
+        "content_based_deduplication",
+        content_based_deduplication,
+        "applies only to FIFO topics (set fifo=True)",
+    )
+    _check_receive_count("max_receive_count", max_receive_count)
+
+    latency_s = max_acceptable_latency.to_seconds()
+    require(
+        latency_s >= sizing.SQS_METRIC_PERIOD_S,
+        "max_acceptable_latency",
+        f"{latency_s} s",
+        f"must be at least {sizing.SQS_METRIC_PERIOD_S} s, the resolution of SQS metrics",
+    )
+    retention_s = retention_period.to_seconds()
+    require(
+        sizing.SQS_MIN_RETENTION_S <= retention_s <= sizing.SQS_MAX_RETENTION_S,
+        "retention_period",
+        f"{retention_s} s",
+        "must be between 60 s and 14 days",
+    )
+    require(
+        retention_s > latency_s,
+        "retention_period",
+        f"{retention_s} s",
+        f"must be longer than max_acceptable_latency ({latency_s} s), or messages expire before they are late",
+    )
+
+    seen: dict[str, str] = {}
+    for spec in subscribers:
+        where = f"subscribers[{spec.name}]"
+        require(
+            isinstance(spec.name, str) and bool(_NAME.match(spec.name)) and len(spec.name) <= _NAME_MAX,
+            "subscribers[].name",
+            spec.name,
+            f"must be lower-case letters and digits in words joined by single hyphens, starting with a letter, "
+            f"at most {_NAME_MAX} characters",
+        )
+        require(spec.name not in seen, "subscribers[].name", spec.name, "must be unique")
+        require(
+            spec.construct_id not in seen.values(),
+            "subscribers[].name",
+            spec.name,
+            f"must not collide with another subscriber's construct ID {spec.construct_id!r}",
+        )
+        seen[spec.name] = spec.construct_id
+        if spec.max_receive_count is not None:
+            _check_receive_count(f"{where}.max_receive_count", spec.max_receive_count)
+        if spec.visibility_timeout is not None:
+            v = spec.visibility_timeout.to_seconds()
+            require(
+                0 <= v <= sizing.SQS_MAX_VISIBILITY_TIMEOUT_S, f"{where}.visibility_timeout", f"{v} s", "must be 0 s to 12 hours"
+            )
+        require(
+            not (spec.filter_policy and spec.filter_policy_with_message_body),
+            f"{where}.filter_policy",
+            "both scopes",
+            "and filter_policy_with_message_body are mutually exclusive: a subscription filters on attributes or on the body",
+        )
+        for prop, policy in (
+            ("filter_policy", _render_attribute_policy(spec.filter_policy)),
+            ("filter_policy_with_message_body", _render_body_policy(spec.filter_policy_with_message_body)),
+        ):
+            if policy is None:
+                continue
+            try:
+                c = sizing.filter_policy_complexity(policy)
+            except ValueError as err:
+                raise ValueError(f"{where}.{prop} is not a valid SNS filter policy: {err}") from None
+            require(
+                c.keys <= sizing.SNS_FILTER_MAX_KEYS,
+                f"{where}.{prop}",
+                f"{c.keys} keys",
+                f"must have at most {sizing.SNS_FILTER_MAX_KEYS} keys (SNS limit)",
+            )
+            require(
+                c.combinations <= sizing.SNS_FILTER_MAX_COMBINATIONS,
+                f"{where}.{prop}",
+                f"{c.combinations} combinations",
+                f"must have at most {sizing.SNS_FILTER_MAX_COMBINATIONS} value combinations (SNS limit; "
+                "the product of the number of values of each key)",
+            )
+        if spec.consumer is not None:
+            _validate_consumer(f"{where}.consumer", spec.consumer, fifo=is_fifo)
+    return is_fifo
+
+
+def _validate_consumer(where: str, c: LambdaConsumer, *, fifo: bool) -> None:
+    require = secure.require
+    t = c.timeout.to_seconds()
+    require(0 < t <= sizing.LAMBDA_MAX_TIMEOUT_S, f"{where}.timeout", f"{t} s", "must be 1 s to 15 minutes")
+    require(128 <= c.memory_size <= 10240, f"{where}.memory_size", c.memory_size, "must be 128 to 10240 MiB")
+    require(bool(c.handler), f"{where}.handler", c.handler, "must name the handler, e.g. 'app.handler'")
+    max_batch = sizing.SQS_FIFO_MAX_BATCH if fifo else sizing.SQS_STANDARD_MAX_BATCH
+    require(
+        1 <= c.batch_size <= max_batch,
+        f"{where}.batch_size",
+        c.batch_size,
+        f"must be 1 to {max_batch} for a {'FIFO' if fifo else 'standard'} queue",
+    )
+    window = c.max_batching_window.to_seconds() if c.max_batching_window else 0
+    require(
+        0 <= window <= sizing.LAMBDA_MAX_BATCHING_WINDOW_S,
+        f"{where}.max_batching_window",
+        f"{window} s",
+        "must be 0 to 300 s",
+    )
+    require(
+        fifo is False or window == 0,
+        f"{where}.max_batching_window",
+        f"{window} s",
+        "is not supported for FIFO queues",
+    )
+    require(
+        c.batch_size <= 10 or window >= 1,
+        f"{where}.batch_size",
+        c.batch_size,
+        "above 10 needs a max_batching_window of at least 1 s",
+    )
+    require(
+        sizing.LAMBDA_SQS_MIN_CONCURRENCY <= c.max_concurrency <= sizing.LAMBDA_SQS_MAX_CONCURRENCY,
+        f"{where}.max_concurrency",
+        c.max_concurrency,
+        "must be 2 to 1000 (the SQS event source's range)",
+    )
+
+
+def _check_receive_count(prop: str, value: int) -> None:
+    secure.require(
+        isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= sizing.SQS_MAX_RECEIVE_COUNT,
+        prop,
+        value,
+        f"must be a whole number from 1 to {sizing.SQS_MAX_RECEIVE_COUNT}",
+    )
+
+
+def _render_attribute_policy(policy: Mapping[str, sns.SubscriptionFilter] | None) -> dict | None:
+    if not policy:
+        return None
+    return {key: list(f.conditions) for key, f in policy.items()}
+
+
+def _render_body_policy(policy: Mapping[str, sns.FilterOrPolicy] | None) -> dict | None:
+    if not policy:
+        return None
+    rendered: dict = {}
+    for key, value in policy.items():
+        if value.type == sns.FilterOrPolicyType.POLICY:
+            rendered[key] = _render_body_policy(value.policy_doc) or {}
+        else:
+            rendered[key] = list(value.filter_doc.conditions)
+    return rendered

@@ -1,0 +1,1 @@
+"""Code that runs in AWS (Lambda handlers, workers), shipped with the patterns."""

