@@ -59,6 +59,9 @@ class LambdaConsumer:
     :param max_concurrency: concurrent invocations the event source may use,
         2-1000. Default: 5.
     :param environment: environment variables, encrypted with the pattern's key.
+    :param reserved_concurrency: reserve this many executions for the function.
+        Default: none (``max_concurrency`` bounds it; reserving fails in new
+        accounts at the 10-execution minimum).
     """
 
     code: lambda_.Code
@@ -70,6 +73,7 @@ class LambdaConsumer:
     max_batching_window: cdk.Duration | None = None
     max_concurrency: int = 5
     environment: Mapping[str, str] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -196,9 +200,9 @@ class FanOut(Construct):
             self, "Key", description=f"{self.node.path}: topic, queues and logs", removal_policy=removal_policy
         )
         # SNS encrypts into the queues with the key. A key policy cannot name a
-        # topic that itself uses the key (a dependency cycle), so for a topic made
-        # here it admits SNS for this account's topics in this region; each queue
-        # policy still names the one topic.
+        # topic that itself uses the key (a dependency cycle), so it admits SNS
+        # acting for this account's topics in this region; each queue policy
+        # names the one topic.
         if topic is None:
             topic = sns.Topic(
                 self,
@@ -209,13 +213,12 @@ class FanOut(Construct):
                 enforce_ssl=True,
                 signature_version="2",
             )
-            sns_sources = [
-                cdk.Stack.of(self).format_arn(service="sns", resource="*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)
-            ]
-        else:
-            sns_sources = [topic.topic_arn]
         self.topic = topic
-        secure.allow_service_to_use_key(self.encryption_key, "sns.amazonaws.com", source_arns=sns_sources)
+        secure.allow_service_to_use_key(
+            self.encryption_key,
+            "sns.amazonaws.com",
+            source_arns=[cdk.Stack.of(self).format_arn(service="sns", resource="*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)],
+        )
         if any(s.consumer for s in subscribers):
             secure.allow_logs_to_use_key(self.encryption_key)
 
@@ -330,17 +333,38 @@ class FanOut(Construct):
                 environment=consumer.environment,
                 key=key,
                 description=f"Consumes the {spec.name} queue of {self.node.path}",
+                reserved_concurrency=consumer.reserved_concurrency,
                 log_retention=log_retention,
                 removal_policy=removal_policy,
             )
-            sub.function.add_event_source(
-                sources.SqsEventSource(
-                    sub.queue,
-                    batch_size=consumer.batch_size,
-                    max_batching_window=consumer.max_batching_window,
-                    max_concurrency=consumer.max_concurrency,
-                    report_batch_item_failures=True,
-                )
+            event_source = sources.SqsEventSource(
+                sub.queue,
+                batch_size=consumer.batch_size,
+                max_batching_window=consumer.max_batching_window,
+                max_concurrency=consumer.max_concurrency,
+                report_batch_item_failures=True,
+            )
+            sub.function.add_event_source(event_source)
+            # Failed messages go to the queue's dead-letter queue (SQS redrive); the
+            # function is only ever invoked synchronously by the event source.
+            secure.acknowledge(
+                sub.function.node.default_child,
+                "Serverless::Serverless-LambdaDLQ",
+                "Invoked only synchronously by its SQS event source: a message it fails returns to the queue and, "
+                "after max_receive_count receives, moves to the queue's dead-letter queue. An async DLQ stays empty.",
+            )
+            secure.checkov_skip(
+                sub.function.node.default_child,
+                "CKV_AWS_116",
+                "Invoked only synchronously by its SQS event source; failed messages go to the queue's "
+                "dead-letter queue through the SQS redrive policy.",
+            )
+            esm = sub.function.node.find_child(f"SqsEventSource:{cdk.Names.node_unique_id(sub.queue.node)}")
+            secure.acknowledge(
+                esm.node.default_child,
+                "Serverless::Serverless-LambdaEventSourceMappingDestination",
+                "Event source mappings for SQS take no on-failure destination (only stream and Kafka sources do); "
+                "the queue's redrive policy sends failed messages to its dead-letter queue.",
             )
 
         what = f"{self.node.path} {spec.name}"

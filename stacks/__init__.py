@@ -14,6 +14,10 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from stacks.fanout_stack import FanOutStack
 
 
+#: The stacks ``build`` creates, in order.
+STACK_IDS = ("FanOutStack",)
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """Everything the app takes from context or the environment (read in app.py only).

@@ -1,0 +1,143 @@
+"""Deploy a synthesized template into moto's CloudFormation, honestly.
+
+moto's CloudFormation creates what it knows and *silently skips* other types.
+``deploy`` compares what was created with the template and fails on any
+skipped type unless the caller lists it with a reason, and it can apply some
+skipped types itself through the service APIs (``apply_subscriptions``), from
+the template's own properties, so behaviour tests exercise what was
+synthesized rather than a hand-written copy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+
+
+class SkippedResourceError(AssertionError):
+    pass
+
+
+@dataclass
+class DeployedStack:
+    name: str
+    template: dict
+    physical_ids: dict[str, str]
+    outputs: dict[str, str]
+    skipped: dict[str, str] = field(default_factory=dict)  # logical id -> type
+
+    def logical_ids(self, resource_type: str) -> list[str]:
+        return [k for k, r in self.template["Resources"].items() if r["Type"] == resource_type]
+
+    def resolve(self, value: Any) -> Any:
+        """Resolve the intrinsic functions a CDK template uses, against the deployed stack."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (fn, arg), = value.items()
+            if fn == "Ref":
+                return self._ref(arg)
+            if fn == "Fn::GetAtt":
+                return self._get_att(*arg)
+            if fn == "Fn::Join":
+                sep, parts = arg
+                return sep.join(str(self.resolve(p)) for p in parts)
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _ref(self, name: str) -> str:
+        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
+                  "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": self.name}
+        if name in pseudo:
+            return pseudo[name]
+        if name not in self.physical_ids:
+            raise KeyError(f"Ref {name}: not created in moto (skipped: {self.skipped.get(name)})")
+        return self.physical_ids[name]
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        resource_type = self.template["Resources"][logical_id]["Type"]
+        physical = self._ref(logical_id)
+        if (resource_type, attribute) == ("AWS::SQS::Queue", "Arn"):
+            attrs = boto3.client("sqs", region_name=REGION).get_queue_attributes(
+                QueueUrl=physical, AttributeNames=["QueueArn"]
+            )
+            return attrs["Attributes"]["QueueArn"]
+        if (resource_type, attribute) in {("AWS::SNS::Topic", "TopicArn")}:
+            return physical
+        if (resource_type, attribute) == ("AWS::KMS::Key", "Arn"):
+            return boto3.client("kms", region_name=REGION).describe_key(KeyId=physical)["KeyMetadata"]["Arn"]
+        raise NotImplementedError(f"Fn::GetAtt {resource_type}.{attribute} is not resolved by this harness")
+
+
+def deploy(template: Mapping, stack_name: str, *, allowed_skips: Mapping[str, str]) -> DeployedStack:
+    """Create ``template`` as a moto CloudFormation stack; call inside ``mock_aws``.
+
+    ``allowed_skips`` maps each resource type moto may skip to the reason the
+    test can live with it. Any other skipped type fails the deployment.
+    """
+    for resource_type, reason in allowed_skips.items():
+        if not reason.strip():
+            raise ValueError(f"allowed_skips[{resource_type!r}] needs a reason")
+    if "BootstrapVersion" in template.get("Parameters", {}):
+        boto3.client("ssm", region_name=REGION).put_parameter(
+            Name=BOOTSTRAP_VERSION_PARAMETER, Value="30", Type="String", Overwrite=True
+        )
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"])
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise AssertionError(f"{stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason')}")
+
+    summaries = cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+    created = {s["LogicalResourceId"]: s for s in summaries if s.get("ResourceType")}
+    physical = {k: s["PhysicalResourceId"] for k, s in created.items()}
+    skipped = {k: r["Type"] for k, r in template["Resources"].items() if k not in created}
+    unexpected = sorted({t for t in skipped.values() if t not in allowed_skips})
+    if unexpected:
+        raise SkippedResourceError(
+            f"moto's CloudFormation skipped {unexpected}; apply them in the harness or list them "
+            "in allowed_skips with the reason the test still proves what it claims"
+        )
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return DeployedStack(name=stack_name, template=dict(template), physical_ids=physical, outputs=outputs, skipped=skipped)
+
+
+def apply_subscriptions(stack: DeployedStack) -> dict[str, str]:
+    """Create every AWS::SNS::Subscription of the template through the SNS API.
+
+    Returns logical id -> subscription ARN. Every property the template sets
+    is passed on; a property this harness does not know fails loudly.
+    """
+    sns = boto3.client("sns", region_name=REGION)
+    attribute_props = {"RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy", "DeliveryPolicy"}
+    arns = {}
+    for logical_id in stack.logical_ids("AWS::SNS::Subscription"):
+        props = stack.resolve(stack.template["Resources"][logical_id]["Properties"])
+        unknown = set(props) - attribute_props - {"TopicArn", "Protocol", "Endpoint"}
+        if unknown:
+            raise NotImplementedError(f"{logical_id}: subscription properties {sorted(unknown)} are not applied")
+        attributes = {name: _attribute(props[name]) for name in attribute_props & set(props)}
+        response = sns.subscribe(
+            TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"],
+            Attributes=attributes, ReturnSubscriptionArn=True,
+        )
+        arns[logical_id] = response["SubscriptionArn"]
+    return arns
+
+
+def _attribute(value: Any) -> str:
+    """SNS takes every subscription attribute as a string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)

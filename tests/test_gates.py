@@ -1,0 +1,122 @@
+"""Gates over every synthesized template: cdk-nag, cfn-lint, checkov.
+
+They run on the app's stacks and on every test case (tests/cases), so each
+configuration a user can reach is checked, not only the example.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_sqs as sqs
+
+from stacks import add_compliance_checks
+from tests.conftest import ALL_STACKS, Assembly, new_app
+
+MIN_REASON = 40  # characters: a reason says why, not just "ok"
+
+
+def _violations(assembly: Assembly, key: str) -> list[dict]:
+    found = []
+    for plugin in assembly.report["pluginReports"]:
+        for v in plugin.get(key, []):
+            for c in v["violatingConstructs"]:
+                found.append({"plugin": plugin["pluginName"], "rule": v["ruleName"], "path": c["constructPath"], **v, **c})
+    return found
+
+
+def test_nag_packs_are_registered_and_blocking() -> None:
+    # A pack that finds nothing leaves no report, so show that a bad resource fails synthesis.
+    app = new_app()
+    add_compliance_checks(app)
+    sqs.Queue(cdk.Stack(app, "Bad"), "Plain", encryption=sqs.QueueEncryption.UNENCRYPTED)
+    with pytest.raises(RuntimeError, match="ValidationFailed") as failure:
+        app.synth()
+    assert "(AwsSolutions)" in str(failure.value) and "(Serverless)" in str(failure.value)
+
+
+def test_nag_zero_unacknowledged_findings(assembly: Assembly) -> None:
+    findings = [f"{v['plugin']}: {v['rule']} at {v['path']}" for v in _violations(assembly, "violations")]
+    assert findings == [], "cdk-nag findings:\n" + "\n".join(findings)
+
+
+def test_nag_acknowledgments_are_narrow_and_reasoned(assembly: Assembly) -> None:
+    for v in _violations(assembly, "suppressedViolations"):
+        assert len(v["reason"].strip()) >= MIN_REASON, f"{v['rule']} at {v['path']}: reason too thin: {v['reason']!r}"
+        # On the resource itself or the L2 construct that wraps it, never a whole pattern or stack.
+        depth = v["path"].count("/") - v["acknowledgedAt"].count("/")
+        assert v["path"].startswith(v["acknowledgedAt"]) and depth <= 1, (
+            f"{v['rule']} acknowledged at {v['acknowledgedAt']}, too far above {v['path']}"
+        )
+
+
+def test_nag_acknowledgments_are_written_into_templates(assembly: Assembly) -> None:
+    suppressed = _violations(assembly, "suppressedViolations")
+    assert suppressed, "expected the known acknowledgments (dead-letter queues, X-Ray) to be reported"
+    for v in suppressed:
+        stack_id = v["path"].split("/")[0]
+        template = assembly.template(stack_id)
+        logical_id = assembly.logical_id(stack_id, v["path"])
+        rules = template["Resources"][logical_id]["Metadata"]["cdk_nag"]["rules_to_suppress"]
+        assert {"id": v["acknowledgedId"], "reason": v["reason"]} in rules, f"{v['path']} lacks {v['acknowledgedId']}"
+
+
+def test_cfn_lint_clean_including_informational(assembly: Assembly) -> None:
+    paths = [str(assembly.template_path(s)) for s in ALL_STACKS]
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--include-checks", "I", "--format", "json", "--", *paths],
+        capture_output=True,
+        text=True,
+    )
+    findings = json.loads(result.stdout or "[]")
+    lines = [f"{f['Rule']['Id']} {Path(f['Filename']).name}:{f['Location']['Start']['LineNumber']} {f['Message']}"
+             for f in findings]
+    assert findings == [] and result.returncode == 0, "cfn-lint:\n" + "\n".join(lines) + result.stderr
+
+
+def _checkov() -> str:
+    path = os.environ.get("CHECKOV") or shutil.which("checkov")
+    assert path, "checkov not found: run the tests through `make test`, which installs it"
+    return path
+
+
+def test_checkov_no_failed_checks(assembly: Assembly, tmp_path: Path) -> None:
+    for stack_id in ALL_STACKS:  # only templates: checkov would also parse cdk.out's other JSON
+        shutil.copy(assembly.template_path(stack_id), tmp_path / f"{stack_id}.template.json")
+    result = subprocess.run(
+        [_checkov(), "-d", str(tmp_path), "--framework", "cloudformation", "--skip-download", "--quiet",
+         "--compact", "-o", "json"],
+        capture_output=True,
+        text=True,
+    )
+    data = json.loads(result.stdout)
+    reports = data if isinstance(data, list) else [data]
+    summary = reports[0]["summary"]
+    failed = [f"{c['check_id']} {c['resource']} ({Path(c['file_path']).name}): {c['check_name']}"
+              for r in reports for c in r["results"]["failed_checks"]]
+    assert failed == [], "checkov:\n" + "\n".join(failed)
+    assert summary["parsing_errors"] == 0
+    assert summary["passed"] > 0 and summary["resource_count"] > 0
+
+
+def test_checkov_skips_are_inline_with_reasons(assembly: Assembly) -> None:
+    for stack_id in ALL_STACKS:
+        for logical_id, resource in assembly.template(stack_id)["Resources"].items():
+            for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+                assert len(skip.get("comment", "")) >= MIN_REASON, f"{stack_id}/{logical_id}: skip {skip} lacks a reason"
+
+
+def test_cfn_lint_ignores_carry_reasons(assembly: Assembly) -> None:
+    for stack_id in ALL_STACKS:
+        for logical_id, resource in assembly.template(stack_id)["Resources"].items():
+            lint = resource.get("Metadata", {}).get("cfn-lint", {})
+            for check in lint.get("config", {}).get("ignore_checks", []):
+                reason = lint.get("reasons", {}).get(check, "")
+                assert len(reason) >= MIN_REASON, f"{stack_id}/{logical_id}: cfn-lint ignores {check} without a reason"
