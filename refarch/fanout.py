@@ -303,7 +303,6 @@ class FanOut(Construct):
             "does not recognise as a dead-letter queue; it holds messages SNS could not deliver.",
         )
         secure.allow_topic_to_send(sub.queue, self.topic)
-        secure.allow_topic_to_send(sub.delivery_dead_letter_queue, self.topic)
         sub.subscription = sns.Subscription(
             sub,
             "Subscription",
@@ -315,7 +314,8 @@ class FanOut(Construct):
             filter_policy_with_message_body=spec.filter_policy_with_message_body,
             dead_letter_queue=sub.delivery_dead_letter_queue,
         )
-        # Subscribe only once SNS may write to the queue and its dead-letter queue.
+        # Subscribe only once SNS may write to the queue and to the dead-letter
+        # queue (whose policy the Subscription construct writes).
         sub.subscription.node.add_dependency(
             sub.queue.node.find_child("Policy"), sub.delivery_dead_letter_queue.node.find_child("Policy")
         )

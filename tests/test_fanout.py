@@ -1,0 +1,370 @@
+"""Fine-grained assertions: every FanOut default, on the synthesized templates."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Match, Template
+
+from refarch.fanout import FanOut, Subscriber
+from tests.conftest import Assembly, new_app
+
+TLS_ONLY = Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+
+
+@pytest.fixture(scope="module")
+def example(assembly: Assembly) -> Template:
+    return Template.from_json(assembly.template("FanOutStack"))
+
+
+@pytest.fixture(scope="module")
+def fifo(assembly: Assembly) -> Template:
+    return Template.from_json(assembly.template("FanOutFifo"))
+
+
+@pytest.fixture(scope="module")
+def consumers(assembly: Assembly) -> Template:
+    return Template.from_json(assembly.template("FanOutWithConsumers"))
+
+
+def _id(assembly: Assembly, stack: str, path: str) -> str:
+    return assembly.logical_id(stack, f"{stack}/{path}")
+
+
+def _props(assembly: Assembly, stack: str, path: str) -> dict:
+    return assembly.template(stack)["Resources"][_id(assembly, stack, path)]
+
+
+# --- resources and encryption ------------------------------------------------
+
+
+def test_example_creates_topic_queues_and_alarms(example: Template) -> None:
+    example.resource_count_is("AWS::SNS::Topic", 2)  # orders + alarms
+    example.resource_count_is("AWS::SNS::Subscription", 3)
+    example.resource_count_is("AWS::SQS::Queue", 9)  # 3 subscribers x (queue, DLQ, delivery DLQ)
+    example.resource_count_is("AWS::CloudWatch::Alarm", 9)
+    example.resource_count_is("AWS::KMS::Key", 2)
+    example.resource_count_is("AWS::Lambda::Function", 0)
+
+
+def test_key_is_customer_managed_rotated_and_retained(assembly: Assembly) -> None:
+    key = _props(assembly, "FanOutStack", "Orders/Key/Resource")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["Properties"]["PendingWindowInDays"] == 30
+    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"
+
+
+def test_key_policy_lets_sns_encrypt_only_for_this_accounts_topics(assembly: Assembly) -> None:
+    statements = _props(assembly, "FanOutStack", "Orders/Key/Resource")["Properties"]["KeyPolicy"]["Statement"]
+    sns_statement = next(s for s in statements if s.get("Principal") == {"Service": "sns.amazonaws.com"})
+    assert sns_statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    arn = sns_statement["Condition"]["ArnLike"]["aws:SourceArn"][0]["Fn::Join"][1]
+    assert arn == ["arn:", {"Ref": "AWS::Partition"}, ":sns:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":*"]
+    # No consumers, so CloudWatch Logs is not admitted.
+    assert not [s for s in statements if "logs." in str(s.get("Principal"))]
+
+
+def test_topic_is_encrypted_signed_with_sha256_and_tls_only(assembly: Assembly, example: Template) -> None:
+    key_id = _id(assembly, "FanOutStack", "Orders/Key/Resource")
+    topic_id = _id(assembly, "FanOutStack", "Orders/Topic/Resource")
+    topic = assembly.template("FanOutStack")["Resources"][topic_id]["Properties"]
+    assert topic == {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}, "SignatureVersion": "2"}
+    example.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {"Topics": [{"Ref": topic_id}], "PolicyDocument": {"Statement": Match.array_with([TLS_ONLY])}},
+    )
+
+
+@pytest.mark.parametrize("name", ["Billing", "Shipping", "Audit"])
+def test_queue_defaults(assembly: Assembly, name: str) -> None:
+    key_id = _id(assembly, "FanOutStack", "Orders/Key/Resource")
+    queue = _props(assembly, "FanOutStack", f"Orders/{name}/Queue/Resource")
+    dlq_id = _id(assembly, "FanOutStack", f"Orders/{name}/DeadLetterQueue/Resource")
+    assert queue["Properties"] == {
+        "KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]},
+        "MessageRetentionPeriod": 4 * 24 * 3600,
+        "ReceiveMessageWaitTimeSeconds": 20,
+        "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 5},
+    }
+    assert queue["DeletionPolicy"] == queue["UpdateReplacePolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("name", ["Billing", "Shipping", "Audit"])
+@pytest.mark.parametrize("dlq", ["DeadLetterQueue", "DeliveryDeadLetterQueue"])
+def test_dead_letter_queues_keep_14_days_encrypted(assembly: Assembly, name: str, dlq: str) -> None:
+    key_id = _id(assembly, "FanOutStack", "Orders/Key/Resource")
+    queue = _props(assembly, "FanOutStack", f"Orders/{name}/{dlq}/Resource")
+    assert queue["Properties"] == {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}, "MessageRetentionPeriod": 1209600}
+    assert queue["DeletionPolicy"] == "Retain"
+
+
+def test_every_queue_is_tls_only(assembly: Assembly, example: Template) -> None:
+    queues = [k for k, r in assembly.template("FanOutStack")["Resources"].items() if r["Type"] == "AWS::SQS::Queue"]
+    policies = example.find_resources("AWS::SQS::QueuePolicy")
+    covered = {
+        p["Properties"]["Queues"][0]["Ref"]
+        for p in policies.values()
+        if any(s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in p["Properties"]["PolicyDocument"]["Statement"])
+    }
+    assert covered == set(queues)
+
+
+def test_queue_policy_admits_only_this_topic(assembly: Assembly) -> None:
+    topic_id = _id(assembly, "FanOutStack", "Orders/Topic/Resource")
+    policy = _props(assembly, "FanOutStack", "Orders/Billing/Queue/Policy/Resource")["Properties"]["PolicyDocument"]
+    allow = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert allow == [
+        {
+            "Sid": "AllowTopicToSend",
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": {"Fn::GetAtt": [_id(assembly, "FanOutStack", "Orders/Billing/Queue/Resource"), "Arn"]},
+            "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": topic_id}}},
+        }
+    ]
+
+
+def test_delivery_dead_letter_queue_admits_only_this_topic(assembly: Assembly) -> None:
+    topic_id = _id(assembly, "FanOutStack", "Orders/Topic/Resource")
+    policy = _props(assembly, "FanOutStack", "Orders/Billing/DeliveryDeadLetterQueue/Policy/Resource")
+    allow = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert len(allow) == 1
+    assert allow[0]["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert allow[0]["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": topic_id}}}
+
+
+# --- subscriptions -----------------------------------------------------------
+
+
+def test_subscriptions_have_delivery_dlq_and_wait_for_queue_policies(assembly: Assembly) -> None:
+    for name in ("Billing", "Shipping", "Audit"):
+        sub = _props(assembly, "FanOutStack", f"Orders/{name}/Subscription/Resource")
+        delivery_dlq = _id(assembly, "FanOutStack", f"Orders/{name}/DeliveryDeadLetterQueue/Resource")
+        assert sub["Properties"]["Protocol"] == "sqs"
+        assert sub["Properties"]["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [delivery_dlq, "Arn"]}}
+        assert set(sub["DependsOn"]) >= {
+            _id(assembly, "FanOutStack", f"Orders/{name}/Queue/Policy/Resource"),
+            _id(assembly, "FanOutStack", f"Orders/{name}/DeliveryDeadLetterQueue/Policy/Resource"),
+        }
+
+
+def test_filter_policy_and_raw_delivery_only_where_asked(assembly: Assembly) -> None:
+    billing = _props(assembly, "FanOutStack", "Orders/Billing/Subscription/Resource")["Properties"]
+    shipping = _props(assembly, "FanOutStack", "Orders/Shipping/Subscription/Resource")["Properties"]
+    audit = _props(assembly, "FanOutStack", "Orders/Audit/Subscription/Resource")["Properties"]
+    assert "FilterPolicy" not in billing and "RawMessageDelivery" not in billing
+    assert shipping["FilterPolicy"] == {"event_type": ["order_placed", "order_cancelled"]}
+    assert shipping.get("FilterPolicyScope", "MessageAttributes") == "MessageAttributes"
+    assert audit["RawMessageDelivery"] is True and "FilterPolicy" not in audit
+
+
+# --- alarms ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["Billing", "Shipping", "Audit"])
+def test_alarms_watch_the_right_queues_and_notify(assembly: Assembly, name: str) -> None:
+    alarm_topic = _id(assembly, "FanOutStack", "Alarms/Topic/Resource")
+
+    def alarm(child: str) -> dict:
+        return _props(assembly, "FanOutStack", f"Orders/{name}/{child}/Resource")["Properties"]
+
+    def dimension(queue: str) -> list:
+        return [{"Name": "QueueName", "Value": {"Fn::GetAtt": [_id(assembly, "FanOutStack", f"Orders/{name}/{queue}/Resource"), "QueueName"]}}]
+
+    dlq, delivery, age = alarm("DeadLetterAlarm"), alarm("DeliveryFailureAlarm"), alarm("OldestMessageAlarm")
+    for a in (dlq, delivery):
+        assert (a["MetricName"], a["Threshold"], a["ComparisonOperator"]) == (
+            "ApproximateNumberOfMessagesVisible", 0, "GreaterThanThreshold")
+        assert (a["Period"], a["EvaluationPeriods"], a["Statistic"]) == (60, 1, "Maximum")
+    assert dlq["Dimensions"] == dimension("DeadLetterQueue")
+    assert delivery["Dimensions"] == dimension("DeliveryDeadLetterQueue")
+    # Derived from max_acceptable_latency (default 5 minutes) by sizing.oldest_message_alarm.
+    assert age["MetricName"] == "ApproximateAgeOfOldestMessage" and age["Dimensions"] == dimension("Queue")
+    assert (age["Threshold"], age["Period"], age["EvaluationPeriods"], age["DatapointsToAlarm"]) == (300, 60, 3, 2)
+    for a in (dlq, delivery, age):
+        assert a["AlarmActions"] == a["OKActions"] == [{"Ref": alarm_topic}]
+        assert a["TreatMissingData"] == "notBreaching"
+
+
+def test_alarm_topic_key_admits_only_cloudwatch_alarms(assembly: Assembly) -> None:
+    statements = _props(assembly, "FanOutStack", "Alarms/Key/Resource")["Properties"]["KeyPolicy"]["Statement"]
+    cw = next(s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"})
+    assert ":cloudwatch:" in str(cw["Condition"]["ArnLike"]["aws:SourceArn"]) and "alarm:*" in str(cw["Condition"])
+
+
+# --- the stack ---------------------------------------------------------------
+
+
+def test_stack_outputs_topic_and_queue_urls(example: Template) -> None:
+    outputs = example.find_outputs("*")
+    assert {"TopicArn", "AlarmTopicArn"} <= set(outputs)
+    for name in ("Billing", "Shipping", "Audit"):
+        assert {f"{name}QueueUrl", f"{name}DeadLetterQueueUrl"} <= set(outputs)
+
+
+def test_stack_has_termination_protection(assembly: Assembly) -> None:
+    assert assembly.stacks["FanOutStack"].termination_protection is True
+
+
+def test_stateful_logical_ids_are_pinned(assembly: Assembly) -> None:
+    # Renaming a construct changes these IDs, and CloudFormation would replace
+    # (and, with RETAIN, orphan) the queues and their messages. Change on purpose only.
+    resources = assembly.template("FanOutStack")["Resources"]
+    stateful = sorted(k for k, r in resources.items() if r["Type"] in {"AWS::SQS::Queue", "AWS::KMS::Key", "AWS::SNS::Topic"})
+    assert stateful == [
+        "AlarmsKey3C2381B3",
+        "AlarmsTopic3A2DFEBA",
+        "OrdersAuditDeadLetterQueueEACA195B",
+        "OrdersAuditDeliveryDeadLetterQueue555DBCA7",
+        "OrdersAuditQueue6A0318DB",
+        "OrdersBillingDeadLetterQueue924D16D9",
+        "OrdersBillingDeliveryDeadLetterQueue96D82CEB",
+        "OrdersBillingQueueB1F8AABE",
+        "OrdersKey6C690DD2",
+        "OrdersShippingDeadLetterQueueC892A77D",
+        "OrdersShippingDeliveryDeadLetterQueueEA336905",
+        "OrdersShippingQueueEBF0FCD5",
+        "OrdersTopic8A68B7A2",
+    ]
+
+
+# --- FIFO ----------------------------------------------------------------------
+
+
+def test_fifo_topic_fans_out_to_fifo_queues(fifo: Template) -> None:
+    fifo.has_resource_properties("AWS::SNS::Topic", {"FifoTopic": True, "ContentBasedDeduplication": True})
+    queues = fifo.find_resources("AWS::SQS::Queue")
+    assert len(queues) == 6 and all(q["Properties"]["FifoQueue"] is True for q in queues.values())
+
+
+def test_message_body_filter(fifo: Template) -> None:
+    fifo.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"FilterPolicyScope": "MessageBody", "FilterPolicy": {"entry": {"kind": ["debit", "credit"]}},
+         "RawMessageDelivery": True},
+    )
+
+
+# --- Lambda consumers ------------------------------------------------------------
+
+
+def test_consumer_visibility_timeout_is_six_times_timeout_plus_window(assembly: Assembly) -> None:
+    billing = _props(assembly, "FanOutWithConsumers", "Orders/Billing/Queue/Resource")["Properties"]
+    email = _props(assembly, "FanOutWithConsumers", "Orders/Email/Queue/Resource")["Properties"]
+    assert billing["VisibilityTimeout"] == 6 * 20 + 5
+    assert email["VisibilityTimeout"] == 6 * 30
+
+
+def test_consumer_event_source_reports_batch_failures(assembly: Assembly, consumers: Template) -> None:
+    queue = _id(assembly, "FanOutWithConsumers", "Orders/Billing/Queue/Resource")
+    consumers.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [queue, "Arn"]},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BatchSize": 50,
+            "MaximumBatchingWindowInSeconds": 5,
+            "ScalingConfig": {"MaximumConcurrency": 10},
+        },
+    )
+    consumers.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 10, "ScalingConfig": {"MaximumConcurrency": 5}},
+    )
+
+
+def test_consumer_function_defaults(assembly: Assembly) -> None:
+    key = _id(assembly, "FanOutWithConsumers", "Orders/Key/Resource")
+    logs = _id(assembly, "FanOutWithConsumers", "Orders/Billing/ConsumerLogs/Resource")
+    fn = _props(assembly, "FanOutWithConsumers", "Orders/Billing/Consumer/Resource")["Properties"]
+    assert fn["Runtime"] == "python3.14"
+    assert fn["TracingConfig"] == {"Mode": "Active"}
+    assert fn["KmsKeyArn"] == {"Fn::GetAtt": [key, "Arn"]}
+    assert fn["MemorySize"] == 256 and fn["Timeout"] == 20
+    assert fn["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": {"Ref": logs}}
+    log_group = _props(assembly, "FanOutWithConsumers", "Orders/Billing/ConsumerLogs/Resource")
+    assert log_group["Properties"] == {"KmsKeyId": {"Fn::GetAtt": [key, "Arn"]}, "RetentionInDays": 365}
+    assert log_group["DeletionPolicy"] == "Retain"
+
+
+def test_consumer_key_admits_cloudwatch_logs_of_this_account(assembly: Assembly) -> None:
+    statements = _props(assembly, "FanOutWithConsumers", "Orders/Key/Resource")["Properties"]["KeyPolicy"]["Statement"]
+    logs = next(s for s in statements if s.get("Sid") == "AllowCloudWatchLogsToUseKey")
+    assert "kms:EncryptionContext:aws:logs:arn" in logs["Condition"]["ArnLike"]
+
+
+def test_consumer_role_is_least_privilege(assembly: Assembly) -> None:
+    role = _props(assembly, "FanOutWithConsumers", "Orders/Billing/ConsumerRole/Resource")["Properties"]
+    assert "ManagedPolicyArns" not in role
+    policy = _props(assembly, "FanOutWithConsumers", "Orders/Billing/ConsumerRole/DefaultPolicy/Resource")
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    queue = _id(assembly, "FanOutWithConsumers", "Orders/Billing/Queue/Resource")
+    by_resource = {str(s["Resource"]): s for s in statements}
+    sqs_statement = by_resource[str({"Fn::GetAtt": [queue, "Arn"]})]
+    assert set(sqs_statement["Action"]) == {
+        "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage", "sqs:GetQueueAttributes"
+    }
+    star = [s for s in statements if s["Resource"] == "*"]
+    assert len(star) == 1 and set(star[0]["Action"]) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    # The X-Ray wildcard is acknowledged on this policy alone, with its reason in the template.
+    rules = policy["Metadata"]["cdk_nag"]["rules_to_suppress"]
+    assert [r["id"] for r in rules] == ["AwsSolutions::AwsSolutions-IAM5[Resource::*]"]
+
+
+# --- grants --------------------------------------------------------------------
+
+
+def _grant_stack() -> tuple[cdk.Stack, FanOut, iam.Role, iam.Role]:
+    stack = cdk.Stack(new_app(), "Grants")
+    fanout = FanOut(stack, "F", subscribers=[Subscriber(name="a"), Subscriber(name="b")])
+    producer = iam.Role(stack, "Producer", assumed_by=iam.AccountRootPrincipal())
+    consumer = iam.Role(stack, "Consumer", assumed_by=iam.AccountRootPrincipal())
+    fanout.grant_publish(producer)
+    fanout.grant_consume("a", consumer)
+    return stack, fanout, producer, consumer
+
+
+def test_grant_publish_and_grant_consume() -> None:
+    stack, _, _, _ = _grant_stack()
+    template = Template.from_stack(stack).to_json()
+    policies = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Policy"}
+    producer = next(p for k, p in policies.items() if k.startswith("ProducerDefaultPolicy"))
+    consumer = next(p for k, p in policies.items() if k.startswith("ConsumerDefaultPolicy"))
+    producer_actions = {a for s in producer["Properties"]["PolicyDocument"]["Statement"] for a in _list(s["Action"])}
+    consumer_statements = consumer["Properties"]["PolicyDocument"]["Statement"]
+    assert "sns:Publish" in producer_actions and "kms:GenerateDataKey*" in producer_actions
+    queue_a = next(k for k in template["Resources"] if k.startswith("FAQueue"))
+    sqs_resources = [s["Resource"] for s in consumer_statements if "sqs:ReceiveMessage" in _list(s["Action"])]
+    assert sqs_resources == [{"Fn::GetAtt": [queue_a, "Arn"]}]
+    assert any("kms:Decrypt" in _list(s["Action"]) for s in consumer_statements)
+
+
+def test_grant_consume_rejects_unknown_subscriber() -> None:
+    stack, fanout, _, consumer = _grant_stack()
+    with pytest.raises(ValueError, match=r"name must be one of \['a', 'b'\] \(got 'c'\)"):
+        fanout.grant_consume("c", consumer)
+
+
+def test_existing_topic_is_used_not_replaced(assembly: Assembly) -> None:
+    template = Template.from_json(assembly.template("FanOutExistingTopic"))
+    template.resource_count_is("AWS::SNS::Topic", 1)
+    template.resource_count_is("AWS::KMS::Key", 1)
+    topic = _id(assembly, "FanOutExistingTopic", "Events/Resource")
+    template.has_resource_properties("AWS::SNS::Subscription", {"TopicArn": {"Ref": topic}})
+
+
+def test_exposes_typed_attributes() -> None:
+    _, fanout, _, _ = _grant_stack()
+    assert isinstance(fanout.topic, sns.Topic)
+    assert set(fanout.subscribers) == {"a", "b"}
+    sub = fanout.subscribers["a"]
+    assert sub.function is None and len(sub.alarms) == 3 and len(fanout.alarms) == 6
+    assert sub.queue.fifo is False and sub.dead_letter_queue is not sub.delivery_dead_letter_queue
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]
