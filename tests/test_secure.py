@@ -1,0 +1,123 @@
+"""The shared building blocks: assertions on their defaults and their validation."""
+
+from __future__ import annotations
+
+import re
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from refarch import secure
+from tests.conftest import Assembly, new_app
+
+
+@pytest.fixture(scope="module")
+def shared(assembly: Assembly) -> Template:
+    return Template.from_json(assembly.template("SharedBuildingBlocks"))
+
+
+@pytest.fixture(scope="module")
+def isolated(assembly: Assembly) -> Template:
+    return Template.from_json(assembly.template("SharedIsolatedNetwork"))
+
+
+def test_network_has_three_tiers_in_each_az(shared: Template, isolated: Template) -> None:
+    shared.resource_count_is("AWS::EC2::Subnet", 6)
+    isolated.resource_count_is("AWS::EC2::Subnet", 6)
+    shared.resource_count_is("AWS::EC2::NatGateway", 1)
+    isolated.resource_count_is("AWS::EC2::NatGateway", 0)
+    for tier in ("Public", "Private", "Isolated"):
+        shared.has_resource_properties("AWS::EC2::Subnet", {"Tags": Match.array_with([{"Key": "aws-cdk:subnet-name", "Value": tier}])})
+
+
+def test_private_tier_routes_through_nat_only_when_there_is_one(assembly: Assembly) -> None:
+    def routes(stack: str) -> list[dict]:
+        return [r["Properties"] for r in assembly.template(stack)["Resources"].values() if r["Type"] == "AWS::EC2::Route"]
+    assert any("NatGatewayId" in r for r in routes("SharedBuildingBlocks"))
+    assert not any("NatGatewayId" in r for r in routes("SharedIsolatedNetwork"))
+
+
+def test_flow_logs_all_traffic_to_encrypted_log_group(shared: Template) -> None:
+    shared.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"})
+    shared.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": Match.any_value(), "RetentionInDays": 365})
+
+
+def test_default_security_group_is_closed(shared: Template) -> None:
+    shared.resource_count_is("Custom::VpcRestrictDefaultSG", 1)
+
+
+def test_gateway_and_interface_endpoints(shared: Template) -> None:
+    gateway = shared.find_resources("AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Gateway"}})
+    interface = shared.find_resources("AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Interface"}})
+    assert len(gateway) == 2  # S3 and DynamoDB, always (free)
+    assert len(interface) == len(secure.WORKER_ENDPOINTS) + len(secure.SESSION_MANAGER_ENDPOINTS) + 1
+    assert all(e["Properties"]["PrivateDnsEnabled"] is True for e in interface.values())
+
+
+def test_endpoint_security_group_admits_https_from_the_vpc_only(shared: Template) -> None:
+    groups = shared.find_resources("AWS::EC2::SecurityGroup")
+    [endpoint_group] = [g for g in groups.values() if "Interface endpoints" in g["Properties"]["GroupDescription"]]
+    ingress = endpoint_group["Properties"]["SecurityGroupIngress"]
+    assert ingress == [{"CidrIp": "10.0.0.0/16", "Description": "HTTPS from the VPC", "FromPort": 443,
+                        "IpProtocol": "tcp", "ToPort": 443}]
+
+
+def test_encrypted_bucket_defaults(assembly: Assembly) -> None:
+    resources = assembly.template("SharedBuildingBlocks")["Resources"]
+    data = next(r for k, r in resources.items() if k.startswith("Data") and r["Type"] == "AWS::S3::Bucket")
+    props = data["Properties"]
+    [rule] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms" and rule["BucketKeyEnabled"] is True
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert props["LoggingConfiguration"]["LogFilePrefix"] == "Data/"
+    assert data["DeletionPolicy"] == "Retain"
+    policy = next(r for k, r in resources.items() if k.startswith("DataPolicy"))
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def test_access_logs_bucket_uses_sse_s3_and_expires(assembly: Assembly) -> None:
+    resources = assembly.template("SharedBuildingBlocks")["Resources"]
+    logs = next(r for k, r in resources.items() if k.startswith("AccessLogs") and r["Type"] == "AWS::S3::Bucket")
+    [rule] = logs["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert logs["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 365
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(max_azs=1), "max_azs must be 2 to 6 (got 1)"),
+        (dict(max_azs=7), "max_azs must be 2 to 6 (got 7)"),
+        (dict(max_azs=3), "max_azs above 2 needs a stack with an explicit env"),
+        (dict(nat_gateways=3), "nat_gateways must be 0 to max_azs (2) (got 3)"),
+        (dict(nat_gateways=-1), "nat_gateways must be 0 to max_azs (2) (got -1)"),
+        (dict(interface_endpoints=[secure.WORKER_ENDPOINTS[0]] * 2), "interface_endpoints must not name a service twice"),
+    ],
+)
+def test_network_rejects_bad_input(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        secure.Network(cdk.Stack(new_app(), "Bad"), "Network", **kwargs)
+
+
+def test_require_and_acknowledge_demand_reasons() -> None:
+    stack = cdk.Stack(new_app(), "S")
+    with pytest.raises(ValueError, match="reason must say why"):
+        secure.acknowledge(stack, "AwsSolutions::AwsSolutions-SQS3", " ")
+    with pytest.raises(ValueError, match="reason must say why"):
+        secure.checkov_skip(cdk.CfnResource(stack, "R", type="AWS::SQS::Queue"), "CKV_AWS_27", "")
+    with pytest.raises(ValueError, match="provider_id must name a provider"):
+        secure.tolerate_cdk_provider(stack, "Custom::Nope", "does nothing")
+
+
+def test_network_uses_three_azs_with_an_explicit_env() -> None:
+    app = new_app()
+    app.node.set_context(  # what a committed cdk.context.json provides, so synth stays offline
+        "availability-zones:account=111111111111:region=eu-west-1", ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    )
+    stack = cdk.Stack(app, "Env", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    secure.Network(stack, "Network", max_azs=3)
+    Template.from_stack(stack).resource_count_is("AWS::EC2::Subnet", 9)
