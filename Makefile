@@ -12,6 +12,7 @@ setup:
 # validation plugins and aws-cdk-lib's template validator on.
 synth: setup
 	@$(ENV) && $(CDK) synth --quiet --output cdk.out
+	@echo "Synthesized into cdk.out/:" && cd cdk.out && ls *.template.json | sed 's/^/  /'
 	@$(ENV) && python scripts/compliance.py 2> .venv/compliance.log || { cat .venv/compliance.log; exit 1; }
 
 test: setup

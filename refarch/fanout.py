@@ -228,7 +228,7 @@ class FanOut(Construct):
             sub = self._subscriber(
                 spec,
                 fifo=is_fifo,
-                max_receive_count=spec.max_receive_count or max_receive_count,
+                max_receive_count=max_receive_count if spec.max_receive_count is None else spec.max_receive_count,
                 retention_period=retention_period,
                 age=age,
                 removal_policy=removal_policy,

@@ -121,21 +121,34 @@ def allow_service_to_use_key(key: kms.IKey, service: str, *, source_arns: Sequen
     an encrypted topic, need ``kms:GenerateDataKey*`` and ``kms:Decrypt``; the
     ``aws:SourceArn`` condition stops any other topic or alarm from using it.
     """
-    key.add_to_resource_policy(
+    _add_key_statement(
+        key,
         iam.PolicyStatement(
             sid=f"Allow{service.split('.')[0].capitalize()}ToUseKey",
             principals=[iam.ServicePrincipal(service)],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             resources=["*"],
             conditions={"ArnLike": {"aws:SourceArn": list(source_arns)}},
-        )
+        ),
     )
+
+
+def _add_key_statement(key: kms.IKey, statement: iam.PolicyStatement) -> None:
+    """Add ``statement`` to the key policy, or warn at synth when the key is
+    imported and its policy cannot be changed from here."""
+    if not key.add_to_resource_policy(statement).statement_added:
+        cdk.Annotations.of(key).add_warning_v2(
+            "refarch:key-policy",
+            f"The policy of this imported key cannot be amended here; make sure it already allows "
+            f"{statement.to_statement_json().get('Principal')} to {statement.to_statement_json().get('Action')}.",
+        )
 
 
 def allow_logs_to_use_key(key: kms.IKey) -> None:
     """Let CloudWatch Logs in this account and region encrypt log groups with ``key``."""
     stack = cdk.Stack.of(key)
-    key.add_to_resource_policy(
+    _add_key_statement(
+        key,
         iam.PolicyStatement(
             sid="AllowCloudWatchLogsToUseKey",
             principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
@@ -151,7 +164,7 @@ def allow_logs_to_use_key(key: kms.IKey) -> None:
                     )
                 }
             },
-        )
+        ),
     )
 
 

@@ -368,3 +368,15 @@ def test_exposes_typed_attributes() -> None:
 
 def _list(value):
     return value if isinstance(value, list) else [value]
+
+
+def test_imported_key_warns_that_its_policy_must_already_admit_sns() -> None:
+    from aws_cdk import aws_kms as kms
+    from aws_cdk.assertions import Annotations
+
+    stack = cdk.Stack(new_app(), "Imported")
+    key = kms.Key.from_key_arn(stack, "Key", "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    FanOut(stack, "F", encryption_key=key, subscribers=[Subscriber(name="a")])
+    Annotations.from_stack(stack).has_warning(
+        "/Imported/Key", Match.string_like_regexp("cannot be amended here.*sns.amazonaws.com")
+    )
