@@ -197,6 +197,8 @@ class MobilePush(Construct):
     delivery_status_role: iam.Role
     provider: cr.Provider
     api: apigw.HttpApi
+    stage: apigw.HttpStage
+    """The ``$default`` stage (throttled, access-logged); ``stage.url`` is the API's URL."""
     register_route: apigw.HttpRoute
     register_function: lambda_.Function
     access_logs: logs.LogGroup
@@ -294,13 +296,25 @@ class MobilePush(Construct):
                 threshold=failed_notifications_threshold,
             )
 
-        log_group_arns = [g.log_group_arn for g in topic_logs]
+        groups = [*topic_logs]
         for app in self.platforms.values():
-            log_group_arns += [app.success_logs.log_group_arn, app.failure_logs.log_group_arn]
+            groups += [app.success_logs, app.failure_logs]
+        # Streams are authorised on "<group ARN>:*" (the GetAtt), the group
+        # itself on its bare ARN. No PutRetentionPolicy: retention stays ours.
         self.delivery_status_role.add_to_policy(
             iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=log_group_arns,
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[g.log_group_arn for g in groups],
+            )
+        )
+        self.delivery_status_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup"],
+                resources=[
+                    stack.format_arn(service="logs", resource="log-group", resource_name=g.log_group_name,
+                                     arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+                    for g in groups
+                ],
             )
         )
         self._registration(
@@ -389,7 +403,7 @@ class MobilePush(Construct):
         handler = secure.python_function(
             self,
             "PlatformApplicationHandler",
-            code=lambda_.Code.from_asset(str(RUNTIME)),
+            code=lambda_.Code.from_asset(str(RUNTIME), exclude=["__pycache__", "*.pyc"]),
             handler="platform_application.on_event",
             key=self.encryption_key,
             timeout=cdk.Duration.minutes(2),
@@ -399,6 +413,8 @@ class MobilePush(Construct):
         )
         for spec in platforms:
             spec.secret.grant_read(handler)
+        # Separate from the function's default policy, so that its Resource "*"
+        # is acknowledged apart from the X-Ray one there.
         self._handler_policy = iam.Policy(
             self,
             "PlatformApplicationHandlerPolicy",
@@ -536,7 +552,7 @@ class MobilePush(Construct):
         self.register_function = secure.python_function(
             self,
             "RegisterFunction",
-            code=lambda_.Code.from_asset(str(RUNTIME)),
+            code=lambda_.Code.from_asset(str(RUNTIME), exclude=["__pycache__", "*.pyc"]),
             handler="register.handler",
             key=self.encryption_key,
             timeout=cdk.Duration.seconds(10),
