@@ -30,6 +30,8 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from refarch.runtime.mobile_push import platform_application as pa
@@ -202,8 +204,25 @@ def test_unknown_platform_or_auth_is_rejected(aws) -> None:
 def test_application_name_is_safe_and_bounded() -> None:
     stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{'S' * 128}/uuid"
     name = pa.application_name(stack_id, "L" * 200, "service-account")
-    assert len(name) == 256 and name.startswith("S" * 128 + "-")
+    assert len(name) == 256 and name.startswith("S" * 128 + "-") and name.endswith("L-service-account")
     assert pa.application_name(STACK_ID, "Push:Odd/Id", "token") == "PushStack-Push-Odd-Id-token"
+
+
+_STACK_NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,127}", fullmatch=True)
+_LOGICAL_IDS = st.from_regex(r"[A-Za-z0-9]{1,255}", fullmatch=True)
+
+
+@given(stack=_STACK_NAMES, logical=_LOGICAL_IDS, auth=st.sampled_from(["token", "certificate", "service-account"]))
+def test_application_name_property(stack: str, logical: str, auth: str) -> None:
+    """Always a valid SNS name, led by the whole stack name (so the same stack
+    cannot collide with another), and different per auth method (so a
+    replacement never reuses the old name)."""
+    stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/uuid"
+    name = pa.application_name(stack_id, logical, auth)
+    assert 0 < len(name) <= 256 and not pa._NAME_UNSAFE.search(name)
+    assert name.startswith(f"{stack}-") and name.endswith(f"-{auth}")
+    others = {pa.application_name(stack_id, logical, a) for a in ("token", "certificate", "service-account")}
+    assert len(others) == 3
 
 
 def test_the_synthesized_custom_resources_drive_the_handler(aws, assembly: Assembly) -> None:

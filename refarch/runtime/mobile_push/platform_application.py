@@ -111,9 +111,15 @@ def credential_attributes(platform: str, auth: str, secret_id: str) -> dict[str,
 
 
 def application_name(stack_id: str, logical_id: str, auth: str) -> str:
-    """A unique name in the CloudFormation style: <stack>-<logical id>-<auth>."""
+    """A unique name in the CloudFormation style: <stack>-<logical id>-<auth>.
+
+    A stack name has at most 128 characters; the logical ID is shortened if
+    the name would pass SNS's 256, so the auth suffix (which makes a
+    replacement's name differ from the old one) always stays.
+    """
     stack_name = stack_id.split("/")[1] if stack_id.count("/") >= 2 else stack_id
-    return _NAME_UNSAFE.sub("-", f"{stack_name}-{logical_id}-{auth}")[:_NAME_MAX]
+    room = _NAME_MAX - len(stack_name) - len(auth) - 2
+    return _NAME_UNSAFE.sub("-", f"{stack_name}-{logical_id[:room]}-{auth}")
 
 
 def application_arn(stack_id: str, platform: str, name: str) -> str:
