@@ -33,6 +33,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.sns.models import sns_backends
 
 from refarch.runtime.mobile_push import platform_application as pa
 from refarch.runtime.mobile_push import register as reg
@@ -53,11 +55,19 @@ DEVICE = "a1b2c3d4" * 8  # an APNs token is 64 hex characters
 NEW_DEVICE = "f0e1d2c3" * 8
 
 
-@pytest.fixture
-def aws() -> Iterator[None]:
+@pytest.fixture(scope="module")
+def _mocked() -> Iterator[None]:
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def aws(_mocked) -> Iterator[None]:
+    """A clean SNS and Secrets Manager for each test, in one moto session (starting moto per test is slow)."""
+    yield
+    for backends in (sns_backends, secretsmanager_backends):
+        backends[ACCOUNT][REGION].reset()
 
 
 def _secret(name: str, value: object) -> str:

@@ -22,6 +22,7 @@ Secret values (JSON):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -42,10 +43,12 @@ class CredentialsError(ValueError):
     message names the secret and the missing fields, never a value."""
 
 
+@functools.cache  # one client per execution environment, reused across invocations
 def _sns():
     return boto3.client("sns")
 
 
+@functools.cache
 def _secrets():
     return boto3.client("secretsmanager")
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import functools
 import json
 import logging
 import os
@@ -42,6 +43,7 @@ class BadRequest(ValueError):
     pass
 
 
+@functools.cache  # one client per execution environment, reused across invocations
 def _sns():
     return boto3.client("sns")
 
