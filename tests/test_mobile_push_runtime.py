@@ -1,0 +1,378 @@
+"""Behaviour of the MobilePush handlers, against moto's SNS and Secrets Manager in-process.
+
+What moto proves here: the platform-application custom resource creates,
+converges on a retried create, updates with rotated credentials, replaces on
+an auth change and deletes the application, with the credential attributes
+SNS expects, and fails with a clear message (never the secret's value) on a
+missing or malformed secret; it is driven by the custom resource properties
+of the synthesized PushStack. The registration handler follows the
+token-management flow: create, idempotent re-registration, a changed token,
+a disabled endpoint enabled again, a deleted endpoint re-created, a token
+that already has an endpoint, the topic subscription; bad requests get 400;
+device tokens never reach the logs.
+
+What moto cannot prove: that APNs and FCM accept the credentials (moto
+stores them without checking), that SNS writes delivery status through the
+role into the pre-created log groups, that the platform-application metrics
+carry the Application/Platform dimensions the alarms use, the Provider
+framework's own function (moto's CloudFormation cannot invoke custom
+resources without Docker), the HTTP API's authorizers and throttling, and
+whether IAM accepts the endpoint-scoped direct-publish grant. Those need a
+real deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from moto import mock_aws
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.sns.models import sns_backends
+
+from refarch.runtime.mobile_push import platform_application as pa
+from refarch.runtime.mobile_push import register as reg
+from tests.conftest import Assembly
+from tests.moto_cfn import ACCOUNT, REGION
+
+STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/PushStack/1f2e3d4c-0000-4000-8000-000000000000"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/PushDeliveryStatusRole"
+P8 = "-----BEGIN PRIVATE KEY-----\nTEST-ONLY-p8-key-one\n-----END PRIVATE KEY-----\n"
+P8_ROTATED = "-----BEGIN PRIVATE KEY-----\nTEST-ONLY-p8-key-two\n-----END PRIVATE KEY-----\n"
+APNS_TOKEN = {"signingKey": P8, "signingKeyId": "ABC123DEFG", "teamId": "DEF123GHIJ", "bundleId": "com.example.app"}
+APNS_CERT = {"certificate": "-----BEGIN CERTIFICATE-----\nTEST-ONLY-cert\n-----END CERTIFICATE-----\n",
+             "privateKey": "-----BEGIN PRIVATE KEY-----\nTEST-ONLY-cert-key\n-----END PRIVATE KEY-----\n"}
+FCM = {"type": "service_account", "project_id": "example-app", "client_email": "push@example-app.iam.gserviceaccount.com",
+       "private_key": "-----BEGIN PRIVATE KEY-----\nTEST-ONLY-fcm-key\n-----END PRIVATE KEY-----\n",
+       "private_key_id": "0123456789abcdef"}
+DEVICE = "a1b2c3d4" * 8  # an APNs token is 64 hex characters
+NEW_DEVICE = "f0e1d2c3" * 8
+
+
+@pytest.fixture(scope="module")
+def _mocked() -> Iterator[None]:
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def aws(_mocked) -> Iterator[None]:
+    """A clean SNS and Secrets Manager for each test, in one moto session (starting moto per test is slow)."""
+    yield
+    for backends in (sns_backends, secretsmanager_backends):
+        backends[ACCOUNT][REGION].reset()
+
+
+def _secret(name: str, value: object) -> str:
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    return sm.create_secret(Name=name, SecretString=value if isinstance(value, str) else json.dumps(value))["ARN"]
+
+
+def _props(platform: str, auth: str, secret_id: str, version: str = "1") -> dict:
+    return {"Platform": platform, "Auth": auth, "SecretId": secret_id, "CredentialsVersion": version,
+            "SuccessFeedbackRoleArn": ROLE_ARN, "FailureFeedbackRoleArn": ROLE_ARN, "SuccessFeedbackSampleRate": "10"}
+
+
+def _event(request: str, props: dict, logical_id: str = "PushApns3864E093", **extra) -> dict:
+    return {"RequestType": request, "StackId": STACK_ID, "LogicalResourceId": logical_id,
+            "ResourceProperties": props, **extra}
+
+
+def _attributes(arn: str) -> dict:
+    return boto3.client("sns", region_name=REGION).get_platform_application_attributes(
+        PlatformApplicationArn=arn)["Attributes"]
+
+
+def _applications() -> list[str]:
+    apps = boto3.client("sns", region_name=REGION).list_platform_applications()["PlatformApplications"]
+    return [a["PlatformApplicationArn"] for a in apps]
+
+
+# --- platform applications ----------------------------------------------------------
+
+
+def test_create_apns_token_application(aws) -> None:
+    result = pa.on_event(_event("Create", _props("APNS", "token", _secret("apns", APNS_TOKEN))), None)
+    arn = result["PhysicalResourceId"]
+    assert arn == f"arn:aws:sns:{REGION}:{ACCOUNT}:app/APNS/PushStack-PushApns3864E093-token"
+    assert result["Data"] == {"Arn": arn, "Name": "PushStack-PushApns3864E093-token"}
+    assert _attributes(arn) == {
+        "PlatformCredential": P8, "PlatformPrincipal": "ABC123DEFG",
+        "ApplePlatformTeamID": "DEF123GHIJ", "ApplePlatformBundleID": "com.example.app",
+        "SuccessFeedbackRoleArn": ROLE_ARN, "FailureFeedbackRoleArn": ROLE_ARN, "SuccessFeedbackSampleRate": "10",
+    }
+
+
+def test_create_apns_certificate_sandbox_application(aws) -> None:
+    result = pa.on_event(_event("Create", _props("APNS_SANDBOX", "certificate", _secret("cert", APNS_CERT))), None)
+    assert ":app/APNS_SANDBOX/" in result["PhysicalResourceId"]
+    attributes = _attributes(result["PhysicalResourceId"])
+    assert attributes["PlatformPrincipal"] == APNS_CERT["certificate"]
+    assert attributes["PlatformCredential"] == APNS_CERT["privateKey"]
+
+
+def test_create_fcm_application_with_the_service_account_json(aws) -> None:
+    result = pa.on_event(_event("Create", _props("GCM", "service-account", _secret("fcm", FCM)), "PushFcm573C6309"), None)
+    assert ":app/GCM/PushStack-PushFcm573C6309-service-account" in result["PhysicalResourceId"]
+    assert json.loads(_attributes(result["PhysicalResourceId"])["PlatformCredential"]) == FCM
+
+
+def test_retried_create_converges_on_one_application(aws) -> None:
+    event = _event("Create", _props("APNS", "token", _secret("apns", APNS_TOKEN)))
+    first = pa.on_event(event, None)["PhysicalResourceId"]
+    second = pa.on_event(event, None)["PhysicalResourceId"]
+    assert first == second and _applications() == [first]
+
+
+def test_update_with_rotated_credentials_keeps_the_application(aws) -> None:
+    secret = _secret("apns", APNS_TOKEN)
+    created = pa.on_event(_event("Create", _props("APNS", "token", secret)), None)
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+        SecretId=secret, SecretString=json.dumps({**APNS_TOKEN, "signingKey": P8_ROTATED, "signingKeyId": "NEWKEY1234"}))
+    updated = pa.on_event(_event("Update", _props("APNS", "token", secret, version="2"),
+                                 PhysicalResourceId=created["PhysicalResourceId"],
+                                 OldResourceProperties=_props("APNS", "token", secret)), None)
+    assert updated["PhysicalResourceId"] == created["PhysicalResourceId"]
+    assert updated["Data"]["Name"] == created["Data"]["Name"]
+    attributes = _attributes(created["PhysicalResourceId"])
+    assert attributes["PlatformCredential"] == P8_ROTATED and attributes["PlatformPrincipal"] == "NEWKEY1234"
+
+
+def test_update_to_another_auth_method_creates_a_new_application(aws) -> None:
+    token, cert = _secret("apns", APNS_TOKEN), _secret("cert", APNS_CERT)
+    created = pa.on_event(_event("Create", _props("APNS", "token", token)), None)["PhysicalResourceId"]
+    replaced = pa.on_event(_event("Update", _props("APNS", "certificate", cert), PhysicalResourceId=created,
+                                  OldResourceProperties=_props("APNS", "token", token)), None)["PhysicalResourceId"]
+    assert replaced != created and replaced.endswith("-certificate")
+    # CloudFormation then deletes the old physical ID.
+    pa.on_event(_event("Delete", _props("APNS", "token", token), PhysicalResourceId=created), None)
+    assert _applications() == [replaced]
+
+
+def test_delete_is_idempotent_and_tolerates_a_failed_create(aws) -> None:
+    arn = pa.on_event(_event("Create", _props("APNS", "token", _secret("apns", APNS_TOKEN))), None)["PhysicalResourceId"]
+    for _ in range(2):
+        assert pa.on_event(_event("Delete", {}, PhysicalResourceId=arn), None) == {"PhysicalResourceId": arn}
+    assert _applications() == []
+    # The Provider framework's physical ID after a failed create is the request ID, not an ARN.
+    pa.on_event(_event("Delete", {}, PhysicalResourceId="a4b1c2d3-request-id"), None)
+
+
+MALFORMED = {
+    "not JSON": ("signingKey=abc", "is not valid JSON"),
+    "a JSON list": (json.dumps([APNS_TOKEN]), "must be a JSON object"),
+    "fields missing": (json.dumps({"signingKey": P8, "teamId": "DEF123GHIJ"}), "(APNs token) lacks bundleId, signingKeyId"),
+    "empty field": (json.dumps({**APNS_TOKEN, "teamId": " "}), "(APNs token) lacks teamId"),
+    "key that is no PEM": (json.dumps({**APNS_TOKEN, "signingKey": "MIGTAgEAMBMGByqGSM49"}), "signingKey is not a PEM block"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_secret_fails_with_a_clear_message_without_its_value(aws, case: str) -> None:
+    value, message = MALFORMED[case]
+    secret = _secret("apns", value)
+    with pytest.raises(pa.CredentialsError) as failure:
+        pa.on_event(_event("Create", _props("APNS", "token", secret)), None)
+    assert message in str(failure.value) and secret in str(failure.value)
+    assert "MIGTAgEAMBMGByqGSM49" not in str(failure.value) and "TEST-ONLY" not in str(failure.value)
+    assert _applications() == []
+
+
+def test_certificate_secret_holding_a_token_key_is_rejected(aws) -> None:
+    with pytest.raises(pa.CredentialsError, match=r"\(APNs certificate\) lacks certificate, privateKey"):
+        pa.on_event(_event("Create", _props("APNS_SANDBOX", "certificate", _secret("apns", APNS_TOKEN))), None)
+
+
+def test_fcm_secret_that_is_not_a_service_account_is_rejected(aws) -> None:
+    with pytest.raises(pa.CredentialsError, match="type must be service_account"):
+        pa.on_event(_event("Create", _props("GCM", "service-account", _secret("fcm", {**FCM, "type": "user"}))), None)
+
+
+def test_missing_secret_fails_with_a_clear_message(aws) -> None:
+    with pytest.raises(pa.CredentialsError, match="cannot read secret push/absent: ResourceNotFoundException"):
+        pa.on_event(_event("Create", _props("APNS", "token", "push/absent")), None)
+
+
+def test_binary_secret_is_rejected(aws) -> None:
+    boto3.client("secretsmanager", region_name=REGION).create_secret(Name="bin", SecretBinary=b"\x00\x01")
+    with pytest.raises(pa.CredentialsError, match="holds binary data"):
+        pa.on_event(_event("Create", _props("APNS", "token", "bin")), None)
+
+
+def test_unknown_platform_or_auth_is_rejected(aws) -> None:
+    with pytest.raises(ValueError, match="unsupported Platform/Auth GCM/token"):
+        pa.on_event(_event("Create", _props("GCM", "token", _secret("fcm", FCM))), None)
+
+
+def test_application_name_is_safe_and_bounded() -> None:
+    stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{'S' * 128}/uuid"
+    name = pa.application_name(stack_id, "L" * 200, "service-account")
+    assert len(name) == 256 and name.startswith("S" * 128 + "-") and name.endswith("L-service-account")
+    assert pa.application_name(STACK_ID, "Push:Odd/Id", "token") == "PushStack-Push-Odd-Id-token"
+
+
+_STACK_NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,127}", fullmatch=True)
+_LOGICAL_IDS = st.from_regex(r"[A-Za-z0-9]{1,255}", fullmatch=True)
+
+
+@given(stack=_STACK_NAMES, logical=_LOGICAL_IDS, auth=st.sampled_from(["token", "certificate", "service-account"]))
+def test_application_name_property(stack: str, logical: str, auth: str) -> None:
+    """Always a valid SNS name, led by the whole stack name (so the same stack
+    cannot collide with another), and different per auth method (so a
+    replacement never reuses the old name)."""
+    stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/uuid"
+    name = pa.application_name(stack_id, logical, auth)
+    assert 0 < len(name) <= 256 and not pa._NAME_UNSAFE.search(name)
+    assert name.startswith(f"{stack}-") and name.endswith(f"-{auth}")
+    others = {pa.application_name(stack_id, logical, a) for a in ("token", "certificate", "service-account")}
+    assert len(others) == 3
+
+
+def test_the_synthesized_custom_resources_drive_the_handler(aws, assembly: Assembly) -> None:
+    """The properties CloudFormation will send are exactly what the handler needs."""
+    template = assembly.template("PushStack")
+    _secret("refarch/mobile-push/apns", APNS_TOKEN)
+    _secret("refarch/mobile-push/fcm", FCM)
+    created = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "Custom::SnsPlatformApplication":
+            continue
+        props = {k: (ROLE_ARN if isinstance(v, dict) and "Fn::GetAtt" in v else v)
+                 for k, v in resource["Properties"].items() if k != "ServiceToken"}
+        created[props["Platform"]] = pa.on_event(_event("Create", props, logical_id), None)["PhysicalResourceId"]
+    assert sorted(created) == ["APNS", "GCM"]
+    assert _attributes(created["APNS"])["PlatformPrincipal"] == "ABC123DEFG"
+    assert _attributes(created["GCM"])["SuccessFeedbackSampleRate"] == "10"
+
+
+# --- device registration -------------------------------------------------------------
+
+
+@pytest.fixture
+def push(aws, monkeypatch: pytest.MonkeyPatch) -> dict:
+    apns = pa.on_event(_event("Create", _props("APNS", "token", _secret("apns", APNS_TOKEN))), None)["PhysicalResourceId"]
+    fcm = pa.on_event(_event("Create", _props("GCM", "service-account", _secret("fcm", FCM)), "PushFcm"), None)[
+        "PhysicalResourceId"]
+    topic = boto3.client("sns", region_name=REGION).create_topic(Name="broadcast")["TopicArn"]
+    monkeypatch.setenv("PLATFORM_APPLICATIONS", json.dumps({"apns": apns, "fcm": fcm}))
+    monkeypatch.setenv("TOPIC_ARN", topic)
+    return {"apns": apns, "fcm": fcm, "topic": topic}
+
+
+def _call(body: object, *, raw: bool = False) -> tuple[int, dict]:
+    response = reg.handler({"body": body if raw else json.dumps(body), "isBase64Encoded": False}, None)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def _endpoint(arn: str) -> dict:
+    return boto3.client("sns", region_name=REGION).get_endpoint_attributes(EndpointArn=arn)["Attributes"]
+
+
+def _subscriptions(topic: str) -> list[dict]:
+    return boto3.client("sns", region_name=REGION).list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+
+
+def test_first_registration_creates_an_endpoint_subscribed_to_the_topic(push) -> None:
+    status, body = _call({"platform": "apns", "token": DEVICE})
+    assert status == 200
+    assert body["endpointArn"].startswith(push["apns"].replace(":app/", ":endpoint/") + "/")
+    assert _endpoint(body["endpointArn"])["Token"] == DEVICE
+    [subscription] = _subscriptions(push["topic"])
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("application", body["endpointArn"])
+    assert subscription["SubscriptionArn"] == body["subscriptionArn"]
+
+
+def test_registering_again_is_idempotent(push) -> None:
+    _, first = _call({"platform": "apns", "token": DEVICE})
+    _, again = _call({"platform": "apns", "token": DEVICE})
+    _, with_arn = _call({"platform": "apns", "token": DEVICE, "endpointArn": first["endpointArn"]})
+    assert first == again == with_arn
+    assert len(_subscriptions(push["topic"])) == 1
+
+
+def test_changed_token_updates_the_stored_endpoint(push) -> None:
+    _, first = _call({"platform": "apns", "token": DEVICE})
+    result = reg.register(push["apns"], push["topic"], NEW_DEVICE, first["endpointArn"])
+    assert result["endpointArn"] == first["endpointArn"] and result["actions"] == ["updated"]
+    assert _endpoint(first["endpointArn"])["Token"] == NEW_DEVICE
+
+
+def test_disabled_endpoint_is_enabled_again(push) -> None:
+    _, first = _call({"platform": "fcm", "token": "fcm-token:" + "x" * 140})
+    boto3.client("sns", region_name=REGION).set_endpoint_attributes(
+        EndpointArn=first["endpointArn"], Attributes={"Enabled": "false"})  # as SNS does when FCM rejects the token
+    result = reg.register(push["fcm"], push["topic"], "fcm-token:" + "x" * 140, first["endpointArn"])
+    assert result["actions"] == ["updated"]
+    assert str(_endpoint(first["endpointArn"])["Enabled"]).lower() == "true"
+
+
+def test_deleted_endpoint_is_created_again(push) -> None:
+    _, first = _call({"platform": "apns", "token": DEVICE})
+    boto3.client("sns", region_name=REGION).delete_endpoint(EndpointArn=first["endpointArn"])
+    status, again = _call({"platform": "apns", "token": DEVICE, "endpointArn": first["endpointArn"]})
+    assert status == 200 and again["endpointArn"] != first["endpointArn"]
+    assert _endpoint(again["endpointArn"])["Token"] == DEVICE
+
+
+def test_token_that_already_has_an_endpoint_with_other_attributes_reuses_it(push) -> None:
+    sns = boto3.client("sns", region_name=REGION)
+    existing = sns.create_platform_endpoint(PlatformApplicationArn=push["apns"], Token=DEVICE,
+                                            CustomUserData="legacy-user-42")["EndpointArn"]
+    result = reg.register(push["apns"], push["topic"], DEVICE)
+    assert result["endpointArn"] == existing and result["actions"] == ["created"]
+
+
+def test_direct_publish_reaches_one_endpoint(push) -> None:
+    _, body = _call({"platform": "apns", "token": DEVICE})
+    sns = boto3.client("sns", region_name=REGION)
+    message = json.dumps({"default": "hi", "APNS": json.dumps({"aps": {"alert": "hi"}})})
+    assert sns.publish(TargetArn=body["endpointArn"], Message=message, MessageStructure="json")["MessageId"]
+
+
+BAD_REQUESTS = {
+    "unknown platform": ({"platform": "windows", "token": DEVICE}, "platform must be one of ['apns', 'fcm']"),
+    "no token": ({"platform": "apns"}, "token must be a device token"),
+    "token with spaces": ({"platform": "apns", "token": "abc def ghi"}, "token must be a device token"),
+    "endpoint of another application": (
+        {"platform": "apns", "token": DEVICE,
+         "endpointArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/GCM/other/1234"},
+        "endpointArn must be an endpoint of the apns application"),
+    "a JSON list": ([DEVICE], "body must be a JSON object"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS))
+def test_bad_requests_get_400_and_create_nothing(push, case: str) -> None:
+    body, message = BAD_REQUESTS[case]
+    status, response = _call(body)
+    assert status == 400 and response["message"].startswith(message)
+    assert _subscriptions(push["topic"]) == []
+
+
+def test_body_that_is_not_json_gets_400(push) -> None:
+    assert _call("token=abc", raw=True) == (400, {"message": "body must be JSON"})
+
+
+def test_base64_body_is_decoded(push) -> None:
+    import base64
+
+    event = {"body": base64.b64encode(json.dumps({"platform": "apns", "token": DEVICE}).encode()).decode(),
+             "isBase64Encoded": True}
+    assert reg.handler(event, None)["statusCode"] == 200
+
+
+def test_device_tokens_never_reach_the_logs(push, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    _, first = _call({"platform": "apns", "token": DEVICE})
+    reg.register(push["apns"], push["topic"], NEW_DEVICE, first["endpointArn"])
+    _call({"platform": "apns", "token": "bad token!"})
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records if r.name == "root")
+    assert "registered" in logged and reg.token_hash(DEVICE) in logged
+    assert DEVICE not in logged and NEW_DEVICE not in logged and "bad token!" not in logged
