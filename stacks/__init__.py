@@ -12,10 +12,11 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from stacks.fanout_stack import FanOutStack
+from stacks.worker_fleet_stack import WorkerFleetStack
 
 
 #: The stacks ``build`` creates, in order.
-STACK_IDS = ("FanOutStack",)
+STACK_IDS = ("FanOutStack", "WorkerFleetStack")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,13 @@ def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
         "FanOutStack",
         alarm_email=config.alarm_email,
         description="refarch: SNS -> SQS fan-out (orders to billing, shipping, audit)",
+        termination_protection=True,
+    )
+    stacks["WorkerFleetStack"] = WorkerFleetStack(
+        app,
+        "WorkerFleetStack",
+        alarm_email=config.alarm_email,
+        description="refarch: SQS-fed Fargate worker fleet scaled on backlog per worker (thumbnail jobs)",
         termination_protection=True,
     )
     return stacks
