@@ -460,6 +460,7 @@ class QueueWorkerFleet(Construct):
             max_healthy_percent=200,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             enable_execute_command=compute.enable_execute_command,
+            enable_ecs_managed_tags=True,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
         )
         if compute.enable_execute_command:
@@ -601,7 +602,6 @@ class QueueWorkerFleet(Construct):
             log_retention=log_retention,
             removal_policy=removal_policy,
         )
-        self.log_group = None
         event_source = sources.SqsEventSource(
             self.queue,
             batch_size=compute.batch_size,
