@@ -731,8 +731,8 @@ def _validate(
     if fargate:
         _validate_fargate(compute, vpc=vpc)
     else:
-        require(vpc is None and subnets is None, "vpc", vpc,
-                "applies to Fargate workers only: Lambda workers run outside a VPC")
+        require(vpc is None, "vpc", vpc, "applies to Fargate workers only: Lambda workers run outside a VPC")
+        require(subnets is None, "subnets", subnets, "applies to Fargate workers only: Lambda workers run outside a VPC")
         _validate_lambda(compute, fifo=is_fifo, max_workers=max_workers, processing_s=processing_s, queue=queue)
 
 

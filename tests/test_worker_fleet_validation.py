@@ -72,6 +72,8 @@ CASES = {
     "compute of another kind": (dict(OK, compute="fargate"), "compute must be FargateWorkers or LambdaWorkers (got 'fargate')"),
     # Lambda
     "Lambda with a vpc": (dict(OK, compute=LambdaWorkers()), "vpc applies to Fargate workers only: Lambda workers run outside a VPC"),
+    "Lambda with subnets": (dict(LAMBDA, compute=LambdaWorkers(), subnets=ec2.SubnetSelection(subnet_group_name="Private")),
+                            "subnets applies to Fargate workers only: Lambda workers run outside a VPC"),
     "Lambda with min_workers": (dict(LAMBDA, compute=LambdaWorkers(), min_workers=0),
                                 "min_workers applies to Fargate workers only: Lambda scales its pollers from zero itself (got 0)"),
     "Lambda max_workers 1": (dict(LAMBDA, compute=LambdaWorkers(), max_workers=1),
