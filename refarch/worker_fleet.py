@@ -68,6 +68,7 @@ _FARGATE_MEMORY = {
     16384: (32768, 122880, 8192),
 }
 _RESERVED_ENV = ("WORKER_", "AWS_")
+_Cfn = appscaling.CfnScalingPolicy
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,8 @@ class QueueWorkerFleet(Construct):
             retention_period=retention_period,
         )
         latency_s = max_acceptable_latency.to_seconds(integral=False)
-        self.target_backlog_per_worker = sizing.backlog_per_worker(latency_s, avg_processing_time.to_seconds(integral=False))
+        processing_s = avg_processing_time.to_seconds(integral=False)
+        self.target_backlog_per_worker = sizing.backlog_per_worker(latency_s, processing_s)
         age = sizing.oldest_message_alarm(latency_s)
 
         self.encryption_key = encryption_key or secure.encryption_key(
@@ -330,7 +332,8 @@ class QueueWorkerFleet(Construct):
             visibility = compute.visibility_timeout  # the worker asks for the same on every receive
         else:
             window = compute.max_batching_window.to_seconds(integral=False) if compute.max_batching_window else 0
-            visibility = cdk.Duration.seconds(sizing.lambda_visibility_timeout(compute.timeout.to_seconds(integral=False), window))
+            timeout_s = compute.timeout.to_seconds(integral=False)
+            visibility = cdk.Duration.seconds(sizing.lambda_visibility_timeout(timeout_s, window))
         self.dead_letter_queue = secure.dead_letter_queue(
             self, "DeadLetterQueue", key=self.encryption_key, fifo=fifo, removal_policy=removal_policy
         )
@@ -521,18 +524,18 @@ class QueueWorkerFleet(Construct):
             policy_name=f"{cdk.Names.unique_id(self)}-BacklogPerWorker",
             policy_type="TargetTrackingScaling",
             scaling_target_id=self.scalable_target.scalable_target_id,
-            target_tracking_scaling_policy_configuration=appscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
+            target_tracking_scaling_policy_configuration=_Cfn.TargetTrackingScalingPolicyConfigurationProperty(
                 target_value=self.target_backlog_per_worker,
                 scale_out_cooldown=int(SCALE_OUT_COOLDOWN.to_seconds(integral=False)),
                 scale_in_cooldown=int(SCALE_IN_COOLDOWN.to_seconds(integral=False)),
-                customized_metric_specification=appscaling.CfnScalingPolicy.CustomizedMetricSpecificationProperty(
+                customized_metric_specification=_Cfn.CustomizedMetricSpecificationProperty(
                     metrics=[
                         _metric_query("m1", "Messages waiting", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
                                       {"QueueName": queue_name}, "Sum"),
                         _metric_query("m2", "Running workers", "ECS/ContainerInsights", "RunningTaskCount",
                                       {"ClusterName": self.cluster.cluster_name,
                                        "ServiceName": self.service.service_name}, "Average"),
-                        appscaling.CfnScalingPolicy.TargetTrackingMetricDataQueryProperty(
+                        _Cfn.TargetTrackingMetricDataQueryProperty(
                             id="e1", label="Backlog per worker", expression="m1 / m2", return_data=True
                         ),
                     ]
@@ -638,18 +641,18 @@ class QueueWorkerFleet(Construct):
 
 def _metric_query(
     query_id: str, label: str, namespace: str, name: str, dimensions: Mapping[str, str], stat: str
-) -> appscaling.CfnScalingPolicy.TargetTrackingMetricDataQueryProperty:
-    return appscaling.CfnScalingPolicy.TargetTrackingMetricDataQueryProperty(
+) -> _Cfn.TargetTrackingMetricDataQueryProperty:
+    return _Cfn.TargetTrackingMetricDataQueryProperty(
         id=query_id,
         label=label,
         return_data=False,
-        metric_stat=appscaling.CfnScalingPolicy.TargetTrackingMetricStatProperty(
+        metric_stat=_Cfn.TargetTrackingMetricStatProperty(
             stat=stat,
-            metric=appscaling.CfnScalingPolicy.TargetTrackingMetricProperty(
+            metric=_Cfn.TargetTrackingMetricProperty(
                 namespace=namespace,
                 metric_name=name,
                 dimensions=[
-                    appscaling.CfnScalingPolicy.TargetTrackingMetricDimensionProperty(name=k, value=v)
+                    _Cfn.TargetTrackingMetricDimensionProperty(name=k, value=v)
                     for k, v in dimensions.items()
                 ],
             ),
@@ -717,7 +720,8 @@ def _validate(
             require(sizing.SQS_MIN_RETENTION_S <= retention_s <= sizing.SQS_MAX_RETENTION_S, "retention_period",
                     f"{retention_s} s", "must be between 60 s and 14 days")
             require(retention_s > latency_s, "retention_period", f"{retention_s} s",
-                    f"must be longer than max_acceptable_latency ({latency_s} s), or messages expire before they are late")
+                    f"must be longer than max_acceptable_latency ({latency_s} s), "
+                    "or messages expire before they are late")
         is_fifo = bool(fifo)
     else:
         for prop, value in (("fifo", fifo), ("max_receive_count", max_receive_count),
@@ -732,7 +736,8 @@ def _validate(
         _validate_fargate(compute, vpc=vpc)
     else:
         require(vpc is None, "vpc", vpc, "applies to Fargate workers only: Lambda workers run outside a VPC")
-        require(subnets is None, "subnets", subnets, "applies to Fargate workers only: Lambda workers run outside a VPC")
+        require(subnets is None, "subnets", subnets,
+                "applies to Fargate workers only: Lambda workers run outside a VPC")
         _validate_lambda(compute, fifo=is_fifo, max_workers=max_workers, processing_s=processing_s, queue=queue)
 
 
