@@ -13,8 +13,4 @@ def record_slowly(message: dict) -> None:
         out.write(message["body"] + "\n")
 
 
-def not_callable_attribute() -> None:  # pragma: no cover - only imported
-    pass
-
-
 NOT_A_FUNCTION = 42
