@@ -140,3 +140,81 @@ def filter_policy_complexity(policy: Mapping[str, Any]) -> FilterComplexity:
             else:
                 raise ValueError(f"policy key {key!r} must map to a list or a nested policy (got {value!r})")
     return FilterComplexity(keys=keys, combinations=combinations)
+
+
+# --- SQS worker fleets (backlog per worker) ----------------------------------
+
+#: The longest an SQS ReceiveMessage call long-polls.
+SQS_MAX_WAIT_TIME_S = 20
+#: The most messages one ReceiveMessage call returns.
+SQS_MAX_RECEIVE_BATCH = 10
+#: Fargate allows at most 120 s between SIGTERM and SIGKILL.
+FARGATE_MAX_STOP_TIMEOUT_S = 120
+#: What a stopping worker keeps back from the stop timeout to hand the
+#: messages it still holds back to the queue (one ChangeMessageVisibilityBatch).
+WORKER_RELEASE_MARGIN_S = 5
+
+
+def backlog_per_worker(max_acceptable_latency_s: float, avg_processing_time_s: float) -> int:
+    """How many visible messages one worker may have waiting for it.
+
+    A worker that takes ``avg_processing_time_s`` per message clears a backlog
+    of ``latency / processing time`` messages within the latency budget, so
+    that is the target of "backlog per worker" scaling (AWS's example:
+    10 s / 0.1 s = 100). Rounded down: rounding up would let the last message
+    wait past the budget.
+
+    >>> backlog_per_worker(10, 0.1)
+    100
+    >>> backlog_per_worker(300, 2)
+    150
+    >>> backlog_per_worker(60, 7)
+    8
+    """
+    _positive("max_acceptable_latency_s", max_acceptable_latency_s)
+    _positive("avg_processing_time_s", avg_processing_time_s)
+    if max_acceptable_latency_s <= avg_processing_time_s:
+        raise ValueError(
+            f"max_acceptable_latency_s must be greater than avg_processing_time_s ({avg_processing_time_s!r}): "
+            f"a message cannot wait less than it takes to process (got {max_acceptable_latency_s!r})"
+        )
+    # Round the quotient to nanoseconds first, so that 0.3 / 0.1 counts as 3, not 2.999...
+    return math.floor(round(max_acceptable_latency_s / avg_processing_time_s, 9))
+
+
+def workers_for_rate(arrival_rate_per_s: float, avg_processing_time_s: float) -> int:
+    """Workers needed to keep up with a steady arrival rate (Little's law).
+
+    A guide for ``max_workers``: below this the backlog grows without bound.
+
+    >>> workers_for_rate(50, 0.1)
+    5
+    >>> workers_for_rate(3, 0.5)
+    2
+    """
+    _positive("arrival_rate_per_s", arrival_rate_per_s)
+    _positive("avg_processing_time_s", avg_processing_time_s)
+    return max(1, math.ceil(round(arrival_rate_per_s * avg_processing_time_s, 9)))
+
+
+def worker_shutdown_grace(stop_timeout_s: float) -> int:
+    """Seconds a worker may spend on the message in hand after SIGTERM.
+
+    ECS sends SIGTERM, waits the container's stop timeout, then SIGKILL. The
+    worker finishes (or, past the grace, releases) what it holds and keeps
+    ``WORKER_RELEASE_MARGIN_S`` to release the rest. The stop timeout must
+    also outlast a long poll that was under way when SIGTERM came, so that
+    what it returns can be released.
+
+    >>> worker_shutdown_grace(30)
+    25
+    """
+    _positive("stop_timeout_s", stop_timeout_s)
+    low = SQS_MAX_WAIT_TIME_S + WORKER_RELEASE_MARGIN_S
+    if not low <= stop_timeout_s <= FARGATE_MAX_STOP_TIMEOUT_S:
+        raise ValueError(
+            f"stop_timeout_s must be {low} to {FARGATE_MAX_STOP_TIMEOUT_S} s: a {SQS_MAX_WAIT_TIME_S} s long poll "
+            f"plus {WORKER_RELEASE_MARGIN_S} s to release held messages, within Fargate's maximum "
+            f"(got {stop_timeout_s!r})"
+        )
+    return math.floor(stop_timeout_s) - WORKER_RELEASE_MARGIN_S

@@ -13,10 +13,11 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from stacks.fanout_stack import FanOutStack
 from stacks.mobile_push_stack import PushStack
+from stacks.worker_fleet_stack import WorkerFleetStack
 
 
 #: The stacks ``build`` creates, in order.
-STACK_IDS = ("FanOutStack", "PushStack")
+STACK_IDS = ("FanOutStack", "WorkerFleetStack", "PushStack")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,13 @@ def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
         "FanOutStack",
         alarm_email=config.alarm_email,
         description="refarch: SNS -> SQS fan-out (orders to billing, shipping, audit)",
+        termination_protection=True,
+    )
+    stacks["WorkerFleetStack"] = WorkerFleetStack(
+        app,
+        "WorkerFleetStack",
+        alarm_email=config.alarm_email,
+        description="refarch: SQS-fed Fargate worker fleet scaled on backlog per worker (thumbnail jobs)",
         termination_protection=True,
     )
     stacks["PushStack"] = PushStack(

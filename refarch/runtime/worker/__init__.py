@@ -1,0 +1,1 @@
+"""The queue worker shipped with QueueWorkerFleet (a container image, or Lambda code)."""
