@@ -12,10 +12,11 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from stacks.fanout_stack import FanOutStack
+from stacks.streaming_stack import StreamingStack
 
 
 #: The stacks ``build`` creates, in order.
-STACK_IDS = ("FanOutStack",)
+STACK_IDS = ("FanOutStack", "StreamingStack")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,13 @@ def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
         "FanOutStack",
         alarm_email=config.alarm_email,
         description="refarch: SNS -> SQS fan-out (orders to billing, shipping, audit)",
+        termination_protection=True,
+    )
+    stacks["StreamingStack"] = StreamingStack(
+        app,
+        "StreamingStack",
+        alarm_email=config.alarm_email,
+        description="refarch: Kinesis pipeline (clickstream to consumers and an S3 archive)",
         termination_protection=True,
     )
     return stacks
