@@ -224,7 +224,7 @@ def stream_capacity(
     records_per_s: float | None = None,
     read_mb_per_s: float | None = None,
     shared_consumers: int = 0,
-    mode: str | None = None,
+    capacity_mode: str | None = None,
     shard_quota: int = KINESIS_DEFAULT_SHARD_QUOTA,
 ) -> StreamCapacity:
     """Choose on-demand or provisioned capacity and size it.
@@ -236,7 +236,7 @@ def stream_capacity(
       hour costs a fraction of the same traffic billed per GB on demand, and a
       provisioned stream does not throttle a first burst that on-demand has not
       yet scaled to.
-    * ``mode`` forces a choice; provisioned then needs the workload.
+    * ``capacity_mode`` forces a choice; provisioned then needs the workload.
 
     ``read_mb_per_s`` is what each shared-throughput consumer reads (default:
     the whole stream, ``write_mb_per_s``); ``shared_consumers`` counts them
@@ -252,8 +252,9 @@ def stream_capacity(
     >>> stream_capacity(write_mb_per_s=3, records_per_s=2500, shared_consumers=3).shards
     5
     """
+    mode = capacity_mode
     if mode not in (None, ON_DEMAND, PROVISIONED):
-        raise ValueError(f"mode must be {ON_DEMAND!r}, {PROVISIONED!r} or None (got {mode!r})")
+        raise ValueError(f"capacity_mode must be {ON_DEMAND!r}, {PROVISIONED!r} or None (got {mode!r})")
     if isinstance(shared_consumers, bool) or not isinstance(shared_consumers, int) or not (
         0 <= shared_consumers <= KINESIS_SHARD_READ_TPS
     ):
@@ -283,7 +284,7 @@ def stream_capacity(
         return StreamCapacity(mode=ON_DEMAND, shards=None, reason=reason)
 
     if not declared:
-        raise ValueError("mode 'PROVISIONED' needs write_mb_per_s or records_per_s to size the shards (got None)")
+        raise ValueError("capacity_mode 'PROVISIONED' needs write_mb_per_s or records_per_s to size the shards (got None)")
     per_consumer = read_mb_per_s if read_mb_per_s is not None else (write_mb_per_s or 0)
     shards = kinesis_shards(write_mb_per_s or 0, records_per_s or 0, per_consumer * shared_consumers)
     if shards > shard_quota:
@@ -316,8 +317,7 @@ def firehose_freshness_threshold_s(buffering_interval_s: float) -> int:
     >>> firehose_freshness_threshold_s(300)
     1200
     """
-    if isinstance(buffering_interval_s, bool) or not (FIREHOSE_MIN_BUFFER_S <= buffering_interval_s <= FIREHOSE_MAX_BUFFER_S):
-        raise ValueError(
-            f"buffering_interval_s must be {FIREHOSE_MIN_BUFFER_S} to {FIREHOSE_MAX_BUFFER_S} s (got {buffering_interval_s!r})"
-        )
+    low, high = FIREHOSE_MIN_BUFFER_S, FIREHOSE_MAX_BUFFER_S
+    if isinstance(buffering_interval_s, bool) or not (low <= buffering_interval_s <= high):
+        raise ValueError(f"buffering_interval_s must be {low} to {high} s (got {buffering_interval_s!r})")
     return math.ceil(buffering_interval_s) + 900

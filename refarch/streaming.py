@@ -244,20 +244,30 @@ class StreamPipeline(Construct):
             other_shared_readers=other_shared_readers,
             delivery=delivery,
         )
-        # Readers that poll GetRecords share a shard's 2 MB/s; Firehose is one.
+        # Readers that poll GetRecords share a shard's 2 MB/s and 5 calls a second; Firehose is one.
         shared = sum(1 for c in consumers if not efo[c.name]) + (1 if delivery else 0) + other_shared_readers
-        try:
-            self.capacity = sizing.stream_capacity(
-                write_mb_per_s=write_mb_per_s,
-                records_per_s=records_per_s,
-                read_mb_per_s=read_mb_per_s,
-                shared_consumers=shared,
-                mode=capacity_mode.value if capacity_mode else None,
-                shard_quota=shard_quota,
-            )
-        except ValueError as err:  # name the construct's props, not the function's arguments
-            raise ValueError(str(err).replace("shared_consumers", "shared-throughput readers")
-                             .replace("mode ", "capacity_mode ", 1)) from None
+        secure.require(
+            shared <= sizing.KINESIS_SHARD_READ_TPS,
+            "consumers",
+            f"{shared} shared-throughput readers",
+            f"with delivery and other_shared_readers must leave at most {sizing.KINESIS_SHARD_READ_TPS} readers "
+            "polling each shard (it serves 5 GetRecords calls a second); give consumers enhanced fan-out",
+        )
+        secure.require(
+            capacity_mode is None or isinstance(capacity_mode, kinesis.StreamMode),
+            "capacity_mode",
+            capacity_mode,
+            "must be a kinesis.StreamMode or None",
+        )
+        # The sizing arguments are named as these props, so its errors name them too.
+        self.capacity = sizing.stream_capacity(
+            write_mb_per_s=write_mb_per_s,
+            records_per_s=records_per_s,
+            read_mb_per_s=read_mb_per_s,
+            shared_consumers=shared,
+            capacity_mode=capacity_mode.value if capacity_mode else None,
+            shard_quota=shard_quota,
+        )
 
         self.encryption_key = encryption_key or secure.encryption_key(
             self, "Key", description=f"{self.node.path}: stream, queues, bucket and logs", removal_policy=removal_policy
@@ -337,7 +347,7 @@ class StreamPipeline(Construct):
             cloudwatch.Alarm(
                 self,
                 f"{kind}ThrottleAlarm",
-                alarm_description=f"{what}: {kind.lower()}s throttled for 3 of 5 minutes; add shards or use enhanced fan-out",
+                alarm_description=f"{what}: {kind.lower()}s throttled in 3 of 5 minutes: {remedy}",
                 metric=metric(period=minute, statistic="Sum"),
                 threshold=0,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -345,9 +355,11 @@ class StreamPipeline(Construct):
                 datapoints_to_alarm=3,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
-            for kind, metric in (
-                ("Write", self.stream.metric_write_provisioned_throughput_exceeded),
-                ("Read", self.stream.metric_read_provisioned_throughput_exceeded),
+            for kind, metric, remedy in (
+                ("Write", self.stream.metric_write_provisioned_throughput_exceeded,
+                 "add shards, or spread a hot partition key"),
+                ("Read", self.stream.metric_read_provisioned_throughput_exceeded,
+                 "add shards, or move readers to enhanced fan-out"),
             )
         ]
         return [iterator_age, *throttles]
@@ -462,7 +474,8 @@ class StreamPipeline(Construct):
         key = self.encryption_key
         res.access_logs = secure.access_logs_bucket(res, "AccessLogs", removal_policy=removal_policy)
         transitions = (
-            [s3.Transition(storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transition_after=spec.archive_after)]
+            [s3.Transition(storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                           transition_after=spec.archive_after)]
             if spec.archive_after
             else None
         )
@@ -581,7 +594,9 @@ class StreamPipeline(Construct):
                     )
                 ),
                 cloud_watch_logging_options=firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
-                    enabled=True, log_group_name=res.log_group.log_group_name, log_stream_name=log_stream.log_stream_name
+                    enabled=True,
+                    log_group_name=res.log_group.log_group_name,
+                    log_stream_name=log_stream.log_stream_name,
                 ),
             ),
         )
@@ -626,7 +641,9 @@ class _QueueOnFailure(sources.SqsDlq):
         self._queue = queue
         self._key = key
 
-    def bind(self, _target: lambda_.IEventSourceMapping, target_handler: lambda_.IFunction) -> lambda_.DlqDestinationConfig:
+    def bind(
+        self, _target: lambda_.IEventSourceMapping, target_handler: lambda_.IFunction
+    ) -> lambda_.DlqDestinationConfig:
         iam.Grant.add_to_principal(
             grantee=target_handler, actions=["sqs:SendMessage"], resource_arns=[self._queue.queue_arn]
         )
@@ -662,7 +679,9 @@ def _validate(
         f"must be at least 60 s (the metrics' resolution) and shorter than retention ({retention_s} s)",
     )
     require(
-        isinstance(other_shared_readers, int) and not isinstance(other_shared_readers, bool) and other_shared_readers >= 0,
+        isinstance(other_shared_readers, int)
+        and not isinstance(other_shared_readers, bool)
+        and other_shared_readers >= 0,
         "other_shared_readers",
         other_shared_readers,
         "must be a whole number of at least 0",
@@ -776,8 +795,10 @@ def _validate_delivery(d: S3Delivery) -> None:
         d.error_prefix,
         f"must contain {ERROR_OUTPUT_TYPE} (Firehose requires it when prefixes use expressions) and end in '/'",
     )
+    # The fixed part of each prefix, before the first Firehose expression.
+    data_base, error_base = d.prefix.split("!{")[0], d.error_prefix.split("!{")[0]
     require(
-        not d.prefix.startswith(d.error_prefix.split("!{")[0]) and not d.error_prefix.startswith(d.prefix.split("!{")[0]),
+        not data_base.startswith(error_base) and not error_base.startswith(data_base),
         "delivery.error_prefix",
         d.error_prefix,
         f"must not overlap the data prefix {d.prefix!r}, or failed records would be read as data",
@@ -785,7 +806,8 @@ def _validate_delivery(d: S3Delivery) -> None:
     for prop, value in (("archive_after", d.archive_after), ("expire_after", d.expire_after)):
         if value is not None:
             days = value.to_days(integral=False)
-            require(days == int(days) and days >= 1, f"delivery.{prop}", f"{days} days", "must be whole days, at least 1")
+            require(days == int(days) and days >= 1, f"delivery.{prop}", f"{days} days",
+                    "must be whole days, at least 1")
     if d.archive_after is not None and d.expire_after is not None:
         require(
             d.expire_after.to_days() > d.archive_after.to_days(),

@@ -66,7 +66,8 @@ def apply_stream_settings(stack: DeployedStack) -> dict[str, str]:
     for logical_id in stack.logical_ids("AWS::Kinesis::Stream"):
         props = dict(stack.template["Resources"][logical_id].get("Properties", {}))
         if "StreamEncryption" in props:
-            props["StreamEncryption"] = {**props["StreamEncryption"], "KeyId": key_arn(stack, props["StreamEncryption"]["KeyId"])}
+            encryption = props["StreamEncryption"]
+            props["StreamEncryption"] = {**encryption, "KeyId": key_arn(stack, encryption["KeyId"])}
         props = stack.resolve(props)
         unknown = set(props) - known
         if unknown:

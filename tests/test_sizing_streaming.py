@@ -66,7 +66,7 @@ def test_undeclared_workload_is_on_demand(n: int) -> None:
 
 @given(st.floats(min_value=0.001, max_value=sizing.KINESIS_ON_DEMAND_MAX_WRITE_MB_S))
 def test_forced_on_demand_within_its_quota(write: float) -> None:
-    capacity = sizing.stream_capacity(write_mb_per_s=write, mode=sizing.ON_DEMAND)
+    capacity = sizing.stream_capacity(write_mb_per_s=write, capacity_mode=sizing.ON_DEMAND)
     assert (capacity.mode, capacity.shards, capacity.reason) == (sizing.ON_DEMAND, None, "on-demand requested")
 
 
@@ -108,11 +108,11 @@ def test_freshness_threshold_allows_a_full_buffer_and_a_margin(interval: int) ->
         (dict(shared_consumers=6), "shared_consumers must be 0 to 5"),
         (dict(shared_consumers=-1), "(got -1)"),
         (dict(shard_quota=0), "shard_quota must be a whole number of at least 1 (got 0)"),
-        (dict(mode="FAST"), "mode must be 'ON_DEMAND', 'PROVISIONED' or None (got 'FAST')"),
-        (dict(mode=sizing.PROVISIONED), "mode 'PROVISIONED' needs write_mb_per_s or records_per_s"),
-        (dict(write_mb_per_s=201, mode=sizing.ON_DEMAND),
+        (dict(capacity_mode="FAST"), "capacity_mode must be 'ON_DEMAND', 'PROVISIONED' or None (got 'FAST')"),
+        (dict(capacity_mode=sizing.PROVISIONED), "capacity_mode 'PROVISIONED' needs write_mb_per_s or records_per_s"),
+        (dict(write_mb_per_s=201, capacity_mode=sizing.ON_DEMAND),
          "write_mb_per_s exceeds the default on-demand stream quota of 200 (got 201)"),
-        (dict(records_per_s=200_001, mode=sizing.ON_DEMAND),
+        (dict(records_per_s=200_001, capacity_mode=sizing.ON_DEMAND),
          "records_per_s exceeds the default on-demand stream quota of 200000 (got 200001)"),
         (dict(write_mb_per_s=201), "shards needed (201) exceed the account shard quota of 200"),
     ],

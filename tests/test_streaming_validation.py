@@ -52,9 +52,14 @@ CASES = {
     "shard quota zero": (dict(shard_quota=0), "shard_quota must be a whole number of at least 1 (got 0)"),
     "negative other readers": (dict(other_shared_readers=-1), "other_shared_readers must be a whole number of at least 0 (got -1)"),
     "too many shared readers": (dict(other_shared_readers=6),
-                                "shared-throughput readers must be 0 to 5: a shard serves 5 GetRecords calls a second"),
+                                "consumers with delivery and other_shared_readers must leave at most 5 readers polling "
+                                "each shard (it serves 5 GetRecords calls a second); give consumers enhanced fan-out "
+                                "(got '6 shared-throughput readers')"),
     "shared consumers beyond GetRecords rate": (
-        dict(enhanced_fan_out=False, delivery=_d(), consumers=[_c(n) for n in "abcde"]), "(got 6)"),
+        dict(enhanced_fan_out=False, delivery=_d(), consumers=[_c(n) for n in "abcde"]),
+        "(got '6 shared-throughput readers')"),
+    "capacity mode as a string": (dict(capacity_mode="PROVISIONED"),
+                                  "capacity_mode must be a kinesis.StreamMode or None (got 'PROVISIONED')"),
     # consumers
     "more than 20 enhanced fan-out consumers": (
         dict(consumers=[_c(f"c{i}") for i in range(21)]),
