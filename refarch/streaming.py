@@ -91,6 +91,10 @@ class LambdaConsumer:
     :param enhanced_fan_out: read through a registered consumer with 2 MB/s
         per shard of its own. Default: the pipeline's choice (on with two or
         more consumers).
+
+    Changing ``name``, ``starting_position``, ``starting_timestamp`` or the
+    enhanced fan-out choice replaces the event source mapping, which then
+    starts reading again at its starting position.
     """
 
     name: str
