@@ -727,6 +727,12 @@ def _validate_consumer(where: str, c: LambdaConsumer, *, retention_s: float) -> 
     require(128 <= c.memory_size <= 10240, f"{where}.memory_size", c.memory_size, "must be 128 to 10240 MiB")
     require(bool(c.handler), f"{where}.handler", c.handler, "must name the handler, e.g. 'app.handler'")
     require(
+        c.reserved_concurrency is None or c.reserved_concurrency >= 1,
+        f"{where}.reserved_concurrency",
+        c.reserved_concurrency,
+        "must be at least 1 (0 would stop the consumer while its records age out of the stream)",
+    )
+    require(
         1 <= c.batch_size <= sizing.LAMBDA_KINESIS_MAX_BATCH,
         f"{where}.batch_size",
         c.batch_size,

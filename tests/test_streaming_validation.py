@@ -73,6 +73,8 @@ CASES = {
                                  "consumers[a].timeout must be 1 s to 15 minutes (got '960 s')"),
     "memory too small": (dict(consumers=[_c(memory_size=64)]), "consumers[a].memory_size must be 128 to 10240 MiB (got 64)"),
     "no handler": (dict(consumers=[LambdaConsumer(name="a", code=CODE, handler="")]), "consumers[a].handler must name the handler"),
+    "reserved concurrency zero": (dict(consumers=[_c(reserved_concurrency=0)]),
+                                  "consumers[a].reserved_concurrency must be at least 1 (0 would stop the consumer"),
     "batch size zero": (dict(consumers=[_c(batch_size=0)]), "consumers[a].batch_size must be 1 to 10000 (got 0)"),
     "batch size above 10,000": (dict(consumers=[_c(batch_size=10_001)]), "(got 10001)"),
     "batching window above 300 s": (dict(consumers=[_c(max_batching_window=S(301))]),
