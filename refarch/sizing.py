@@ -218,3 +218,184 @@ def worker_shutdown_grace(stop_timeout_s: float) -> int:
             f"(got {stop_timeout_s!r})"
         )
     return math.floor(stop_timeout_s) - WORKER_RELEASE_MARGIN_S
+
+
+# --- Kinesis Data Streams ----------------------------------------------------
+
+#: What one provisioned shard takes in: 1 MB/s or 1,000 records/s, whichever comes first.
+KINESIS_SHARD_WRITE_MB_S = 1
+KINESIS_SHARD_WRITE_RECORDS_S = 1000
+#: What one shard gives out: 2 MB/s shared by every GetRecords (shared-throughput) reader,
+#: and 2 MB/s more to each enhanced fan-out consumer of its own.
+KINESIS_SHARD_READ_MB_S = 2
+#: GetRecords calls per shard per second, shared by all shared-throughput readers;
+#: Lambda and Firehose each poll every shard about once a second.
+KINESIS_SHARD_READ_TPS = 5
+KINESIS_MAX_EFO_CONSUMERS = 20
+KINESIS_MIN_RETENTION_H = 24
+KINESIS_MAX_RETENTION_H = 8760
+#: The smallest default account shard quota (500 in us-east-1, us-west-2 and
+#: eu-west-1, 200 in every other region).
+KINESIS_DEFAULT_SHARD_QUOTA = 200
+#: Default per-stream write quota of an on-demand stream.
+KINESIS_ON_DEMAND_MAX_WRITE_MB_S = 200
+KINESIS_ON_DEMAND_MAX_RECORDS_S = 200_000
+#: Lambda's Kinesis event source limits.
+LAMBDA_KINESIS_MAX_BATCH = 10_000
+LAMBDA_KINESIS_MAX_PARALLELIZATION = 10
+LAMBDA_KINESIS_MAX_RETRY_ATTEMPTS = 10_000
+LAMBDA_KINESIS_MIN_RECORD_AGE_S = 60
+LAMBDA_KINESIS_MAX_RECORD_AGE_S = 7 * 24 * 3600
+#: Firehose buffering limits for an S3 destination.
+FIREHOSE_MIN_BUFFER_S, FIREHOSE_MAX_BUFFER_S = 0, 900
+FIREHOSE_MIN_BUFFER_MIB, FIREHOSE_MAX_BUFFER_MIB = 1, 128
+
+ON_DEMAND = "ON_DEMAND"
+PROVISIONED = "PROVISIONED"
+
+
+def _not_negative(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must not be negative (got {value!r})")
+
+
+def kinesis_shards(write_mb_per_s: float, records_per_s: float = 0, shared_read_mb_per_s: float = 0) -> int:
+    """Provisioned shards for a workload: the largest of what writes in bytes,
+    writes in records and shared-throughput reads each need, at least one.
+
+    ``shared_read_mb_per_s`` is the sum over every GetRecords reader (each
+    usually reads the whole stream, so it is the write rate times their
+    number); enhanced fan-out consumers have throughput of their own and add
+    nothing.
+
+    >>> kinesis_shards(3.5, 2500)
+    4
+    >>> kinesis_shards(1, 6000)
+    6
+    >>> kinesis_shards(3, 100, shared_read_mb_per_s=9)
+    5
+    """
+    for name, value in (("write_mb_per_s", write_mb_per_s), ("records_per_s", records_per_s),
+                        ("shared_read_mb_per_s", shared_read_mb_per_s)):
+        _not_negative(name, value)
+    return max(
+        math.ceil(write_mb_per_s / KINESIS_SHARD_WRITE_MB_S),
+        math.ceil(records_per_s / KINESIS_SHARD_WRITE_RECORDS_S),
+        math.ceil(shared_read_mb_per_s / KINESIS_SHARD_READ_MB_S),
+        1,
+    )
+
+
+@dataclass(frozen=True)
+class StreamCapacity:
+    """How a stream is provisioned: ``mode`` is ``ON_DEMAND`` or ``PROVISIONED``;
+    ``shards`` is set for provisioned streams only; ``reason`` says why."""
+
+    mode: str
+    shards: int | None
+    reason: str
+
+
+def stream_capacity(
+    *,
+    write_mb_per_s: float | None = None,
+    records_per_s: float | None = None,
+    read_mb_per_s: float | None = None,
+    shared_consumers: int = 0,
+    capacity_mode: str | None = None,
+    shard_quota: int = KINESIS_DEFAULT_SHARD_QUOTA,
+) -> StreamCapacity:
+    """Choose on-demand or provisioned capacity and size it.
+
+    * Workload not declared (no ``write_mb_per_s`` and no ``records_per_s``):
+      on-demand, which follows the traffic (up to twice the previous peak
+      within 15 minutes) and needs no numbers.
+    * Workload declared: provisioned, sized by :func:`kinesis_shards`. A shard
+      hour costs a fraction of the same traffic billed per GB on demand, and a
+      provisioned stream does not throttle a first burst that on-demand has not
+      yet scaled to.
+    * ``capacity_mode`` forces a choice; provisioned then needs the workload.
+
+    ``read_mb_per_s`` is what each shared-throughput consumer reads (default:
+    the whole stream, ``write_mb_per_s``); ``shared_consumers`` counts them
+    (Lambda without enhanced fan-out, Firehose, other GetRecords readers), at
+    most 5 because a shard serves 5 GetRecords calls a second. Provisioned
+    shards must fit the account's ``shard_quota``; declared rates must fit an
+    on-demand stream's default quota when on-demand is forced.
+
+    >>> stream_capacity()
+    StreamCapacity(mode='ON_DEMAND', shards=None, reason='workload not declared: on-demand follows the traffic')
+    >>> stream_capacity(write_mb_per_s=3, records_per_s=2500, shared_consumers=2).shards
+    3
+    >>> stream_capacity(write_mb_per_s=3, records_per_s=2500, shared_consumers=3).shards
+    5
+    """
+    mode = capacity_mode
+    if mode not in (None, ON_DEMAND, PROVISIONED):
+        raise ValueError(f"capacity_mode must be {ON_DEMAND!r}, {PROVISIONED!r} or None (got {mode!r})")
+    if isinstance(shared_consumers, bool) or not isinstance(shared_consumers, int) or not (
+        0 <= shared_consumers <= KINESIS_SHARD_READ_TPS
+    ):
+        raise ValueError(
+            f"shared_consumers must be 0 to {KINESIS_SHARD_READ_TPS}: a shard serves {KINESIS_SHARD_READ_TPS} "
+            f"GetRecords calls a second to all of them together; use enhanced fan-out (got {shared_consumers!r})"
+        )
+    if isinstance(shard_quota, bool) or not isinstance(shard_quota, int) or shard_quota < 1:
+        raise ValueError(f"shard_quota must be a whole number of at least 1 (got {shard_quota!r})")
+    for name, value in (("write_mb_per_s", write_mb_per_s), ("records_per_s", records_per_s),
+                        ("read_mb_per_s", read_mb_per_s)):
+        if value is not None:
+            _positive(name, value)
+    declared = write_mb_per_s is not None or records_per_s is not None
+    if read_mb_per_s is not None and not declared:
+        raise ValueError(f"read_mb_per_s needs write_mb_per_s or records_per_s to size against (got {read_mb_per_s!r})")
+
+    if mode == ON_DEMAND or (mode is None and not declared):
+        for name, value, limit in (("write_mb_per_s", write_mb_per_s, KINESIS_ON_DEMAND_MAX_WRITE_MB_S),
+                                   ("records_per_s", records_per_s, KINESIS_ON_DEMAND_MAX_RECORDS_S)):
+            if value is not None and value > limit:
+                raise ValueError(
+                    f"{name} exceeds the default on-demand stream quota of {limit} (got {value!r}); "
+                    "choose provisioned capacity or raise the quota first"
+                )
+        reason = "on-demand requested" if mode == ON_DEMAND else "workload not declared: on-demand follows the traffic"
+        return StreamCapacity(mode=ON_DEMAND, shards=None, reason=reason)
+
+    if not declared:
+        raise ValueError("capacity_mode 'PROVISIONED' needs write_mb_per_s or records_per_s to size the shards (got None)")
+    per_consumer = read_mb_per_s if read_mb_per_s is not None else (write_mb_per_s or 0)
+    shards = kinesis_shards(write_mb_per_s or 0, records_per_s or 0, per_consumer * shared_consumers)
+    if shards > shard_quota:
+        raise ValueError(
+            f"shards needed ({shards}) exceed the account shard quota of {shard_quota}; request an increase "
+            f"and pass shard_quota (got {shard_quota!r})"
+        )
+    return StreamCapacity(mode=PROVISIONED, shards=shards,
+                          reason=f"workload declared: {shards} shard(s) for writes and shared-throughput reads")
+
+
+def use_enhanced_fan_out(consumers: int, requested: bool | None = None) -> bool:
+    """Enhanced fan-out gives each consumer 2 MB/s per shard of its own and
+    push delivery (about 70 ms instead of about 200 ms with polling). Used
+    automatically when two or more consumers would otherwise share a shard's
+    read throughput; ``requested`` (True or False) overrides.
+
+    >>> use_enhanced_fan_out(1), use_enhanced_fan_out(2), use_enhanced_fan_out(1, True)
+    (False, True, True)
+    """
+    if isinstance(consumers, bool) or not isinstance(consumers, int) or consumers < 0:
+        raise ValueError(f"consumers must be a whole number of at least 0 (got {consumers!r})")
+    return consumers >= 2 if requested is None else bool(requested)
+
+
+def firehose_freshness_threshold_s(buffering_interval_s: float) -> int:
+    """Seconds of ``DeliveryToS3.DataFreshness`` past which delivery is late:
+    a full buffering interval is normal, so allow it plus 15 minutes.
+
+    >>> firehose_freshness_threshold_s(300)
+    1200
+    """
+    low, high = FIREHOSE_MIN_BUFFER_S, FIREHOSE_MAX_BUFFER_S
+    if isinstance(buffering_interval_s, bool) or not (low <= buffering_interval_s <= high):
+        raise ValueError(f"buffering_interval_s must be {low} to {high} s (got {buffering_interval_s!r})")
+    return math.ceil(buffering_interval_s) + 900

@@ -13,11 +13,12 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from stacks.fanout_stack import FanOutStack
 from stacks.mobile_push_stack import PushStack
+from stacks.streaming_stack import StreamingStack
 from stacks.worker_fleet_stack import WorkerFleetStack
 
 
 #: The stacks ``build`` creates, in order.
-STACK_IDS = ("FanOutStack", "WorkerFleetStack", "PushStack")
+STACK_IDS = ("FanOutStack", "WorkerFleetStack", "StreamingStack", "PushStack")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,13 @@ def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
         "WorkerFleetStack",
         alarm_email=config.alarm_email,
         description="refarch: SQS-fed Fargate worker fleet scaled on backlog per worker (thumbnail jobs)",
+        termination_protection=True,
+    )
+    stacks["StreamingStack"] = StreamingStack(
+        app,
+        "StreamingStack",
+        alarm_email=config.alarm_email,
+        description="refarch: Kinesis pipeline (clickstream to consumers and an S3 archive)",
         termination_protection=True,
     )
     stacks["PushStack"] = PushStack(

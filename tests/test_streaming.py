@@ -1,0 +1,434 @@
+"""Fine-grained assertions: every StreamPipeline default, on the synthesized templates."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Template
+
+from refarch import sizing
+from refarch.streaming import LambdaConsumer, StreamPipeline
+from tests.cases.streaming import REPLAY_FROM
+from tests.conftest import Assembly, new_app
+
+MAIN = "StreamingStack"
+CODE = lambda_.Code.from_inline("def handler(event, context):\n    return {'batchItemFailures': []}\n")
+
+
+def _id(assembly: Assembly, stack: str, path: str) -> str:
+    return assembly.logical_id(stack, f"{stack}/{path}")
+
+
+def _res(assembly: Assembly, stack: str, path: str) -> dict:
+    return assembly.template(stack)["Resources"][_id(assembly, stack, path)]
+
+
+def _props(assembly: Assembly, stack: str, path: str) -> dict:
+    return _res(assembly, stack, path)["Properties"]
+
+
+def _arn(assembly: Assembly, stack: str, path: str, attribute: str = "Arn") -> dict:
+    return {"Fn::GetAtt": [_id(assembly, stack, path), attribute]}
+
+
+def _ref(assembly: Assembly, stack: str, path: str) -> dict:
+    return {"Ref": _id(assembly, stack, path)}
+
+
+def _of_type(assembly: Assembly, stack: str, resource_type: str) -> dict[str, dict]:
+    return {k: r for k, r in assembly.template(stack)["Resources"].items() if r["Type"] == resource_type}
+
+
+# --- the stream ------------------------------------------------------------------
+
+
+def test_stream_is_encrypted_with_the_pattern_key_and_retained(assembly: Assembly) -> None:
+    for stack, name in [(MAIN, "Clicks"), ("StreamingOnDemand", "Events"), ("StreamingProvisioned", "Telemetry")]:
+        stream = _res(assembly, stack, f"{name}/Stream/Resource")
+        assert stream["Properties"]["StreamEncryption"] == {
+            "EncryptionType": "KMS", "KeyId": _arn(assembly, stack, f"{name}/Key/Resource")}
+        assert stream["DeletionPolicy"] == stream["UpdateReplacePolicy"] == "Retain"
+
+
+def test_shared_key_is_used_not_replaced(assembly: Assembly) -> None:
+    stream = _props(assembly, "StreamingEnhancedFanOut", "Orders/Stream/Resource")
+    assert stream["StreamEncryption"]["KeyId"] == _arn(assembly, "StreamingEnhancedFanOut", "SharedKey/Resource")
+    assert len(_of_type(assembly, "StreamingEnhancedFanOut", "AWS::KMS::Key")) == 1
+
+
+def test_key_is_rotated_and_admits_logs_only_when_there_are_log_groups(assembly: Assembly) -> None:
+    for stack, name, has_logs in [(MAIN, "Clicks", True), ("StreamingOnDemand", "Events", False)]:
+        key = _res(assembly, stack, f"{name}/Key/Resource")
+        assert key["Properties"]["EnableKeyRotation"] is True and key["Properties"]["PendingWindowInDays"] == 30
+        assert key["DeletionPolicy"] == "Retain"
+        sids = {s.get("Sid") for s in key["Properties"]["KeyPolicy"]["Statement"]}
+        assert ("AllowCloudWatchLogsToUseKey" in sids) is has_logs
+
+
+def test_retention_defaults_to_24_hours(assembly: Assembly) -> None:
+    assert _props(assembly, "StreamingOnDemand", "Events/Stream/Resource")["RetentionPeriodHours"] == 24
+    assert _props(assembly, MAIN, "Clicks/Stream/Resource")["RetentionPeriodHours"] == 7 * 24
+    assert _props(assembly, "StreamingProvisioned", "Telemetry/Stream/Resource")["RetentionPeriodHours"] == 30 * 24
+
+
+def test_undeclared_workload_is_on_demand_without_shard_count(assembly: Assembly) -> None:
+    stream = _props(assembly, "StreamingOnDemand", "Events/Stream/Resource")
+    assert stream["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"} and "ShardCount" not in stream
+    forced = _props(assembly, "StreamingFirehose", "Logs/Stream/Resource")
+    assert forced["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"} and "ShardCount" not in forced
+
+
+@pytest.mark.parametrize(
+    "stack, name, workload, shared_readers",
+    [
+        # sessionizer and fraud-check use enhanced fan-out; Firehose is the one shared reader.
+        (MAIN, "Clicks", dict(write_mb_per_s=3, records_per_s=2500), 1),
+        # one Lambda consumer, no enhanced fan-out: max(⌈1.5⌉, ⌈4200 ÷ 1000⌉, ⌈1.5 ÷ 2⌉) = 5.
+        ("StreamingProvisioned", "Telemetry", dict(write_mb_per_s=1.5, records_per_s=4200), 1),
+        # 'metrics' opted out of enhanced fan-out.
+        ("StreamingEnhancedFanOut", "Orders", dict(write_mb_per_s=2), 1),
+    ],
+)
+def test_provisioned_shards_are_the_computed_numbers(assembly: Assembly, stack, name, workload, shared_readers) -> None:
+    expected = sizing.stream_capacity(**workload, shared_consumers=shared_readers).shards
+    stream = _props(assembly, stack, f"{name}/Stream/Resource")
+    assert stream["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
+    assert stream["ShardCount"] == expected
+    assert (stack, expected) in {(MAIN, 3), ("StreamingProvisioned", 5), ("StreamingEnhancedFanOut", 2)}
+
+
+# --- consumers ---------------------------------------------------------------------
+
+
+def test_consumer_event_source_defaults(assembly: Assembly) -> None:
+    stack = "StreamingEnhancedFanOut"
+    esm = next(r["Properties"] for r in _of_type(assembly, stack, "AWS::Lambda::EventSourceMapping").values()
+               if r["Properties"]["FunctionName"] == _ref(assembly, stack, "Orders/SearchIndex/Function/Resource"))
+    assert esm == {
+        "BatchSize": 100,
+        "BisectBatchOnFunctionError": True,
+        "DestinationConfig": {"OnFailure": {"Destination": _arn(assembly, stack, "Orders/SearchIndex/DeadLetterQueue/Resource")}},
+        "EventSourceArn": _arn(assembly, stack, "Orders/SearchIndex/StreamConsumer/Resource", "ConsumerARN"),
+        "FunctionName": _ref(assembly, stack, "Orders/SearchIndex/Function/Resource"),
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "MaximumRecordAgeInSeconds": 3600,
+        "MaximumRetryAttempts": 3,
+        "ParallelizationFactor": 1,
+        "StartingPosition": "TRIM_HORIZON",
+    }
+
+
+def test_consumer_options_are_passed_through(assembly: Assembly) -> None:
+    sessionizer, fraud = (
+        next(r["Properties"] for r in _of_type(assembly, MAIN, "AWS::Lambda::EventSourceMapping").values()
+             if r["Properties"]["FunctionName"] == _ref(assembly, MAIN, f"Clicks/{name}/Function/Resource"))
+        for name in ("Sessionizer", "FraudCheck")
+    )
+    assert (sessionizer["BatchSize"], sessionizer["MaximumBatchingWindowInSeconds"], sessionizer["ParallelizationFactor"]) == (500, 1, 2)
+    assert fraud["StartingPosition"] == "LATEST" and "MaximumBatchingWindowInSeconds" not in fraud
+    aggregator = next(iter(_of_type(assembly, "StreamingProvisioned", "AWS::Lambda::EventSourceMapping").values()))["Properties"]
+    assert aggregator["StartingPosition"] == "AT_TIMESTAMP"
+    assert aggregator["StartingPositionTimestamp"] == REPLAY_FROM.timestamp()
+    assert (aggregator["MaximumRetryAttempts"], aggregator["MaximumRecordAgeInSeconds"]) == (10, 6 * 3600)
+    assert aggregator["BisectBatchOnFunctionError"] is False
+
+
+def test_enhanced_fan_out_two_consumers_by_default_one_on_request_one_opted_out(assembly: Assembly) -> None:
+    stack = "StreamingEnhancedFanOut"
+    consumers = _of_type(assembly, stack, "AWS::Kinesis::StreamConsumer")
+    assert sorted(c["Properties"]["ConsumerName"] for c in consumers.values()) == ["audit", "search-index"]
+    assert all(c["Properties"]["StreamARN"] == _arn(assembly, stack, "Orders/Stream/Resource") for c in consumers.values())
+    sources = {r["Properties"]["FunctionName"]["Ref"]: r["Properties"]["EventSourceArn"]
+               for r in _of_type(assembly, stack, "AWS::Lambda::EventSourceMapping").values()}
+    assert sources[_id(assembly, stack, "Orders/Audit/Function/Resource")] == _arn(
+        assembly, stack, "Orders/Audit/StreamConsumer/Resource", "ConsumerARN")
+    assert sources[_id(assembly, stack, "Orders/Metrics/Function/Resource")] == _arn(assembly, stack, "Orders/Stream/Resource")
+    # One consumer alone reads with shared throughput.
+    assert _of_type(assembly, "StreamingProvisioned", "AWS::Kinesis::StreamConsumer") == {}
+    assert len(_of_type(assembly, MAIN, "AWS::Kinesis::StreamConsumer")) == 2
+
+
+def test_consumer_dead_letter_queue_is_encrypted_kept_14_days_and_tls_only(assembly: Assembly) -> None:
+    queue = _res(assembly, MAIN, "Clicks/Sessionizer/DeadLetterQueue/Resource")
+    assert queue["Properties"] == {"KmsMasterKeyId": _arn(assembly, MAIN, "Clicks/Key/Resource"), "MessageRetentionPeriod": 1209600}
+    assert queue["DeletionPolicy"] == "Retain"
+    policy = _props(assembly, MAIN, "Clicks/Sessionizer/DeadLetterQueue/Policy/Resource")["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy)
+
+
+def test_consumer_function_defaults(assembly: Assembly) -> None:
+    fn = _props(assembly, MAIN, "Clicks/Sessionizer/Function/Resource")
+    assert fn["Runtime"] == "python3.14" and fn["Handler"] == "app.handler"
+    assert (fn["Timeout"], fn["MemorySize"]) == (60, 256)
+    assert fn["TracingConfig"] == {"Mode": "Active"}
+    assert fn["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": _ref(assembly, MAIN, "Clicks/Sessionizer/FunctionLogs/Resource")}
+    logs = _res(assembly, MAIN, "Clicks/Sessionizer/FunctionLogs/Resource")
+    assert logs["Properties"] == {"KmsKeyId": _arn(assembly, MAIN, "Clicks/Key/Resource"), "RetentionInDays": 365}
+
+
+def test_consumer_role_is_least_privilege(assembly: Assembly) -> None:
+    role = _props(assembly, MAIN, "Clicks/Sessionizer/FunctionRole/Resource")
+    assert "ManagedPolicyArns" not in role
+    statements = _props(assembly, MAIN, "Clicks/Sessionizer/FunctionRole/DefaultPolicy/Resource")["PolicyDocument"]["Statement"]
+    by_resource = {str(s["Resource"]): s["Action"] for s in statements}
+    key = str(_arn(assembly, MAIN, "Clicks/Key/Resource"))
+    dlq = str(_arn(assembly, MAIN, "Clicks/Sessionizer/DeadLetterQueue/Resource"))
+    consumer = str(_arn(assembly, MAIN, "Clicks/Sessionizer/StreamConsumer/Resource", "ConsumerARN"))
+    # The on-failure destination: exact actions, no kms:GenerateDataKey*/ReEncrypt* wildcards.
+    assert by_resource[dlq] == "sqs:SendMessage"
+    assert by_resource[key] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert by_resource[consumer] == ["kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard"]
+    assert "kinesis:PutRecord" not in str(statements)
+    star = [s for s in statements if s["Resource"] == "*"]
+    assert len(star) == 1 and set(star[0]["Action"]) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+# --- delivery to S3 ------------------------------------------------------------------
+
+
+def test_firehose_reads_the_stream_and_writes_gzip_time_partitioned(assembly: Assembly) -> None:
+    d = _res(assembly, MAIN, "Clicks/Delivery/DeliveryStream")
+    role = _arn(assembly, MAIN, "Clicks/Delivery/Role/Resource")
+    assert d["Properties"]["DeliveryStreamType"] == "KinesisStreamAsSource"
+    assert d["Properties"]["KinesisStreamSourceConfiguration"] == {
+        "KinesisStreamARN": _arn(assembly, MAIN, "Clicks/Stream/Resource"), "RoleARN": role}
+    assert d["Properties"]["ExtendedS3DestinationConfiguration"] == {
+        "BucketARN": _arn(assembly, MAIN, "Clicks/Delivery/Bucket/Resource"),
+        "RoleARN": role,
+        "Prefix": "data/!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/",
+        "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/",
+        "CompressionFormat": "GZIP",
+        "BufferingHints": {"IntervalInSeconds": 300, "SizeInMBs": 64},
+        "EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": _arn(assembly, MAIN, "Clicks/Key/Resource")}},
+        "CloudWatchLoggingOptions": {
+            "Enabled": True,
+            "LogGroupName": _ref(assembly, MAIN, "Clicks/Delivery/Logs/Resource"),
+            "LogStreamName": _ref(assembly, MAIN, "Clicks/Delivery/LogStream/Resource"),
+        },
+    }
+    # Created only once its role may read the stream.
+    assert _id(assembly, MAIN, "Clicks/Delivery/RolePolicy/Resource") in d["DependsOn"]
+
+
+def test_custom_prefixes_and_buffering(assembly: Assembly) -> None:
+    s3 = _props(assembly, "StreamingFirehose", "Logs/Delivery/DeliveryStream")["ExtendedS3DestinationConfiguration"]
+    assert s3["Prefix"] == "logs/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
+    assert s3["ErrorOutputPrefix"] == "failed/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
+    assert s3["BufferingHints"] == {"IntervalInSeconds": 60, "SizeInMBs": 16}
+
+
+def test_firehose_role_is_least_privilege(assembly: Assembly) -> None:
+    trust = _props(assembly, MAIN, "Clicks/Delivery/Role/Resource")["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"},
+                      "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]
+    statements = {s["Sid"]: s for s in
+                  _props(assembly, MAIN, "Clicks/Delivery/RolePolicy/Resource")["PolicyDocument"]["Statement"]}
+    bucket = _arn(assembly, MAIN, "Clicks/Delivery/Bucket/Resource")
+    key = _arn(assembly, MAIN, "Clicks/Key/Resource")
+    assert statements["ReadStream"]["Resource"] == _arn(assembly, MAIN, "Clicks/Stream/Resource")
+    assert statements["ReadStream"]["Action"] == ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary",
+                                                  "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"]
+    assert statements["ListBucket"]["Resource"] == bucket
+    assert statements["WriteObjects"]["Resource"] == [
+        {"Fn::Join": ["", [bucket, "/data/*"]]}, {"Fn::Join": ["", [bucket, "/errors/*"]]}]
+    assert statements["WriteObjects"]["Action"] == ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
+    for sid, service in (("DecryptStream", "kinesis"), ("EncryptObjects", "s3")):
+        assert statements[sid]["Resource"] == key
+        via = statements[sid]["Condition"]["StringEquals"]["kms:ViaService"]
+        assert via == {"Fn::Join": ["", [f"{service}.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+    assert statements["LogDeliveryErrors"]["Action"] == "logs:PutLogEvents"
+    assert set(statements) == {"ReadStream", "DecryptStream", "ListBucket", "WriteObjects", "EncryptObjects",
+                               "LogDeliveryErrors"}
+    assert "*" not in [s["Resource"] for s in statements.values()]
+
+
+def test_archive_bucket_is_encrypted_versioned_logged_tls_only_with_lifecycle(assembly: Assembly) -> None:
+    bucket = _res(assembly, MAIN, "Clicks/Delivery/Bucket/Resource")
+    props = bucket["Properties"]
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [{
+        "BucketKeyEnabled": True,
+        "ServerSideEncryptionByDefault": {"KMSMasterKeyID": _arn(assembly, MAIN, "Clicks/Key/Resource"), "SSEAlgorithm": "aws:kms"},
+    }]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["LoggingConfiguration"]["DestinationBucketName"] == _ref(assembly, MAIN, "Clicks/Delivery/AccessLogs/Resource")
+    assert props["LifecycleConfiguration"]["Rules"] == [{
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+        "Status": "Enabled",
+        "Transitions": [{"StorageClass": "GLACIER_IR", "TransitionInDays": 90}],
+    }]
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert bucket["DeletionPolicy"] == "Retain"
+    policy = _props(assembly, MAIN, "Clicks/Delivery/Bucket/Policy/Resource")["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy)
+    custom = _props(assembly, "StreamingFirehose", "Logs/Delivery/Bucket/Resource")["LifecycleConfiguration"]["Rules"][0]
+    assert custom["ExpirationInDays"] == 400 and custom["Transitions"] == [{"StorageClass": "GLACIER_IR", "TransitionInDays": 30}]
+
+
+def test_delivery_errors_are_logged_encrypted(assembly: Assembly) -> None:
+    logs = _res(assembly, MAIN, "Clicks/Delivery/Logs/Resource")
+    assert logs["Properties"] == {"KmsKeyId": _arn(assembly, MAIN, "Clicks/Key/Resource"), "RetentionInDays": 365}
+    assert logs["DeletionPolicy"] == "Retain"
+    assert _props(assembly, MAIN, "Clicks/Delivery/LogStream/Resource") == {
+        "LogGroupName": _ref(assembly, MAIN, "Clicks/Delivery/Logs/Resource")}
+
+
+# --- alarms ----------------------------------------------------------------------------
+
+
+def _alarm(assembly: Assembly, stack: str, path: str) -> dict:
+    return _props(assembly, stack, f"{path}/Resource")
+
+
+def test_stream_alarms_carry_the_stream_name(assembly: Assembly) -> None:
+    dims = [{"Name": "StreamName", "Value": _ref(assembly, MAIN, "Clicks/Stream/Resource")}]
+    age = _alarm(assembly, MAIN, "Clicks/IteratorAgeAlarm")
+    assert (age["Namespace"], age["MetricName"], age["Dimensions"]) == ("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", dims)
+    assert (age["Threshold"], age["Statistic"], age["Period"], age["EvaluationPeriods"], age["DatapointsToAlarm"]) == (
+        300_000, "Maximum", 60, 3, 2)
+    for kind, metric in (("Write", "WriteProvisionedThroughputExceeded"), ("Read", "ReadProvisionedThroughputExceeded")):
+        a = _alarm(assembly, MAIN, f"Clicks/{kind}ThrottleAlarm")
+        assert (a["Namespace"], a["MetricName"], a["Dimensions"]) == ("AWS/Kinesis", metric, dims)
+        assert (a["Threshold"], a["Statistic"], a["EvaluationPeriods"], a["DatapointsToAlarm"]) == (0, "Sum", 5, 3)
+
+
+def test_iterator_age_threshold_follows_max_acceptable_latency(assembly: Assembly) -> None:
+    assert _alarm(assembly, "StreamingProvisioned", "Telemetry/IteratorAgeAlarm")["Threshold"] == 600_000
+    assert _alarm(assembly, "StreamingProvisioned", "Telemetry/Aggregator/IteratorAgeAlarm")["Threshold"] == 600_000
+
+
+@pytest.mark.parametrize("name", ["Sessionizer", "FraudCheck"])
+def test_consumer_alarms_carry_the_function_name(assembly: Assembly, name: str) -> None:
+    dims = [{"Name": "FunctionName", "Value": _ref(assembly, MAIN, f"Clicks/{name}/Function/Resource")}]
+    errors = _alarm(assembly, MAIN, f"Clicks/{name}/ErrorsAlarm")
+    assert (errors["Namespace"], errors["MetricName"], errors["Dimensions"]) == ("AWS/Lambda", "Errors", dims)
+    assert (errors["Threshold"], errors["Statistic"], errors["ComparisonOperator"]) == (0, "Sum", "GreaterThanThreshold")
+    age = _alarm(assembly, MAIN, f"Clicks/{name}/IteratorAgeAlarm")
+    assert (age["MetricName"], age["Dimensions"], age["Threshold"]) == ("IteratorAge", dims, 300_000)
+    dlq = _alarm(assembly, MAIN, f"Clicks/{name}/DeadLetterAlarm")
+    assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": _arn(
+        assembly, MAIN, f"Clicks/{name}/DeadLetterQueue/Resource", "QueueName")}]
+
+
+def test_firehose_freshness_alarm_carries_the_delivery_stream_name(assembly: Assembly) -> None:
+    a = _alarm(assembly, MAIN, "Clicks/Delivery/FreshnessAlarm")
+    assert (a["Namespace"], a["MetricName"]) == ("AWS/Firehose", "DeliveryToS3.DataFreshness")
+    assert a["Dimensions"] == [{"Name": "DeliveryStreamName", "Value": {"Ref": _id(assembly, MAIN, "Clicks/Delivery/DeliveryStream")}}]
+    assert a["Threshold"] == sizing.firehose_freshness_threshold_s(300) == 1200
+    assert _alarm(assembly, "StreamingFirehose", "Logs/Delivery/FreshnessAlarm")["Threshold"] == 60 + 900
+
+
+def test_every_alarm_has_dimensions_and_notifies(assembly: Assembly) -> None:
+    topic = _ref(assembly, MAIN, "Alarms/Topic/Resource")
+    alarms = _of_type(assembly, MAIN, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 3 + 2 * 3 + 1  # stream, two consumers, delivery
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert props["Dimensions"] and all(d["Value"] for d in props["Dimensions"])
+        assert props["AlarmActions"] == props["OKActions"] == [topic]
+        assert props["TreatMissingData"] == "notBreaching"
+    # Without a topic the alarms exist and notify nobody.
+    bare = _of_type(assembly, "StreamingOnDemand", "AWS::CloudWatch::Alarm")
+    assert len(bare) == 3 and not any("AlarmActions" in a["Properties"] for a in bare.values())
+
+
+# --- the stack -------------------------------------------------------------------------------
+
+
+def test_stack_outputs_and_termination_protection(assembly: Assembly) -> None:
+    outputs = assembly.template(MAIN)["Outputs"]
+    assert set(outputs) == {"StreamName", "StreamArn", "ProducerRoleArn", "AlarmTopicArn", "ArchiveBucketName",
+                            "DeliveryStreamName", "SessionizerDeadLetterQueueUrl", "FraudCheckDeadLetterQueueUrl"}
+    assert outputs["StreamName"]["Value"] == _ref(assembly, MAIN, "Clicks/Stream/Resource")
+    assert assembly.stacks[MAIN].termination_protection is True
+
+
+def test_producer_role_may_only_write(assembly: Assembly) -> None:
+    statements = _props(assembly, MAIN, "ProducerRole/DefaultPolicy/Resource")["PolicyDocument"]["Statement"]
+    assert statements == [
+        {"Action": ["kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:PutRecord", "kinesis:PutRecords"],
+         "Effect": "Allow", "Resource": _arn(assembly, MAIN, "Clicks/Stream/Resource")},
+        {"Action": "kms:GenerateDataKey", "Effect": "Allow", "Resource": _arn(assembly, MAIN, "Clicks/Key/Resource")},
+    ]
+
+
+def test_stateful_logical_ids_are_pinned(assembly: Assembly) -> None:
+    # Renaming a construct changes these IDs: CloudFormation would replace the stream (losing its
+    # records), the consumers (restarting from their starting position) and orphan the retained rest.
+    stateful = {"AWS::Kinesis::Stream", "AWS::Kinesis::StreamConsumer", "AWS::KMS::Key", "AWS::SQS::Queue",
+                "AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::KinesisFirehose::DeliveryStream", "AWS::SNS::Topic"}
+    resources = assembly.template(MAIN)["Resources"]
+    assert sorted(k for k, r in resources.items() if r["Type"] in stateful) == [
+        "AlarmsKey3C2381B3",
+        "AlarmsTopic3A2DFEBA",
+        "ClicksDeliveryAccessLogs6411FD25",
+        "ClicksDeliveryBucketC0821855",
+        "ClicksDeliveryDeliveryStream480775CC",
+        "ClicksDeliveryLogsF3A3C1F6",
+        "ClicksFraudCheckDeadLetterQueue41D44A23",
+        "ClicksFraudCheckFunctionLogs557C1C42",
+        "ClicksFraudCheckStreamConsumerBB174FE9",
+        "ClicksKeyCE4F6D76",
+        "ClicksSessionizerDeadLetterQueue7755A810",
+        "ClicksSessionizerFunctionLogs77F85174",
+        "ClicksSessionizerStreamConsumer932CBC4D",
+        "ClicksStream351DBF42",
+    ]
+
+
+# --- construct API (no synthesis) ----------------------------------------------------------------
+
+
+def _pipeline(**kwargs) -> tuple[cdk.Stack, StreamPipeline]:
+    stack = cdk.Stack(new_app(), "Api")
+    return stack, StreamPipeline(stack, "P", **kwargs)
+
+
+def test_exposes_typed_attributes() -> None:
+    _, p = _pipeline(write_mb_per_s=2, consumers=[LambdaConsumer(name="a", code=CODE, handler="index.handler")])
+    assert isinstance(p.stream, kinesis.Stream) and p.delivery is None
+    assert p.capacity == sizing.StreamCapacity(mode="PROVISIONED", shards=2,
+                                               reason="workload declared: 2 shard(s) for writes and shared-throughput reads")
+    a = p.consumers["a"]
+    assert isinstance(a.function, lambda_.Function) and a.stream_consumer is None and len(a.alarms) == 3
+    assert len(p.alarms) == 6
+
+
+def test_pipeline_can_opt_every_consumer_out_of_enhanced_fan_out() -> None:
+    consumers = [LambdaConsumer(name=n, code=CODE, handler="index.handler") for n in ("a", "b", "c")]
+    _, shared = _pipeline(write_mb_per_s=2, consumers=consumers, enhanced_fan_out=False)
+    _, efo = _pipeline(write_mb_per_s=2, consumers=consumers)
+    # Three readers share each shard's 2 MB/s: ⌈3 x 2 ÷ 2⌉ = 3 shards; with enhanced fan-out, ⌈2 ÷ 1⌉ = 2.
+    assert shared.capacity.shards == 3 and all(c.stream_consumer is None for c in shared.consumers.values())
+    assert efo.capacity.shards == 2 and all(c.stream_consumer for c in efo.consumers.values())
+
+
+def test_other_shared_readers_add_read_shards() -> None:
+    _, p = _pipeline(write_mb_per_s=2, other_shared_readers=3)
+    assert p.capacity.shards == 3
+
+
+def test_grant_write_and_grant_read() -> None:
+    stack, p = _pipeline()
+    writer = iam.Role(stack, "Writer", assumed_by=iam.AccountRootPrincipal())
+    reader = iam.Role(stack, "Reader", assumed_by=iam.AccountRootPrincipal())
+    p.grant_write(writer)
+    p.grant_read(reader)
+    template = Template.from_stack(stack).to_json()
+    policies = {k: r["Properties"]["PolicyDocument"]["Statement"] for k, r in template["Resources"].items()
+                if r["Type"] == "AWS::IAM::Policy"}
+    write = next(v for k, v in policies.items() if k.startswith("WriterDefaultPolicy"))
+    read = next(v for k, v in policies.items() if k.startswith("ReaderDefaultPolicy"))
+    write_actions = {a for s in write for a in _list(s["Action"])}
+    read_actions = {a for s in read for a in _list(s["Action"])}
+    assert {"kinesis:PutRecord", "kinesis:PutRecords", "kms:GenerateDataKey"} <= write_actions
+    assert not any(a.startswith("kinesis:Get") for a in write_actions) and "kms:Decrypt" not in write_actions
+    assert {"kinesis:GetRecords", "kinesis:GetShardIterator", "kms:Decrypt"} <= read_actions
+    assert not any("Put" in a or "GenerateDataKey" in a for a in read_actions)
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]

@@ -1,0 +1,185 @@
+"""refarch.tools.kinesis_replay against a scripted Kinesis client: what moto cannot make happen.
+
+moto never rejects a PutRecords entry, pages ListShards or reshards with
+records left in a closed parent, so retries of failed entries, batch limits,
+pagination, lineage order and stop conditions are driven here by a fake
+client; the end-to-end window read and re-put run against moto in
+tests/test_streaming_behaviour.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+
+import pytest
+
+from refarch.tools import kinesis_replay as replay
+
+T0 = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.timezone.utc)
+
+
+def _rec(i: int, key: str = "k", size: int = 10, shard: str = "shardId-0") -> replay.Record:
+    return replay.Record(shard, str(i), key, T0 + dt.timedelta(seconds=i), bytes([i % 256]) * size)
+
+
+class FakePut:
+    """PutRecords that fails the entries named in ``fail`` for the first ``times`` calls they appear in."""
+
+    def __init__(self, fail: set[bytes] = frozenset(), times: int = 1) -> None:
+        self.calls: list[list[dict]] = []
+        self.fail = fail
+        self.times = times
+        self.failed: dict[bytes, int] = {}
+
+    def put_records(self, *, Records: list[dict], **stream) -> dict:
+        assert stream == {"StreamName": "target"}
+        self.calls.append(Records)
+        results = []
+        for entry in Records:
+            if entry["Data"] in self.fail and self.failed.get(entry["Data"], 0) < self.times:
+                self.failed[entry["Data"]] = self.failed.get(entry["Data"], 0) + 1
+                results.append({"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow down"})
+            else:
+                results.append({"SequenceNumber": "1", "ShardId": "shardId-0"})
+        return {"FailedRecordCount": sum("ErrorCode" in r for r in results), "Records": results}
+
+
+def test_only_failed_entries_are_retried_with_backoff_and_keys_kept() -> None:
+    records = [_rec(i, key=f"user-{i}") for i in range(5)]
+    client = FakePut(fail={records[1].data, records[3].data})
+    sleeps: list[float] = []
+    sent = replay.put_window(client, "target", records, sleep=sleeps.append, base_delay_s=0.5)
+    assert sent == 5
+    assert [[e["PartitionKey"] for e in call] for call in client.calls] == [
+        ["user-0", "user-1", "user-2", "user-3", "user-4"], ["user-1", "user-3"]]
+    assert sleeps == [0.5]
+
+
+def test_backoff_doubles_until_max_attempts_then_reports_what_was_not_sent() -> None:
+    records = [_rec(i) for i in range(3)]
+    client = FakePut(fail={records[2].data}, times=99)
+    sleeps: list[float] = []
+    with pytest.raises(replay.ReplayError, match=re.escape("1 record(s) still failed after 4 attempts; 2 were sent")) as err:
+        replay.put_window(client, "target", records, max_attempts=4, sleep=sleeps.append, base_delay_s=0.1)
+    assert sleeps == [0.1, 0.2, 0.4]
+    assert err.value.unsent == [records[2]]
+
+
+def test_batches_respect_500_records_and_5_mib() -> None:
+    client = FakePut()
+    replay.put_window(client, "target", [_rec(i) for i in range(1201)], sleep=lambda s: None)
+    assert [len(c) for c in client.calls] == [500, 500, 201]
+    big = FakePut()
+    # 3 records of 2 MiB: two would exceed 5 MiB with the third, so 2 + 1.
+    replay.put_window(big, "target", [_rec(i, size=2 * 1024 * 1024) for i in range(3)], sleep=lambda s: None)
+    assert [len(c) for c in big.calls] == [2, 1]
+    assert all(sum(len(e["Data"]) + len(e["PartitionKey"]) for e in c) <= replay.MAX_BATCH_BYTES for c in big.calls)
+
+
+def test_put_window_rejects_zero_attempts() -> None:
+    with pytest.raises(ValueError, match=re.escape("max_attempts must be at least 1 (got 0)")):
+        replay.put_window(FakePut(), "target", [_rec(1)], max_attempts=0)
+
+
+class FakeRead:
+    """A stream with a parent shard split into two children, paged ListShards and scripted GetRecords."""
+
+    def __init__(self, pages: dict[str, list[dict]]) -> None:
+        self.pages = pages
+        self.iterators: list[dict] = []
+        self.list_calls: list[dict] = []
+
+    def list_shards(self, **kwargs) -> dict:
+        self.list_calls.append(kwargs)
+        if "NextToken" not in kwargs:
+            return {"Shards": [{"ShardId": "child-a", "ParentShardId": "parent"}], "NextToken": "t1"}
+        return {"Shards": [{"ShardId": "child-b", "ParentShardId": "parent"}, {"ShardId": "parent"}]}
+
+    def get_shard_iterator(self, **kwargs) -> dict:
+        self.iterators.append(kwargs)
+        return {"ShardIterator": f"{kwargs['ShardId']}#0"}
+
+    def get_records(self, *, ShardIterator: str, Limit: int) -> dict:
+        shard, page = ShardIterator.split("#")
+        return self.pages[shard][int(page)]
+
+
+def _r(minute: int, key: str = "k") -> dict:
+    return {"SequenceNumber": str(minute), "PartitionKey": key, "Data": b"x",
+            "ApproximateArrivalTimestamp": T0 + dt.timedelta(minutes=minute)}
+
+
+def _page(shard: str, n: int, records: list[dict], *, behind: int = 0, last: bool = False) -> dict:
+    return {"Records": records, "MillisBehindLatest": behind, "NextShardIterator": None if last else f"{shard}#{n + 1}"}
+
+
+def test_read_window_pages_shards_reads_parents_first_and_stops_at_each_end() -> None:
+    client = FakeRead({
+        # closed parent: read until NextShardIterator is None
+        "parent": [_page("parent", 0, [_r(1), _r(2)]), _page("parent", 1, [_r(3)], last=True)],
+        # an empty page while still behind is not the end; a record at the window end is
+        "child-a": [_page("child-a", 0, [], behind=5000), _page("child-a", 1, [_r(4), _r(10), _r(11)])],
+        # caught up (no records, nothing behind): stop
+        "child-b": [_page("child-b", 0, [_r(5)]), _page("child-b", 1, [])],
+    })
+    records = list(replay.read_window(client, "arn:aws:kinesis:us-east-1:1:stream/s", T0, T0 + dt.timedelta(minutes=10)))
+    assert [(r.shard_id, r.sequence_number) for r in records] == [
+        ("parent", "1"), ("parent", "2"), ("parent", "3"), ("child-a", "4"), ("child-b", "5")]
+    assert client.list_calls == [{"StreamARN": "arn:aws:kinesis:us-east-1:1:stream/s"}, {"NextToken": "t1"}]
+    assert all(i["ShardIteratorType"] == "AT_TIMESTAMP" and i["Timestamp"] == T0 for i in client.iterators)
+
+
+def test_read_window_rejects_naive_and_inverted_windows() -> None:
+    with pytest.raises(ValueError, match="must be timezone-aware"):
+        list(replay.read_window(FakeRead({}), "s", T0.replace(tzinfo=None), T0))
+    with pytest.raises(ValueError, match=re.escape("end must be after start")):
+        list(replay.read_window(FakeRead({}), "s", T0, T0))
+
+
+def test_record_json_line() -> None:
+    assert _rec(1, key="user-1", size=3).to_json() == {
+        "shard_id": "shardId-0", "sequence_number": "1", "partition_key": "user-1",
+        "approximate_arrival_timestamp": "2026-11-21T08:00:01+00:00", "data": "AQEB"}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--start", "2026-11-21T08:00:00", "--end", "2026-11-21T09:00:00Z"], "needs a time zone"),
+        (["--start", "yesterday", "--end", "2026-11-21T09:00:00Z"], "not an ISO 8601 time: 'yesterday'"),
+    ],
+)
+def test_cli_rejects_bad_times(args: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        replay.main(["--stream", "s", *args])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_cli_rejects_inverted_window_and_self_replay_into_the_future() -> None:
+    err = io.StringIO()
+    assert replay.main(["--stream", "s", "--start", "2026-11-21T09:00:00Z", "--end", "2026-11-21T08:00:00Z"],
+                       err=err) == 2
+    assert "must be after --start" in err.getvalue()
+    err = io.StringIO()
+    future = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).isoformat()
+    assert replay.main(["--stream", "s", "--start", "2026-11-21T08:00:00Z", "--end", future, "--to-stream", "s"],
+                       err=err) == 2
+    assert "would read its own records" in err.getvalue()
+
+
+def test_cli_reports_unsent_records_and_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    unsent = [_rec(7, key="user-7")]
+
+    def failing_put(*args, **kwargs):
+        raise replay.ReplayError("1 record(s) still failed after 5 attempts; 0 were sent", unsent)
+
+    monkeypatch.setattr(replay, "read_window", lambda *a: iter(unsent))
+    monkeypatch.setattr(replay, "put_window", failing_put)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    err = io.StringIO()
+    code = replay.main(["--stream", "s", "--start", "2026-11-21T08:00:00Z", "--end", "2026-11-21T09:00:00Z",
+                        "--to-stream", "t"], err=err)
+    assert code == 1
+    assert "still failed" in err.getvalue() and '"partition_key": "user-7"' in err.getvalue()
