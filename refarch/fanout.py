@@ -151,7 +151,8 @@ class FanOut(Construct):
     :param max_receive_count: receives before a message moves to its
         dead-letter queue, 1-1000. Default: 5.
     :param max_acceptable_latency: how long a message may wait before it is
-        late; the oldest-message alarm fires past it. Default: 5 minutes.
+        late, at least 1 s; the oldest-message alarm fires past it.
+        Default: 5 minutes.
     :param retention_period: how long the queues keep an unprocessed message,
         1 minute to 14 days and longer than ``max_acceptable_latency``.
         Default: 4 days (the dead-letter queues keep 14 days).
@@ -194,7 +195,7 @@ class FanOut(Construct):
             max_acceptable_latency=max_acceptable_latency,
             retention_period=retention_period,
         )
-        age = sizing.oldest_message_alarm(max_acceptable_latency.to_seconds())
+        age = sizing.oldest_message_alarm(max_acceptable_latency.to_seconds(integral=False))
 
         self.encryption_key = encryption_key or secure.encryption_key(
             self, "Key", description=f"{self.node.path}: topic, queues and logs", removal_policy=removal_policy
@@ -268,14 +269,14 @@ class FanOut(Construct):
 
         visibility = spec.visibility_timeout
         if consumer is not None:
-            window = consumer.max_batching_window.to_seconds() if consumer.max_batching_window else 0
-            needed = sizing.lambda_visibility_timeout(consumer.timeout.to_seconds(), window)
+            window = consumer.max_batching_window.to_seconds(integral=False) if consumer.max_batching_window else 0
+            needed = sizing.lambda_visibility_timeout(consumer.timeout.to_seconds(integral=False), window)
             if visibility is None:
                 visibility = cdk.Duration.seconds(needed)
             secure.require(
-                visibility.to_seconds() >= needed,
+                visibility.to_seconds(integral=False) >= needed,
                 f"subscribers[{spec.name}].visibility_timeout",
-                f"{visibility.to_seconds()} s",
+                f"{visibility.to_seconds(integral=False)} s",
                 f"must be at least 6 x the consumer timeout + batching window = {needed} s",
             )
 
@@ -426,14 +427,9 @@ def _validate(
     )
     _check_receive_count("max_receive_count", max_receive_count)
 
-    latency_s = max_acceptable_latency.to_seconds()
-    require(
-        latency_s >= sizing.SQS_METRIC_PERIOD_S,
-        "max_acceptable_latency",
-        f"{latency_s} s",
-        f"must be at least {sizing.SQS_METRIC_PERIOD_S} s, the resolution of SQS metrics",
-    )
-    retention_s = retention_period.to_seconds()
+    latency_s = max_acceptable_latency.to_seconds(integral=False)
+    require(latency_s >= 1, "max_acceptable_latency", f"{latency_s} s", "must be at least 1 s")
+    retention_s = retention_period.to_seconds(integral=False)
     require(
         sizing.SQS_MIN_RETENTION_S <= retention_s <= sizing.SQS_MAX_RETENTION_S,
         "retention_period",
@@ -468,7 +464,7 @@ def _validate(
         if spec.max_receive_count is not None:
             _check_receive_count(f"{where}.max_receive_count", spec.max_receive_count)
         if spec.visibility_timeout is not None:
-            v = spec.visibility_timeout.to_seconds()
+            v = spec.visibility_timeout.to_seconds(integral=False)
             require(
                 0 <= v <= sizing.SQS_MAX_VISIBILITY_TIMEOUT_S, f"{where}.visibility_timeout", f"{v} s", "must be 0 s to 12 hours"
             )
@@ -508,7 +504,7 @@ def _validate(
 
 def _validate_consumer(where: str, c: LambdaConsumer, *, fifo: bool) -> None:
     require = secure.require
-    t = c.timeout.to_seconds()
+    t = c.timeout.to_seconds(integral=False)
     require(0 < t <= sizing.LAMBDA_MAX_TIMEOUT_S, f"{where}.timeout", f"{t} s", "must be 1 s to 15 minutes")
     require(128 <= c.memory_size <= 10240, f"{where}.memory_size", c.memory_size, "must be 128 to 10240 MiB")
     require(bool(c.handler), f"{where}.handler", c.handler, "must name the handler, e.g. 'app.handler'")
@@ -519,7 +515,7 @@ def _validate_consumer(where: str, c: LambdaConsumer, *, fifo: bool) -> None:
         c.batch_size,
         f"must be 1 to {max_batch} for a {'FIFO' if fifo else 'standard'} queue",
     )
-    window = c.max_batching_window.to_seconds() if c.max_batching_window else 0
+    window = c.max_batching_window.to_seconds(integral=False) if c.max_batching_window else 0
     require(
         0 <= window <= sizing.LAMBDA_MAX_BATCHING_WINDOW_S,
         f"{where}.max_batching_window",

@@ -78,17 +78,16 @@ def oldest_message_alarm(max_acceptable_latency_s: float) -> AgeAlarm:
 
     The alarm fires when the oldest message has waited longer than the budget,
     seen on 2 of 3 one-minute datapoints (SQS publishes once a minute; one
-    late datapoint is not an incident, two of three is).
+    late datapoint is not an incident, two of three is). The budget itself
+    may be shorter than the period: each datapoint is an age in seconds.
+
+    >>> oldest_message_alarm(10).threshold_s
+    10
 
     >>> oldest_message_alarm(300)
     AgeAlarm(threshold_s=300, period_s=60, evaluation_periods=3, datapoints_to_alarm=2)
     """
     _positive("max_acceptable_latency_s", max_acceptable_latency_s)
-    if max_acceptable_latency_s < SQS_METRIC_PERIOD_S:
-        raise ValueError(
-            f"max_acceptable_latency_s must be at least {SQS_METRIC_PERIOD_S} s, the resolution "
-            f"of SQS metrics (got {max_acceptable_latency_s!r})"
-        )
     return AgeAlarm(
         threshold_s=math.ceil(max_acceptable_latency_s),
         period_s=SQS_METRIC_PERIOD_S,

@@ -692,8 +692,7 @@ def _validate(
     processing_s = avg_processing_time.to_seconds(integral=False)
     latency_s = max_acceptable_latency.to_seconds(integral=False)
     require(processing_s > 0, "avg_processing_time", f"{processing_s} s", "must be positive")
-    require(latency_s >= sizing.SQS_METRIC_PERIOD_S, "max_acceptable_latency", f"{latency_s} s",
-            f"must be at least {sizing.SQS_METRIC_PERIOD_S} s, the resolution of SQS metrics")
+    require(latency_s >= 1, "max_acceptable_latency", f"{latency_s} s", "must be at least 1 s")
     require(latency_s > processing_s, "max_acceptable_latency", f"{latency_s} s",
             f"must be greater than avg_processing_time ({processing_s} s): a message cannot wait less than "
             "it takes to process")

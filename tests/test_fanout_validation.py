@@ -40,8 +40,8 @@ CASES = {
     "max_receive_count too high": (dict(subscribers=OK, max_receive_count=1001), "(got 1001)"),
     "subscriber max_receive_count": (dict(subscribers=[Subscriber(name="a", max_receive_count=-1)]),
                                      "subscribers[a].max_receive_count must be a whole number from 1 to 1000 (got -1)"),
-    "latency below metric resolution": (dict(subscribers=OK, max_acceptable_latency=cdk.Duration.seconds(30)),
-                                        "max_acceptable_latency must be at least 60 s"),
+    "latency below one second": (dict(subscribers=OK, max_acceptable_latency=cdk.Duration.millis(500)),
+                                 "max_acceptable_latency must be at least 1 s (got '0.5 s')"),
     "retention too long": (dict(subscribers=OK, retention_period=cdk.Duration.days(15)),
                            "retention_period must be between 60 s and 14 days (got '1296000 s')"),
     "retention shorter than latency": (

@@ -477,3 +477,16 @@ def test_imported_queue_without_dlq_gets_no_dlq_alarm() -> None:
                              avg_processing_time=cdk.Duration.seconds(1))
     assert fleet.dead_letter_queue is None
     assert [a.node.id for a in fleet.alarms] == ["OldestMessageAlarm", "AtMaxCapacityAlarm"]
+
+
+def test_aws_worked_example_ten_seconds_over_a_tenth_is_a_target_of_100() -> None:
+    # AWS's guidance, taken literally: 10 s acceptable latency / 0.1 s per message.
+    stack = cdk.Stack(new_app(), "AwsExample")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
+        ec2.SubnetConfiguration(name="Private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    QueueWorkerFleet(stack, "Fleet", vpc=vpc, max_acceptable_latency=cdk.Duration.seconds(10),
+                     avg_processing_time=cdk.Duration.millis(100))
+    policies = Template.from_stack(stack).find_resources("AWS::ApplicationAutoScaling::ScalingPolicy")
+    targets = [p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+               for p in policies.values() if "TargetTrackingScalingPolicyConfiguration" in p["Properties"]]
+    assert targets == [100]

@@ -27,8 +27,8 @@ LAMBDA = dict(avg_processing_time=S(1))
 CASES = {
     # workload numbers
     "processing time zero": (dict(OK, avg_processing_time=S(0)), "avg_processing_time must be positive (got '0 s')"),
-    "latency below SQS metric resolution": (dict(OK, max_acceptable_latency=S(30)),
-                                            "max_acceptable_latency must be at least 60 s, the resolution of SQS metrics (got '30 s')"),
+    "latency below one second": (dict(OK, max_acceptable_latency=cdk.Duration.millis(500)),
+                                 "max_acceptable_latency must be at least 1 s (got '0.5 s')"),
     "latency not greater than processing time": (
         dict(OK, avg_processing_time=S(90), max_acceptable_latency=S(90)),
         "max_acceptable_latency must be greater than avg_processing_time (90 s): a message cannot wait less than "
