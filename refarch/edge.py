@@ -372,7 +372,7 @@ class RegionalOrigin(Construct):
                 request_interval=cdk.Duration.seconds(30),
                 failure_threshold=3,
             )
-            route53.ARecord(
+            latency = route53.ARecord(
                 self,
                 "LatencyRecord",
                 zone=domain.zone,
@@ -382,6 +382,8 @@ class RegionalOrigin(Construct):
                 set_identifier=region,
                 health_check=self.health_check,
             )
+            # Also answer only while the ALB has a healthy target (not just a reachable /health).
+            latency.node.default_child.add_property_override("AliasTarget.EvaluateTargetHealth", True)
 
         self.alarms = [
             cloudwatch.Alarm(
@@ -444,6 +446,9 @@ class EdgeDistribution(Construct):
     * Dynamic requests (``api_path_pattern``): to ``api_origins`` (one name,
       or two as a primary/fallback origin group that fails over on 500, 502,
       503 and 504), uncached, every viewer header but Host forwarded.
+    Lives in us-east-1 (a stack there), where CloudFront reads certificates
+    and web ACLs and publishes its metrics.
+
     * Viewer side: HTTPS only (HTTP redirects), HTTP/2 and HTTP/3, TLS 1.2
       (2021 policy) minimum with a custom domain, compression, security
       response headers, a WAF web ACL, standard logging (v2) to an encrypted
@@ -523,9 +528,9 @@ class EdgeDistribution(Construct):
             and len(api_path_pattern) <= 255,
             "api_path_pattern", api_path_pattern, "must start with '/' and not be '/*' (that is the S3 default)",
         )
+        _in_cloudfront_region(self, "region", "the certificate, the web ACL and the metrics")
         if domain is not None:
             _require_domain("domain.domain", domain.domain)
-            _in_cloudfront_region(self, "region", "the certificate")
         if web_acl is not None:
             secure.require(web_acl.scope == "CLOUDFRONT", "web_acl.scope", web_acl.scope,
                            "must be CLOUDFRONT (a REGIONAL web ACL protects ALBs and APIs, not distributions)")
@@ -681,8 +686,14 @@ class EdgeDistribution(Construct):
                 self,
                 "ErrorRateAlarm",
                 alarm_description=f"{self.node.path}: more than 5% of requests end in 5xx",
-                metric=self.distribution.metric5xx_error_rate(period=cdk.Duration.minutes(5),
-                                                              statistic=cloudwatch.Stats.AVERAGE),
+                # CloudFront publishes in us-east-1 with Region=Global; without it the alarm never fires.
+                metric=cloudwatch.Metric(
+                    namespace="AWS/CloudFront",
+                    metric_name="5xxErrorRate",
+                    dimensions_map={"DistributionId": self.distribution.distribution_id, "Region": "Global"},
+                    period=cdk.Duration.minutes(5),
+                    statistic=cloudwatch.Stats.AVERAGE,
+                ),
                 threshold=5,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=3,
