@@ -540,8 +540,9 @@ class EdgeDistribution(Construct):
             bool(content_security_policy.strip()) and "\n" not in content_security_policy,
             "content_security_policy", content_security_policy, "must be one non-empty header value",
         )
-        days = log_expiration.to_days()
-        secure.require(1 <= days, "log_expiration", f"{days} days", "must be at least one day")
+        seconds = log_expiration.to_seconds()
+        secure.require(seconds >= 86400 and seconds % 86400 == 0, "log_expiration", f"{seconds} s",
+                       "must be a whole number of days, at least one (S3 lifecycle counts days)")
 
         stack = cdk.Stack.of(self)
         self.key = secure.encryption_key(
