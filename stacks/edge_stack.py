@@ -189,5 +189,8 @@ def build_edge(
         alarm_email=alarm_email, description="refarch edge: CloudFront, WAF and DNS (us-east-1)",
         termination_protection=True,
     )
+    # By name (with a domain) there is no reference to order the stacks; the
+    # distribution still goes last, so its origin answers from the start.
+    edge.add_dependency(accel if accelerator else stacks[f"{prefix}Origin{region_id(regions[0])}"])
     stacks[edge.stack_name] = edge
     return stacks

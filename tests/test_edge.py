@@ -71,6 +71,16 @@ def test_stacks_have_explicit_environments(assembly: Assembly, stack: str, regio
     assert assembly.stacks[stack].termination_protection is True
 
 
+@pytest.mark.parametrize(
+    ("stack", "after"),
+    [("EdgeStack", {"EdgeOriginUsEast1", "EdgeOriginEuWest1"}), ("EdgeDomainStack", {"EdgeDomainAccelerator"}),
+     ("EdgeDomainAccelerator", {"EdgeDomainOriginUsEast1", "EdgeDomainOriginEuWest1"}),
+     ("EdgeAccelStack", {"EdgeAccelAccelerator"})],
+)
+def test_deploy_order_origins_then_accelerator_then_distribution(assembly: Assembly, stack: str, after: set) -> None:
+    assert {d.stack_name for d in assembly.stacks[stack].dependencies} == after
+
+
 @pytest.mark.parametrize(("stack", "region"), [("EdgeOriginUsEast1", "us-east-1"), ("EdgeOriginEuWest1", "eu-west-1")])
 def test_availability_zones_come_from_committed_context(assembly: Assembly, stack: str, region: str) -> None:
     zones = {s["Properties"]["AvailabilityZone"] for s in _resources(assembly, stack, "AWS::EC2::Subnet").values()}
