@@ -86,7 +86,8 @@ def test_alb_is_internet_facing_in_the_public_subnets_of_two_zones(deployed: dic
     alb = _alb(plain)
     assert alb["Scheme"] == "internet-facing" and alb["Type"] == "application"
     assert sorted(z["ZoneName"] for z in alb["AvailabilityZones"]) == ["us-east-1a", "us-east-1b"]
-    public = {plain.physical_ids[assembly.logical_id("EdgeOriginUsEast1", f"EdgeOriginUsEast1/Network/Vpc/PublicSubnet{i}/Subnet")]
+    public = {plain.physical_ids[assembly.logical_id("EdgeOriginUsEast1",
+                                                     f"EdgeOriginUsEast1/Network/Vpc/PublicSubnet{i}/Subnet")]
               for i in (1, 2)}
     assert {z["SubnetId"] for z in alb["AvailabilityZones"]} == public
 

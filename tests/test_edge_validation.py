@@ -35,7 +35,8 @@ def _stack(region: str = "us-east-1") -> cdk.Stack:
 
 
 def _zone(stack: cdk.Stack) -> route53.IHostedZone:
-    return route53.PublicHostedZone.from_hosted_zone_attributes(stack, "Zone", hosted_zone_id="Z1", zone_name="example.com")
+    return route53.PublicHostedZone.from_hosted_zone_attributes(stack, "Zone", hosted_zone_id="Z1",
+                                                                zone_name="example.com")
 
 
 def _albs(stack: cdk.Stack, region: str, n: int = 1) -> list[elbv2.IApplicationLoadBalancer]:
@@ -61,16 +62,21 @@ DISTRIBUTION = {
                              "(got 'https://example.com')"),
     "three api origins": (lambda s: dict(api_origins=["a.example.com", "b.example.com", "c.example.com"]),
                           "api_origins must name at most two origins (a primary and a fallback)"),
-    "api origin not a name": (lambda s: dict(api_origins=["http://alb"]), "api_origins[] must be a DNS name (got 'http://alb')"),
+    "api origin not a name": (lambda s: dict(api_origins=["http://alb"]),
+                              "api_origins[] must be a DNS name (got 'http://alb')"),
     "match viewer": (lambda s: dict(api_origins=["a.example.com"],
                                     api_protocol=cloudfront.OriginProtocolPolicy.MATCH_VIEWER),
                      "api_protocol must be HTTPS_ONLY or HTTP_ONLY"),
-    "api path is the default": (lambda s: dict(api_path_pattern="/*"), "api_path_pattern must start with '/' and not be '/*'"),
+    "api path is the default": (lambda s: dict(api_path_pattern="/*"),
+                                "api_path_pattern must start with '/' and not be '/*'"),
     "api path relative": (lambda s: dict(api_path_pattern="api/*"), "(got 'api/*')"),
     "origin shield region": (lambda s: dict(origin_shield_region="Europe"),
                              "origin_shield_region must be an AWS region such as 'eu-west-1' (got 'Europe')"),
-    "empty csp": (lambda s: dict(content_security_policy=" "), "content_security_policy must be one non-empty header value"),
-    "log expiration": (lambda s: dict(log_expiration=cdk.Duration.hours(1)), "log_expiration must be a whole number of days, at least one (S3 lifecycle counts days) (got '3600 s')"),
+    "empty csp": (lambda s: dict(content_security_policy=" "),
+                  "content_security_policy must be one non-empty header value"),
+    "log expiration": (lambda s: dict(log_expiration=cdk.Duration.hours(1)),
+                       "log_expiration must be a whole number of days, at least one (S3 lifecycle counts days) "
+                       "(got '3600 s')"),
 }
 
 
@@ -101,9 +107,11 @@ def test_distribution_outside_us_east_1() -> None:
 
 
 WEB_ACL = {
-    "rate limit too low": (dict(rate_limit=9), "rate_limit must be a whole number from 10 to 2,000,000,000 (WAF's range) (got 9)"),
+    "rate limit too low": (dict(rate_limit=9),
+                           "rate_limit must be a whole number from 10 to 2,000,000,000 (WAF's range) (got 9)"),
     "rate limit not whole": (dict(rate_limit=100.5), "(got 100.5)"),
-    "rate window": (dict(rate_window=cdk.Duration.minutes(3)), "rate_window must be 1, 2, 5 or 10 minutes (got '180 s')"),
+    "rate window": (dict(rate_window=cdk.Duration.minutes(3)),
+                    "rate_window must be 1, 2, 5 or 10 minutes (got '180 s')"),
     "unknown rule group": (dict(managed_rule_groups=["CommonRuleSet"]),
                            "managed_rule_groups must be distinct AWS managed rule group names (got ['CommonRuleSet'])"),
     "duplicate rule group": (dict(managed_rule_groups=["AWSManagedRulesCommonRuleSet"] * 2), "must be distinct"),
@@ -119,7 +127,8 @@ def test_web_acl_rejects(case: str) -> None:
 
 def test_web_acl_outside_us_east_1() -> None:
     with pytest.raises(ValueError, match=re.escape("region must be us-east-1: a web ACL of scope CLOUDFRONT for "
-                                                   "CloudFront can only be created there (put this construct in a us-east-1 stack) (got 'eu-west-1')")):
+                                                   "CloudFront can only be created there (put this construct in a "
+                                                   "us-east-1 stack) (got 'eu-west-1')")):
         EdgeWebAcl(_stack("eu-west-1"), "Acl")
 
 
@@ -127,7 +136,8 @@ def test_web_acl_outside_us_east_1() -> None:
 
 ORIGIN = {
     "target port": (lambda s: dict(target_port=70000), "target_port must be a port from 1 to 65535 (got 70000)"),
-    "health path": (lambda s: dict(health_check_path="health"), "health_check_path must be an absolute URL path such as "
+    "health path": (lambda s: dict(health_check_path="health"),
+                    "health_check_path must be an absolute URL path such as "
                                                                 "'/health' (got 'health')"),
     "empty allow_from": (lambda s: dict(allow_from=[]), "allow_from must name at least one peer"),
     "invalid origin domain": (lambda s: dict(domain=OriginDomain(zone=_zone(s), domain="-bad.com")),
@@ -201,7 +211,8 @@ ACCELERATOR = {
                         "health_check_interval must be 10 or 30 seconds (got '20 s')"),
     "health threshold": (lambda s: dict(regions=_regions(s), health_check_threshold=11),
                          "health_check_threshold must be 1 to 10 (got 11)"),
-    "health path": (lambda s: dict(regions=_regions(s), health_check_path="x"), "health_check_path must be an absolute"),
+    "health path": (lambda s: dict(regions=_regions(s), health_check_path="x"),
+                    "health_check_path must be an absolute"),
     "record name": (lambda s: dict(regions=_regions(s), record=(_zone(s), "api_example.com")),
                     "record must be a lower-case DNS name"),
 }
