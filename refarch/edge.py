@@ -46,7 +46,7 @@ from refarch import secure
 
 #: CloudFront's certificates and its web ACLs live here, whatever the origin's region.
 CLOUDFRONT_REGION = "us-east-1"
-#: Global Accelerator limits (service quotas that cannot be raised).
+#: Global Accelerator quotas per accelerator and per endpoint group.
 MAX_LISTENERS = 10
 MAX_ENDPOINTS_PER_GROUP = 10
 #: AWS managed rule groups every web ACL starts with: OWASP-style common

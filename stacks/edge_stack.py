@@ -191,6 +191,6 @@ def build_edge(
     )
     # By name (with a domain) there is no reference to order the stacks; the
     # distribution still goes last, so its origin answers from the start.
-    edge.add_dependency(accel if accelerator else stacks[f"{prefix}Origin{region_id(regions[0])}"])
+    edge.add_stack_dependency(accel if accelerator else stacks[f"{prefix}Origin{region_id(regions[0])}"])
     stacks[edge.stack_name] = edge
     return stacks
