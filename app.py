@@ -3,6 +3,8 @@
 
     npx cdk synth                      # every stack, offline
     npx cdk deploy FanOutStack -c alarm_email=ops@example.com
+    npx cdk deploy --all -c edge_account=111122223333 -c edge_domain=example.com \
+        -c edge_hosted_zone_id=Z0123456789ABC -c edge_accelerator=true   # see docs/edge.md
 """
 
 import os
@@ -12,8 +14,20 @@ import aws_cdk as cdk
 from stacks import AppConfig, add_compliance_checks, build
 
 app = cdk.App()
+
+
+def _context(key: str) -> str | None:
+    return app.node.try_get_context(key) or None
+
+
 config = AppConfig(
-    alarm_email=app.node.try_get_context("alarm_email") or os.environ.get("REFARCH_ALARM_EMAIL") or None,
+    alarm_email=_context("alarm_email") or os.environ.get("REFARCH_ALARM_EMAIL") or None,
+    edge_account=_context("edge_account") or AppConfig.edge_account,
+    edge_regions=tuple(r.strip() for r in _context("edge_regions").split(",")) if _context("edge_regions")
+    else AppConfig.edge_regions,
+    edge_domain=_context("edge_domain"),
+    edge_hosted_zone_id=_context("edge_hosted_zone_id"),
+    edge_accelerator=str(_context("edge_accelerator")).lower() in ("true", "1", "yes"),
 )
 add_compliance_checks(app)
 build(app, config)

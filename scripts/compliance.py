@@ -26,7 +26,8 @@ PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 
 
 def main() -> int:
-    context = json.loads((Path(__file__).resolve().parent.parent / "cdk.json").read_text())["context"]
+    root = Path(__file__).resolve().parent.parent
+    context = {**json.loads((root / "cdk.json").read_text())["context"], **json.loads((root / "cdk.context.json").read_text())}
     with tempfile.TemporaryDirectory() as outdir:
         app = cdk.App(outdir=outdir, context=context)
         cdk.Validations.of(app).add_plugins(NIST80053R5Checks(app), HIPAASecurityChecks(app), PCIDSS321Checks(app))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
+from stacks.edge_stack import DEFAULT_REGIONS, PLACEHOLDER_ACCOUNT, build_edge
 from stacks.fanout_stack import FanOutStack
 from stacks.mobile_push_stack import PushStack
 from stacks.streaming_stack import StreamingStack
@@ -18,7 +19,15 @@ from stacks.worker_fleet_stack import WorkerFleetStack
 
 
 #: The stacks ``build`` creates, in order.
-STACK_IDS = ("FanOutStack", "WorkerFleetStack", "StreamingStack", "PushStack")
+STACK_IDS = (
+    "FanOutStack",
+    "WorkerFleetStack",
+    "StreamingStack",
+    "PushStack",
+    "EdgeOriginUsEast1",
+    "EdgeOriginEuWest1",
+    "EdgeStack",
+)
 
 
 @dataclass(frozen=True)
@@ -26,9 +35,21 @@ class AppConfig:
     """Everything the app takes from context or the environment (read in app.py only).
 
     :param alarm_email: subscribed to each stack's alarm topic. Default: none.
+    :param edge_account: the account of the edge stacks (explicit environments).
+        Default: a placeholder, so synth is offline; deploy needs the real one.
+    :param edge_regions: regions of the edge pattern's origins. Default: us-east-1, eu-west-1.
+    :param edge_domain: apex of a Route 53 public hosted zone. Default: none
+        (CloudFront's default domain).
+    :param edge_hosted_zone_id: that zone's ID. Default: none.
+    :param edge_accelerator: add Global Accelerator in front of the origins. Default: False.
     """
 
     alarm_email: str | None = None
+    edge_account: str = PLACEHOLDER_ACCOUNT
+    edge_regions: tuple[str, ...] = DEFAULT_REGIONS
+    edge_domain: str | None = None
+    edge_hosted_zone_id: str | None = None
+    edge_accelerator: bool = False
 
 
 def add_compliance_checks(app: cdk.App) -> None:
@@ -72,5 +93,16 @@ def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
         alarm_email=config.alarm_email,
         description="refarch: mobile push with SNS (APNs and FCM platform applications, device registration)",
         termination_protection=True,
+    )
+    stacks.update(
+        build_edge(
+            app,
+            account=config.edge_account,
+            regions=config.edge_regions,
+            domain=config.edge_domain,
+            hosted_zone_id=config.edge_hosted_zone_id,
+            accelerator=config.edge_accelerator,
+            alarm_email=config.alarm_email,
+        )
     )
     return stacks

@@ -25,7 +25,12 @@ import tests.cases  # noqa: E402
 from stacks import STACK_IDS, AppConfig, add_compliance_checks, build  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
+# Feature flags (cdk.json) and the committed lookups, e.g. availability zones of
+# the explicit environments (cdk.context.json), as the CLI merges them.
+CONTEXT = {
+    **json.loads((ROOT / "cdk.json").read_text())["context"],
+    **json.loads((ROOT / "cdk.context.json").read_text()),
+}
 
 
 #: What the CDK CLI adds to the context of `cdk synth`, so tests see the same templates.

@@ -1,0 +1,955 @@
+"""The edge of a global application: CloudFront, Route 53 and Global Accelerator.
+
+Three services, three jobs:
+
+* **CloudFront** caches and serves content from edge locations near the
+  viewer, and proxies dynamic requests to an origin over AWS's backbone
+  (:class:`EdgeDistribution`, with :class:`EdgeWebAcl` in front);
+* **Global Accelerator** gives two static anycast IPs and carries TCP/UDP
+  over AWS's network to the nearest healthy regional endpoint
+  (:class:`EdgeAccelerator`);
+* **Route 53** resolves names and routes by latency, health or failover
+  (the records each construct creates when given a hosted zone).
+
+:class:`RegionalOrigin` is the regional end of all three: an ALB in a VPC,
+with a latency-routed, health-checked name when a domain is given.
+
+Copy this file with ``secure.py`` and ``sizing.py`` to use it elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_globalaccelerator as ga
+from aws_cdk import aws_globalaccelerator_endpoints as ga_endpoints
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as targets
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from refarch import secure
+
+#: CloudFront's certificates and its web ACLs live here, whatever the origin's region.
+CLOUDFRONT_REGION = "us-east-1"
+#: Global Accelerator quotas per accelerator and per endpoint group.
+MAX_LISTENERS = 10
+MAX_ENDPOINTS_PER_GROUP = 10
+#: AWS managed rule groups every web ACL starts with: OWASP-style common
+#: rules, known bad inputs (Log4Shell and friends), and Amazon's IP reputation list.
+DEFAULT_MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesAmazonIpReputationList",
+)
+DEFAULT_CONTENT_SECURITY_POLICY = "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
+
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_DOMAIN = re.compile(rf"^(?=.{{1,253}}$)({_LABEL}\.)+[a-z]{{2,63}}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+
+
+def _require_domain(prop: str, value: object) -> None:
+    secure.require(
+        isinstance(value, str) and bool(_DOMAIN.match(value)),
+        prop,
+        value,
+        "must be a lower-case DNS name such as 'example.com' (labels of letters, digits and hyphens)",
+    )
+
+
+def _require_region(prop: str, value: object) -> None:
+    secure.require(isinstance(value, str) and bool(_REGION.match(value)), prop, value,
+                   "must be an AWS region such as 'eu-west-1'")
+
+
+def _require_path(prop: str, value: object) -> None:
+    secure.require(isinstance(value, str) and bool(_PATH.match(value)) and len(value) <= 1024, prop, value,
+                   "must be an absolute URL path such as '/health'")
+
+
+def _in_cloudfront_region(scope: Construct, prop: str, what: str) -> None:
+    region = cdk.Stack.of(scope).region
+    secure.require(
+        cdk.Token.is_unresolved(region) or region == CLOUDFRONT_REGION,
+        prop,
+        region,
+        f"must be {CLOUDFRONT_REGION}: {what} for CloudFront can only be created there "
+        "(put this construct in a us-east-1 stack)",
+    )
+
+
+# --- WAF --------------------------------------------------------------------
+
+
+class EdgeWebAcl(Construct):
+    """An AWS WAF web ACL for CloudFront (scope ``CLOUDFRONT``, in us-east-1).
+
+    AWS managed rule groups first, then a rate-based rule that blocks a
+    client IP sending more than ``rate_limit`` requests in the window.
+    Every rule publishes CloudWatch metrics and keeps sampled requests.
+
+    :param rate_limit: requests per client IP per ``rate_window``, 10 to
+        2,000,000,000. Default: 1000.
+    :param rate_window: evaluation window: 1, 2, 5 or 10 minutes. Default: 5 minutes.
+    :param managed_rule_groups: AWS managed rule group names (vendor ``AWS``).
+        Default: :data:`DEFAULT_MANAGED_RULE_GROUPS`.
+    """
+
+    web_acl: wafv2.CfnWebACL
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        rate_limit: int = 1000,
+        rate_window: cdk.Duration = cdk.Duration.minutes(5),
+        managed_rule_groups: Sequence[str] = DEFAULT_MANAGED_RULE_GROUPS,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        _in_cloudfront_region(self, "region", "a web ACL of scope CLOUDFRONT")
+        secure.require(
+            isinstance(rate_limit, int) and not isinstance(rate_limit, bool) and 10 <= rate_limit <= 2_000_000_000,
+            "rate_limit", rate_limit, "must be a whole number from 10 to 2,000,000,000 (WAF's range)",
+        )
+        window = rate_window.to_seconds()
+        secure.require(window in (60, 120, 300, 600), "rate_window", f"{window} s", "must be 1, 2, 5 or 10 minutes")
+        secure.require(
+            len(set(managed_rule_groups)) == len(managed_rule_groups)
+            and all(re.fullmatch(r"AWSManagedRules[A-Za-z0-9]+", n) for n in managed_rule_groups),
+            "managed_rule_groups", list(managed_rule_groups), "must be distinct AWS managed rule group names",
+        )
+
+        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+            )
+
+        rules = [
+            wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=name
+                    )
+                ),
+                visibility_config=visibility(name),
+            )
+            for priority, name in enumerate(managed_rule_groups)
+        ]
+        rules.append(
+            wafv2.CfnWebACL.RuleProperty(
+                name="RateLimitPerIp",
+                priority=len(rules),
+                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        aggregate_key_type="IP", limit=rate_limit, evaluation_window_sec=int(window)
+                    )
+                ),
+                visibility_config=visibility("RateLimitPerIp"),
+            )
+        )
+        self.web_acl = wafv2.CfnWebACL(
+            self,
+            "Resource",
+            scope="CLOUDFRONT",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            rules=rules,
+            visibility_config=visibility("EdgeWebAcl"),
+        )
+
+
+# --- the regional origin -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OriginDomain:
+    """Names for a regional origin inside a Route 53 public hosted zone.
+
+    The origin answers on ``origin.<domain>`` (latency-routed across regions,
+    health-checked) and ``<region>.origin.<domain>`` (this region only, what
+    the health check probes). Its certificate also covers ``extra_names``
+    (e.g. ``api.<domain>`` when an accelerator in front uses that name).
+
+    :param zone: the public hosted zone of ``domain``.
+    :param domain: the apex, e.g. ``example.com``.
+    :param extra_names: more names on the ALB's certificate. Default: none.
+    """
+
+    zone: route53.IHostedZone
+    domain: str
+    extra_names: Sequence[str] = ()
+
+    @property
+    def origin_name(self) -> str:
+        return f"origin.{self.domain}"
+
+    def regional_name(self, region: str) -> str:
+        return f"{region}.origin.{self.domain}"
+
+
+class RegionalOrigin(Construct):
+    """An internet-facing ALB in one region: the dynamic origin behind
+    CloudFront and the endpoint of Global Accelerator.
+
+    With ``domain``: an ACM certificate (DNS-validated, in this region), an
+    HTTPS listener (TLS 1.3 policy) and an HTTP listener that only redirects;
+    ``<region>.origin.<domain>`` points at the ALB, a Route 53 health check
+    probes it over HTTPS, and ``origin.<domain>`` is a latency record (one per
+    region, set identifier = region) that answers only while the health check
+    and the ALB's targets are healthy. Without: an HTTP listener on port 80
+    (CloudFront's default domain needs no origin certificate, but the hop
+    CloudFront -> ALB is then plain HTTP: a demo, not production).
+
+    Attach the application to :attr:`target_group` (IP targets, e.g. an ECS
+    service); the ALB forwards everything there.
+
+    :param vpc: the VPC; the ALB goes into its public subnets.
+    :param access_logs: receives the ALB's access logs (SSE-S3, which ALB log
+        delivery requires: ``secure.access_logs_bucket``).
+    :param domain: names and hosted zone. Default: none (HTTP on the ALB's own name).
+    :param allow_from: who may connect to the listeners. Default: any IPv4
+        address (Global Accelerator preserves client IPs and Route 53 health
+        checkers come from the internet). Behind CloudFront only, pass the
+        CloudFront origin-facing managed prefix list (``ec2.Peer.prefix_list``).
+    :param target_port: the port the application listens on. Default: 8080.
+    :param health_check_path: probed by the target group and Route 53.
+        Default: ``/health``.
+    :param deletion_protection: default: True (a front door is not deleted by accident).
+    :param alarm_topic: alarms and recovery go here. Default: nowhere.
+    """
+
+    load_balancer: elbv2.ApplicationLoadBalancer
+    target_group: elbv2.ApplicationTargetGroup
+    security_group: ec2.SecurityGroup
+    listener: elbv2.ApplicationListener
+    """The listener that forwards to the targets: HTTPS 443 with a domain, HTTP 80 without."""
+    certificate: acm.Certificate | None
+    health_check: route53.HealthCheck | None
+    alarms: list[cloudwatch.Alarm]
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        access_logs: s3.IBucket,
+        domain: OriginDomain | None = None,
+        allow_from: Sequence[ec2.IPeer] | None = None,
+        target_port: int = 8080,
+        health_check_path: str = "/health",
+        deletion_protection: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        region = cdk.Stack.of(self).region
+        secure.require(isinstance(target_port, int) and 1 <= target_port <= 65535, "target_port", target_port,
+                       "must be a port from 1 to 65535")
+        _require_path("health_check_path", health_check_path)
+        secure.require(allow_from is None or len(allow_from) > 0, "allow_from", allow_from,
+                       "must name at least one peer (or be left unset for any IPv4 address)")
+        if domain is not None:
+            _require_domain("domain.domain", domain.domain)
+            for name in domain.extra_names:
+                _require_domain("domain.extra_names[]", name)
+            secure.require(not cdk.Token.is_unresolved(region), "region", region,
+                           "must be explicit (a stack with an env) to name the regional record")
+
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, description=f"{self.node.path}: the public listeners",
+            allow_all_outbound=False,
+        )
+        peers = list(allow_from) if allow_from is not None else [ec2.Peer.any_ipv4()]
+        ports = [443, 80] if domain else [80]
+        for peer in peers:
+            for port in ports:
+                self.security_group.add_ingress_rule(peer, ec2.Port.tcp(port), f"HTTP(S) on {port}")
+        self.security_group.add_egress_rule(
+            ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(target_port), "To the targets in the VPC"
+        )
+        if allow_from is None:
+            secure.acknowledge(
+                self.security_group.node.default_child,
+                "AwsSolutions::AwsSolutions-EC23",
+                "A public front door: Global Accelerator preserves client IPs, and Route 53 health checkers and "
+                "CloudFront reach it from the internet. Pass allow_from to narrow it.",
+            )
+            secure.checkov_skip(
+                self.security_group.node.default_child, "CKV_AWS_260",
+                "Port 80 of a public front door: with a domain it only redirects to HTTPS; without one it is the "
+                "origin CloudFront reaches. Pass allow_from to narrow it.",
+            )
+
+        self.load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            internet_facing=True,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            security_group=self.security_group,
+            drop_invalid_header_fields=True,
+            deletion_protection=deletion_protection,
+        )
+        self.load_balancer.log_access_logs(access_logs, prefix=construct_id)
+        self.target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "Targets",
+            vpc=vpc,
+            port=target_port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.IP,
+            deregistration_delay=cdk.Duration.seconds(30),
+            health_check=elbv2.HealthCheck(
+                path=health_check_path,
+                interval=cdk.Duration.seconds(15),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+        )
+
+        self.certificate = None
+        self.health_check = None
+        if domain is None:
+            self.listener = self.load_balancer.add_listener(
+                "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False,
+                default_target_groups=[self.target_group],
+            )
+            secure.checkov_skip(
+                self.listener.node.default_child, "CKV_AWS_2",
+                "Without a domain there is no name a public certificate could cover (the ALB's own name is "
+                "amazonaws.com), so the origin speaks HTTP; give a domain for HTTPS end to end.",
+            )
+            secure.checkov_skip(
+                self.listener.node.default_child, "CKV_AWS_103",
+                "An HTTP listener has no TLS policy: without a domain no certificate is possible; with a domain "
+                "this listener is HTTPS with a TLS 1.3 policy.",
+            )
+        else:
+            regional = domain.regional_name(region)
+            self.certificate = acm.Certificate(
+                self,
+                "Certificate",
+                domain_name=domain.origin_name,
+                subject_alternative_names=[regional, *domain.extra_names],
+                validation=acm.CertificateValidation.from_dns(domain.zone),
+            )
+            self.listener = self.load_balancer.add_listener(
+                "Https", port=443, protocol=elbv2.ApplicationProtocol.HTTPS, open=False,
+                certificates=[self.certificate], ssl_policy=elbv2.SslPolicy.TLS13_RES,
+                default_target_groups=[self.target_group],
+            )
+            self.load_balancer.add_redirect(source_port=80, target_port=443, open=False)
+            alias = route53.RecordTarget.from_alias(targets.LoadBalancerTarget(self.load_balancer))
+            route53.ARecord(self, "RegionalRecord", zone=domain.zone, record_name=regional, target=alias)
+            self.health_check = route53.HealthCheck(
+                self,
+                "HealthCheck",
+                type=route53.HealthCheckType.HTTPS,
+                fqdn=regional,
+                port=443,
+                resource_path=health_check_path,
+                enable_sni=True,
+                request_interval=cdk.Duration.seconds(30),
+                failure_threshold=3,
+            )
+            latency = route53.ARecord(
+                self,
+                "LatencyRecord",
+                zone=domain.zone,
+                record_name=domain.origin_name,
+                target=alias,
+                region=region,
+                set_identifier=region,
+                health_check=self.health_check,
+            )
+            # Also answer only while the ALB has a healthy target (not just a reachable /health).
+            latency.node.default_child.add_property_override("AliasTarget.EvaluateTargetHealth", True)
+
+        self.alarms = [
+            cloudwatch.Alarm(
+                self,
+                "UnhealthyTargetsAlarm",
+                alarm_description=f"{self.node.path}: targets are failing their health check",
+                metric=self.target_group.metrics.unhealthy_host_count(
+                    period=cdk.Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                threshold=0,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "LoadBalancer5xxAlarm",
+                alarm_description=f"{self.node.path}: the load balancer itself answers 5xx (no healthy target?)",
+                metric=self.load_balancer.metrics.http_code_elb(
+                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=cdk.Duration.minutes(1), statistic=cloudwatch.Stats.SUM
+                ),
+                threshold=10,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        secure.notify(self.alarms, alarm_topic)
+
+
+# --- CloudFront --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteDomain:
+    """The viewer-facing names of a distribution.
+
+    ``domain`` and ``www.<domain>`` get a DNS-validated certificate (in
+    us-east-1, where CloudFront reads certificates) and A and AAAA alias
+    records pointing at the distribution.
+
+    :param zone: the public hosted zone of ``domain``.
+    :param domain: the apex, e.g. ``example.com``.
+    """
+
+    zone: route53.IHostedZone
+    domain: str
+
+
+class EdgeDistribution(Construct):
+    """A CloudFront distribution in front of a private S3 bucket and,
+    optionally, a dynamic HTTP origin.
+
+    * Static content: an S3 bucket encrypted with a customer-managed key,
+      TLS-only, reachable only through Origin Access Control by this
+      distribution (bucket policy with its ARN); the key lets CloudFront
+      decrypt only for this account's distributions and only through S3.
+    * Dynamic requests (``api_path_pattern``): to ``api_origins`` (one name,
+      or two as a primary/fallback origin group that fails over on 500, 502,
+      503 and 504), uncached, every viewer header but Host forwarded.
+    Lives in us-east-1 (a stack there), where CloudFront reads certificates
+    and web ACLs and publishes its metrics.
+
+    * Viewer side: HTTPS only (HTTP redirects), HTTP/2 and HTTP/3, TLS 1.2
+      (2021 policy) minimum with a custom domain, compression, security
+      response headers, a WAF web ACL, standard logging (v2) to an encrypted
+      bucket, a 5xx error-rate alarm.
+
+    :param api_origins: domain names of the dynamic origin: an ALB, an
+        accelerator, or a Route 53 name in front of either. At most two.
+        Default: none (static content only).
+    :param api_protocol: how CloudFront talks to the dynamic origin.
+        Default: HTTPS only (TLS 1.2); HTTP only needs an explicit choice.
+    :param api_path_pattern: the paths that go to the dynamic origin. Default: ``/api/*``.
+    :param domain: viewer-facing names and zone. Default: none (the
+        ``*.cloudfront.net`` name and certificate).
+    :param web_acl: a web ACL of scope CLOUDFRONT. Default: a new :class:`EdgeWebAcl`.
+    :param origin_shield_region: add Origin Shield, in this region, in front
+        of every origin. Default: none (each edge's regional cache asks the origin).
+    :param price_class: default: all edge locations.
+    :param geo_restriction: countries to allow or deny. Default: none (a
+        global application serves every country).
+    :param error_responses: default: 403 and 404 answer ``/errors/404.html``
+        with 404 (S3 answers 403 for a missing object through OAC); 500, 502,
+        503 and 504 are cached 10 seconds only, so recovery shows quickly.
+        They apply to every path, the API's too.
+    :param content_security_policy: the ``Content-Security-Policy`` header.
+        Default: :data:`DEFAULT_CONTENT_SECURITY_POLICY`.
+    :param access_logs: receives the buckets' S3 server access logs. Default:
+        a new ``secure.access_logs_bucket``.
+    :param log_expiration: how long CloudFront access logs are kept. Default: 365 days.
+    :param alarm_topic: alarms and recovery go here. Default: nowhere.
+    :param removal_policy: for the buckets and the key. Default: RETAIN.
+    """
+
+    distribution: cloudfront.Distribution
+    content_bucket: s3.Bucket
+    log_bucket: s3.Bucket
+    access_logs: s3.IBucket
+    key: kms.Key
+    web_acl: wafv2.CfnWebACL
+    certificate: acm.Certificate | None
+    cache_policy: cloudfront.CachePolicy
+    response_headers_policy: cloudfront.ResponseHeadersPolicy
+    log_delivery: logs.CfnDelivery
+    alarms: list[cloudwatch.Alarm]
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api_origins: Sequence[str] = (),
+        api_protocol: cloudfront.OriginProtocolPolicy = cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+        api_path_pattern: str = "/api/*",
+        domain: SiteDomain | None = None,
+        web_acl: wafv2.CfnWebACL | None = None,
+        origin_shield_region: str | None = None,
+        price_class: cloudfront.PriceClass = cloudfront.PriceClass.PRICE_CLASS_ALL,
+        geo_restriction: cloudfront.GeoRestriction | None = None,
+        error_responses: Sequence[cloudfront.ErrorResponse] | None = None,
+        content_security_policy: str = DEFAULT_CONTENT_SECURITY_POLICY,
+        access_logs: s3.IBucket | None = None,
+        log_expiration: cdk.Duration = cdk.Duration.days(365),
+        alarm_topic: sns.ITopic | None = None,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        secure.require(len(api_origins) <= 2, "api_origins", list(api_origins),
+                       "must name at most two origins (a primary and a fallback)")
+        for name in api_origins:
+            secure.require(cdk.Token.is_unresolved(name) or bool(_DOMAIN.match(name)), "api_origins[]", name,
+                           "must be a DNS name")
+        secure.require(
+            api_protocol in (cloudfront.OriginProtocolPolicy.HTTPS_ONLY, cloudfront.OriginProtocolPolicy.HTTP_ONLY),
+            "api_protocol", api_protocol, "must be HTTPS_ONLY or HTTP_ONLY (MATCH_VIEWER hides which one is used)",
+        )
+        secure.require(
+            isinstance(api_path_pattern, str) and api_path_pattern.startswith("/") and api_path_pattern != "/*"
+            and len(api_path_pattern) <= 255,
+            "api_path_pattern", api_path_pattern, "must start with '/' and not be '/*' (that is the S3 default)",
+        )
+        _in_cloudfront_region(self, "region", "the certificate, the web ACL and the metrics")
+        if domain is not None:
+            _require_domain("domain.domain", domain.domain)
+        if web_acl is not None:
+            secure.require(web_acl.scope == "CLOUDFRONT", "web_acl.scope", web_acl.scope,
+                           "must be CLOUDFRONT (a REGIONAL web ACL protects ALBs and APIs, not distributions)")
+        if origin_shield_region is not None:
+            _require_region("origin_shield_region", origin_shield_region)
+        secure.require(
+            bool(content_security_policy.strip()) and "\n" not in content_security_policy,
+            "content_security_policy", content_security_policy, "must be one non-empty header value",
+        )
+        seconds = log_expiration.to_seconds()
+        secure.require(seconds >= 86400 and seconds % 86400 == 0, "log_expiration", f"{seconds} s",
+                       "must be a whole number of days, at least one (S3 lifecycle counts days)")
+
+        stack = cdk.Stack.of(self)
+        self.key = secure.encryption_key(
+            self, "Key", description=f"{self.node.path}: content and access logs", removal_policy=removal_policy
+        )
+        self.access_logs = access_logs or secure.access_logs_bucket(
+            self, "AccessLogs", removal_policy=removal_policy
+        )
+        self.content_bucket = secure.encrypted_bucket(
+            self, "Content", key=self.key, access_logs=self.access_logs, removal_policy=removal_policy
+        )
+        self.log_bucket = secure.encrypted_bucket(
+            self,
+            "Logs",
+            key=self.key,
+            access_logs=self.access_logs,
+            removal_policy=removal_policy,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=log_expiration,
+                    noncurrent_version_expiration=cdk.Duration.days(30),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                )
+            ],
+        )
+
+        self.web_acl = web_acl or EdgeWebAcl(self, "WebAcl").web_acl
+        self.certificate = None
+        if domain is not None:
+            self.certificate = acm.Certificate(
+                self,
+                "Certificate",
+                domain_name=domain.domain,
+                subject_alternative_names=[f"www.{domain.domain}"],
+                validation=acm.CertificateValidation.from_dns(domain.zone),
+            )
+
+        self.cache_policy = cloudfront.CachePolicy(
+            self,
+            "StaticCachePolicy",
+            comment="Static content: compressed, no cookies, headers or query strings in the cache key",
+            default_ttl=cdk.Duration.days(1),
+            min_ttl=cdk.Duration.seconds(0),
+            max_ttl=cdk.Duration.days(365),
+            enable_accept_encoding_gzip=True,
+            enable_accept_encoding_brotli=True,
+            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
+            header_behavior=cloudfront.CacheHeaderBehavior.none(),
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.none(),
+        )
+        self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            comment="HSTS, CSP, nosniff, frame denial, referrer policy; the Server header removed",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=cdk.Duration.days(730), include_subdomains=True, override=True
+                ),
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=content_security_policy, override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True
+                ),
+            ),
+            remove_headers=["Server"],
+        )
+
+        shield = {"origin_shield_enabled": True, "origin_shield_region": origin_shield_region} \
+            if origin_shield_region else {}
+        s3_origin = origins.S3BucketOrigin.with_origin_access_control(self.content_bucket, **shield)
+        additional: dict[str, cloudfront.BehaviorOptions] = {}
+        if api_origins:
+            http = [
+                origins.HttpOrigin(
+                    name,
+                    protocol_policy=api_protocol,
+                    origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+                    read_timeout=cdk.Duration.seconds(30),
+                    **shield,
+                )
+                for name in api_origins
+            ]
+            api_origin = http[0] if len(http) == 1 else origins.OriginGroup(
+                primary_origin=http[0], fallback_origin=http[1], fallback_status_codes=[500, 502, 503, 504]
+            )
+            additional[api_path_pattern] = cloudfront.BehaviorOptions(
+                origin=api_origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                response_headers_policy=self.response_headers_policy,
+                compress=True,
+            )
+
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment=f"refarch edge: {self.node.path}",
+            default_root_object="index.html",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=s3_origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD_OPTIONS,
+                cache_policy=self.cache_policy,
+                response_headers_policy=self.response_headers_policy,
+                compress=True,
+            ),
+            additional_behaviors=additional,
+            domain_names=[domain.domain, f"www.{domain.domain}"] if domain else None,
+            certificate=self.certificate,
+            # CloudFront's default certificate has a fixed policy; TLS 1.2 (2021) needs our own.
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if domain else None,
+            ssl_support_method=cloudfront.SSLMethod.SNI if domain else None,
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            enable_ipv6=True,
+            price_class=price_class,
+            geo_restriction=geo_restriction,
+            web_acl_id=self.web_acl.attr_arn,
+            error_responses=list(error_responses) if error_responses is not None else [
+                cloudfront.ErrorResponse(http_status=403, response_http_status=404,
+                                         response_page_path="/errors/404.html", ttl=cdk.Duration.seconds(60)),
+                cloudfront.ErrorResponse(http_status=404, response_http_status=404,
+                                         response_page_path="/errors/404.html", ttl=cdk.Duration.seconds(60)),
+                *(cloudfront.ErrorResponse(http_status=code, ttl=cdk.Duration.seconds(10))
+                  for code in (500, 502, 503, 504)),
+            ],
+        )
+        self._log_to_bucket(stack)
+        self._acknowledge(api_protocol, geo_restriction)
+        if domain is not None:
+            self._alias_records(domain)
+
+        self.alarms = [
+            cloudwatch.Alarm(
+                self,
+                "ErrorRateAlarm",
+                alarm_description=f"{self.node.path}: more than 5% of requests end in 5xx",
+                # CloudFront publishes in us-east-1 with Region=Global; without it the alarm never fires.
+                metric=cloudwatch.Metric(
+                    namespace="AWS/CloudFront",
+                    metric_name="5xxErrorRate",
+                    dimensions_map={"DistributionId": self.distribution.distribution_id, "Region": "Global"},
+                    period=cdk.Duration.minutes(5),
+                    statistic=cloudwatch.Stats.AVERAGE,
+                ),
+                threshold=5,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        ]
+        secure.notify(self.alarms, alarm_topic)
+
+    def _log_to_bucket(self, stack: cdk.Stack) -> None:
+        # Standard logging v2 (CloudWatch Logs vended delivery): no bucket ACLs,
+        # so the log bucket keeps BucketOwnerEnforced and SSE-KMS.
+        distribution_arn = stack.format_arn(
+            service="cloudfront", region="", resource="distribution",
+            resource_name=self.distribution.distribution_id,
+        )
+        source = logs.CfnDeliverySource(
+            self, "LogSource", name=_physical_name(self, "LogSource"), log_type="ACCESS_LOGS",
+            resource_arn=distribution_arn,
+        )
+        destination = logs.CfnDeliveryDestination(
+            self, "LogDestination", name=_physical_name(self, "LogDestination"),
+            destination_resource_arn=self.log_bucket.bucket_arn, output_format="parquet",
+        )
+        self.log_delivery = logs.CfnDelivery(
+            self, "LogDelivery", delivery_source_name=source.ref, delivery_destination_arn=destination.attr_arn,
+            s3_enable_hive_compatible_path=True,
+        )
+        delivery_sources = stack.format_arn(service="logs", resource="delivery-source", resource_name="*",
+                                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+        self.log_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowLogDelivery",
+                principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[self.log_bucket.arn_for_objects(f"AWSLogs/{stack.account}/CloudFront/*")],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account, "s3:x-amz-acl": "bucket-owner-full-control"},
+                    "ArnLike": {"aws:SourceArn": delivery_sources},
+                },
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowLogDeliveryToEncrypt",
+                principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account},
+                            "ArnLike": {"aws:SourceArn": delivery_sources}},
+            )
+        )
+        cfn = self.distribution.node.default_child
+        reason = ("Standard logging v2 delivers this distribution's access logs to an encrypted bucket through "
+                  "AWS::Logs::Delivery (LogSource/LogDelivery beside it); the rule only sees the legacy Logging "
+                  "property, which needs bucket ACLs.")
+        secure.acknowledge(cfn, "AwsSolutions::AwsSolutions-CFR3", reason)
+        secure.checkov_skip(cfn, "CKV_AWS_86", reason)
+
+    def _acknowledge(self, api_protocol: cloudfront.OriginProtocolPolicy,
+                     geo_restriction: cloudfront.GeoRestriction | None) -> None:
+        cfn = self.distribution.node.default_child
+        # S3BucketOrigin's key statement names distribution/* in this account: the
+        # key policy cannot name a distribution that (through the bucket) depends on it.
+        secure.acknowledge(
+            self,
+            "Annotation::@aws-cdk/aws-cloudfront-origins:wildcardKeyPolicyForOac",
+            "The bucket policy admits only this distribution (AWS:SourceArn), so CloudFront can decrypt only "
+            "objects S3 already served to it; the key policy cannot name the distribution without a cycle.",
+        )
+        if geo_restriction is None:
+            secure.acknowledge(
+                cfn, "AwsSolutions::AwsSolutions-CFR1",
+                "A global application serves every country by default; pass geo_restriction to allow or deny "
+                "countries where law or licensing requires it.",
+            )
+        if api_protocol == cloudfront.OriginProtocolPolicy.HTTP_ONLY:
+            secure.acknowledge(
+                cfn, "AwsSolutions::AwsSolutions-CFR5",
+                "The caller chose api_protocol=HTTP_ONLY: the dynamic origin has no name a public certificate "
+                "covers (no domain). The viewer side stays HTTPS only.",
+            )
+
+    def _alias_records(self, domain: SiteDomain) -> None:
+        target = route53.RecordTarget.from_alias(targets.CloudFrontTarget(self.distribution))
+        for name, record_name in (("Apex", domain.domain), ("Www", f"www.{domain.domain}")):
+            route53.ARecord(self, f"{name}A", zone=domain.zone, record_name=record_name, target=target)
+            route53.AaaaRecord(self, f"{name}Aaaa", zone=domain.zone, record_name=record_name, target=target)
+
+
+def _physical_name(scope: Construct, suffix: str) -> str:
+    # CloudWatch Logs delivery sources and destinations need a name (1-60 characters).
+    return cdk.Names.unique_resource_name(scope, max_length=60 - len(suffix), separator="-") + suffix
+
+
+# --- Global Accelerator ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AcceleratorListener:
+    """One listener: TCP (or UDP) port ranges, with endpoint groups in every region.
+
+    :param ports: ``(from, to)`` ranges, inclusive, 1-65535, not overlapping.
+    :param protocol: default: TCP.
+    :param client_affinity: ``SOURCE_IP`` keeps a client on the same endpoint.
+        Default: none (each connection goes to the best endpoint).
+    """
+
+    ports: Sequence[tuple[int, int]]
+    protocol: ga.ConnectionProtocol = ga.ConnectionProtocol.TCP
+    client_affinity: ga.ClientAffinity = ga.ClientAffinity.NONE
+
+
+@dataclass(frozen=True)
+class RegionEndpoints:
+    """The endpoints of one region.
+
+    :param region: e.g. ``eu-west-1``.
+    :param load_balancers: the region's ALBs, at most 10.
+    :param traffic_dial: percent of the traffic meant for this region that it
+        takes, 0-100; turn it down to drain a region. Default: 100.
+    """
+
+    region: str
+    load_balancers: Sequence[elbv2.IApplicationLoadBalancer]
+    traffic_dial: int = 100
+
+
+DEFAULT_LISTENERS = (AcceleratorListener(ports=[(443, 443)]), AcceleratorListener(ports=[(80, 80)]))
+
+
+class EdgeAccelerator(Construct):
+    """A Global Accelerator with endpoint groups in two or more regions.
+
+    Two static anycast IPv4 addresses (four with ``dual_stack``) announced from
+    every edge location; traffic enters AWS's network at the nearest one and
+    goes to the nearest region whose endpoints are healthy, keeping the client
+    IP. Listeners default to TCP 443 and 80.
+
+    :param regions: at least two, each with 1-10 ALBs.
+    :param listeners: at most 10, port ranges not overlapping. Default: TCP 443 and TCP 80.
+    :param health_check_path: for endpoints that use Global Accelerator's own
+        health checks; ALB endpoints use their target groups' health.
+        Default: ``/health``.
+    :param health_check_interval: 10 or 30 seconds. Default: 10 seconds.
+    :param health_check_threshold: consecutive checks that change health, 1-10. Default: 3.
+    :param dual_stack: IPv6 addresses too. Default: False (IPv4).
+    :param record: a Route 53 zone and name to alias to the accelerator.
+        Default: none.
+    :param removal_policy: for the accelerator, whose static IPs clients and
+        firewalls may have allow-listed. Default: RETAIN.
+    """
+
+    accelerator: ga.Accelerator
+    listeners: list[ga.Listener]
+    endpoint_groups: list[ga.EndpointGroup]
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        regions: Sequence[RegionEndpoints],
+        listeners: Sequence[AcceleratorListener] = DEFAULT_LISTENERS,
+        health_check_path: str = "/health",
+        health_check_interval: cdk.Duration = cdk.Duration.seconds(10),
+        health_check_threshold: int = 3,
+        dual_stack: bool = False,
+        record: tuple[route53.IHostedZone, str] | None = None,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        _validate_accelerator(regions, listeners)
+        _require_path("health_check_path", health_check_path)
+        interval = health_check_interval.to_seconds()
+        secure.require(interval in (10, 30), "health_check_interval", f"{interval} s", "must be 10 or 30 seconds")
+        secure.require(isinstance(health_check_threshold, int) and 1 <= health_check_threshold <= 10,
+                       "health_check_threshold", health_check_threshold, "must be 1 to 10")
+        if record is not None:
+            _require_domain("record", record[1])
+
+        self.accelerator = ga.Accelerator(
+            self, "Accelerator",
+            ip_address_type=ga.IpAddressType.DUAL_STACK if dual_stack else ga.IpAddressType.IPV4,
+        )
+        self.accelerator.apply_removal_policy(removal_policy)
+        self.listeners = []
+        self.endpoint_groups = []
+        for spec in listeners:
+            first = spec.ports[0][0]
+            listener = self.accelerator.add_listener(
+                f"Listener{first}",
+                port_ranges=[ga.PortRange(from_port=a, to_port=b) for a, b in spec.ports],
+                protocol=spec.protocol,
+                client_affinity=spec.client_affinity,
+            )
+            self.listeners.append(listener)
+            for group in regions:
+                self.endpoint_groups.append(
+                    listener.add_endpoint_group(
+                        _pascal(group.region),
+                        region=group.region,
+                        endpoints=[
+                            ga_endpoints.ApplicationLoadBalancerEndpoint(alb, preserve_client_ip=True)
+                            for alb in group.load_balancers
+                        ],
+                        traffic_dial_percentage=group.traffic_dial,
+                        health_check_path=health_check_path,
+                        health_check_protocol=ga.HealthCheckProtocol.HTTPS if first == 443
+                        else ga.HealthCheckProtocol.HTTP if spec.protocol == ga.ConnectionProtocol.TCP
+                        else ga.HealthCheckProtocol.TCP,
+                        health_check_interval=health_check_interval,
+                        health_check_threshold=health_check_threshold,
+                    )
+                )
+        if record is not None:
+            zone, name = record
+            alias = route53.RecordTarget.from_alias(targets.GlobalAcceleratorTarget(self.accelerator))
+            route53.ARecord(self, "AliasA", zone=zone, record_name=name, target=alias)
+            if dual_stack:
+                route53.AaaaRecord(self, "AliasAaaa", zone=zone, record_name=name, target=alias)
+
+
+def _validate_accelerator(regions: Sequence[RegionEndpoints], listeners: Sequence[AcceleratorListener]) -> None:
+    require = secure.require
+    require(len(regions) >= 2, "regions", [r.region for r in regions],
+            "must name at least two regions (one region needs no accelerator: use its ALB)")
+    names = [r.region for r in regions]
+    require(len(set(names)) == len(names), "regions", names, "must not name a region twice")
+    for group in regions:
+        _require_region("regions[].region", group.region)
+        count = len(group.load_balancers)
+        require(1 <= count <= MAX_ENDPOINTS_PER_GROUP, f"regions[{group.region}].load_balancers", count,
+                f"must be 1 to {MAX_ENDPOINTS_PER_GROUP} endpoints (Global Accelerator's limit per endpoint group)")
+        require(isinstance(group.traffic_dial, int) and 0 <= group.traffic_dial <= 100,
+                f"regions[{group.region}].traffic_dial", group.traffic_dial, "must be 0 to 100 percent")
+    require(1 <= len(listeners) <= MAX_LISTENERS, "listeners", len(listeners),
+            f"must be 1 to {MAX_LISTENERS} (Global Accelerator's limit per accelerator)")
+    taken: list[tuple[str, int, int, int]] = []  # (protocol, from, to, listener index)
+    for index, spec in enumerate(listeners):
+        require(len(spec.ports) >= 1, f"listeners[{index}].ports", list(spec.ports), "must name at least one range")
+        for low, high in spec.ports:
+            require(
+                all(isinstance(p, int) and not isinstance(p, bool) for p in (low, high))
+                and 1 <= low <= high <= 65535,
+                f"listeners[{index}].ports", (low, high), "must be ranges (from, to) with 1 <= from <= to <= 65535",
+            )
+            proto = spec.protocol.value
+            clash = [i for p, a, b, i in taken if p == proto and a <= high and low <= b]
+            require(not clash, f"listeners[{index}].ports", (low, high),
+                    f"must not overlap other {proto} port ranges (listeners[{clash[0] if clash else ''}])")
+            taken.append((proto, low, high, index))
+    firsts = [spec.ports[0][0] for spec in listeners]
+    require(len(set(firsts)) == len(firsts), "listeners", firsts, "must start at distinct ports (their IDs)")
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[-_.]", name))

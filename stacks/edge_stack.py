@@ -1,0 +1,196 @@
+"""The edge pattern as deployable stacks, one set per app, across regions.
+
+* ``<prefix>Origin<Region>`` (one per region in ``regions``): a VPC and the
+  regional ALB (and, with a domain, its certificate, health check and latency
+  record);
+* ``<prefix>Accelerator`` (us-west-2, where Global Accelerator's control plane
+  lives; only with ``accelerator``): the accelerator with an endpoint group
+  per region (and ``api.<domain>``);
+* ``<prefix>Stack`` (us-east-1, where CloudFront reads certificates and web
+  ACLs): WAF web ACL, certificate, distribution, apex and ``www`` records.
+
+Values cross regions (ALB ARNs and names, the accelerator's name) as stack
+outputs read with ``Fn::GetStackOutput`` (the ``defaultCrossStackReferences:
+weak`` flag in cdk.json): no custom resource, no SSM parameter. ``cdk deploy --all`` deploys the stacks in
+dependency order: origins, accelerator, distribution.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_route53 as route53
+from constructs import Construct
+
+from refarch import secure
+from refarch.edge import (
+    CLOUDFRONT_REGION,
+    EdgeAccelerator,
+    EdgeDistribution,
+    OriginDomain,
+    RegionalOrigin,
+    RegionEndpoints,
+    SiteDomain,
+)
+
+#: Global Accelerator's API (and so its CloudFormation resources) is in us-west-2.
+ACCELERATOR_REGION = "us-west-2"
+#: Used when no account is configured: synth stays offline; deploy needs the real one.
+PLACEHOLDER_ACCOUNT = "123456789012"
+DEFAULT_REGIONS = ("us-east-1", "eu-west-1")
+
+
+def region_id(region: str) -> str:
+    """``eu-west-1`` -> ``EuWest1``."""
+    return "".join(part.capitalize() for part in region.split("-"))
+
+
+def _zone(scope: Construct, domain: str | None, zone_id: str | None) -> route53.IHostedZone | None:
+    if domain is None:
+        return None
+    return route53.PublicHostedZone.from_hosted_zone_attributes(scope, "Zone", hosted_zone_id=zone_id,
+                                                                zone_name=domain)
+
+
+class EdgeOriginStack(cdk.Stack):
+    """One region: a VPC (``secure.Network``) and the regional ALB."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, domain: str | None = None,
+                 hosted_zone_id: str | None = None, extra_names: Sequence[str] = (),
+                 alarm_email: str | None = None, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        alarms = secure.AlarmTopic(self, "Alarms", email=alarm_email)
+        network = secure.Network(self, "Network")
+        access_logs = secure.access_logs_bucket(self, "AccessLogs")
+        zone = _zone(self, domain, hosted_zone_id)
+        self.origin = RegionalOrigin(
+            self,
+            "Origin",
+            vpc=network.vpc,
+            access_logs=access_logs,
+            domain=OriginDomain(zone=zone, domain=domain, extra_names=extra_names) if zone else None,
+            alarm_topic=alarms.topic,
+        )
+        cdk.CfnOutput(self, "LoadBalancerDnsName", value=self.origin.load_balancer.load_balancer_dns_name,
+                      description="The regional ALB")
+        cdk.CfnOutput(self, "TargetGroupArn", value=self.origin.target_group.target_group_arn,
+                      description="Register the application's IP targets here")
+        cdk.CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn, description="Alarm notifications")
+
+
+class EdgeAcceleratorStack(cdk.Stack):
+    """The accelerator, with an endpoint group per region."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, origins: Sequence[RegionalOrigin],
+                 domain: str | None = None, hosted_zone_id: str | None = None, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        zone = _zone(self, domain, hosted_zone_id)
+        self.accelerator = EdgeAccelerator(
+            self,
+            "Edge",
+            regions=[RegionEndpoints(region=cdk.Stack.of(o).region, load_balancers=[o.load_balancer])
+                     for o in origins],
+            record=(zone, f"api.{domain}") if zone else None,
+        )
+        cdk.CfnOutput(self, "AcceleratorDnsName", value=self.accelerator.accelerator.dns_name,
+                      description="Two static anycast IPs behind this name")
+        cdk.CfnOutput(self, "AcceleratorIps", value=cdk.Fn.join(",", self.accelerator.accelerator.ipv4_addresses),
+                      description="The static IPv4 addresses")
+
+
+class EdgeStack(cdk.Stack):
+    """us-east-1: WAF, certificate, distribution, apex and www records."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, api_origins: Sequence[str],
+                 api_protocol: cloudfront.OriginProtocolPolicy, domain: str | None = None,
+                 hosted_zone_id: str | None = None, alarm_email: str | None = None, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        alarms = secure.AlarmTopic(self, "Alarms", email=alarm_email)
+        zone = _zone(self, domain, hosted_zone_id)
+        self.edge = EdgeDistribution(
+            self,
+            "Site",
+            api_origins=api_origins,
+            api_protocol=api_protocol,
+            domain=SiteDomain(zone=zone, domain=domain) if zone else None,
+            alarm_topic=alarms.topic,
+        )
+        if zone is None:
+            cfn = self.edge.distribution.node.default_child
+            reason = ("Without a domain the distribution serves *.cloudfront.net with CloudFront's default "
+                      "certificate, whose policy CloudFront fixes; give edge_domain for TLSv1.2_2021 with an "
+                      "ACM certificate.")
+            secure.acknowledge(cfn, "AwsSolutions::AwsSolutions-CFR4", reason)
+            secure.checkov_skip(cfn, "CKV_AWS_174", reason)
+        cdk.CfnOutput(self, "DistributionDomainName", value=self.edge.distribution.distribution_domain_name,
+                      description="The site, on CloudFront's default name")
+        cdk.CfnOutput(self, "ContentBucketName", value=self.edge.content_bucket.bucket_name,
+                      description="Upload static content here (index.html, errors/404.html)")
+        cdk.CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn, description="Alarm notifications")
+
+
+def build_edge(
+    app: cdk.App,
+    prefix: str = "Edge",
+    *,
+    account: str = PLACEHOLDER_ACCOUNT,
+    regions: Sequence[str] = DEFAULT_REGIONS,
+    domain: str | None = None,
+    hosted_zone_id: str | None = None,
+    accelerator: bool = False,
+    alarm_email: str | None = None,
+) -> dict[str, cdk.Stack]:
+    """Every stack of the edge pattern, keyed by stack ID."""
+    secure.require(bool(re.fullmatch(r"\d{12}", account)), "edge_account", account, "must be a 12-digit account ID")
+    secure.require(len(regions) >= (2 if accelerator else 1) and len(set(regions)) == len(regions),
+                   "edge_regions", list(regions),
+                   "must name distinct regions, at least two with an accelerator" if accelerator
+                   else "must name at least one region, each once")
+    secure.require((domain is None) == (hosted_zone_id is None), "edge_hosted_zone_id", hosted_zone_id,
+                   "and edge_domain go together: the records and certificates need both")
+    secure.require(hosted_zone_id is None or bool(re.fullmatch(r"Z[A-Z0-9]{1,31}", hosted_zone_id)),
+                   "edge_hosted_zone_id", hosted_zone_id, "must be a Route 53 hosted zone ID such as Z0123456789ABC")
+    stacks: dict[str, cdk.Stack] = {}
+    origins: list[RegionalOrigin] = []
+    extra = [f"api.{domain}"] if domain and accelerator else []
+    for region in regions:
+        stack_id = f"{prefix}Origin{region_id(region)}"
+        stack = EdgeOriginStack(
+            app, stack_id, env=cdk.Environment(account=account, region=region), domain=domain,
+            hosted_zone_id=hosted_zone_id, extra_names=extra, alarm_email=alarm_email,
+            description=f"refarch edge: the regional origin in {region}", termination_protection=True,
+        )
+        stacks[stack_id] = stack
+        origins.append(stack.origin)
+
+    if accelerator:
+        accel = EdgeAcceleratorStack(
+            app, f"{prefix}Accelerator", env=cdk.Environment(account=account, region=ACCELERATOR_REGION),
+            origins=origins, domain=domain, hosted_zone_id=hosted_zone_id,
+            description="refarch edge: Global Accelerator in front of the regional origins",
+            termination_protection=True,
+        )
+        stacks[accel.stack_name] = accel
+
+    if domain:
+        api_origins = [f"api.{domain}" if accelerator else f"origin.{domain}"]
+        protocol = cloudfront.OriginProtocolPolicy.HTTPS_ONLY
+    else:
+        # No name a certificate could cover: the hop to the origin is HTTP (see docs/edge.md).
+        api_origins = [accel.accelerator.accelerator.dns_name] if accelerator \
+            else [o.load_balancer.load_balancer_dns_name for o in origins[:2]]
+        protocol = cloudfront.OriginProtocolPolicy.HTTP_ONLY
+    edge = EdgeStack(
+        app, f"{prefix}Stack", env=cdk.Environment(account=account, region=CLOUDFRONT_REGION),
+        api_origins=api_origins, api_protocol=protocol, domain=domain, hosted_zone_id=hosted_zone_id,
+        alarm_email=alarm_email, description="refarch edge: CloudFront, WAF and DNS (us-east-1)",
+        termination_protection=True,
+    )
+    # By name (with a domain) there is no reference to order the stacks; the
+    # distribution still goes last, so its origin answers from the start.
+    edge.add_stack_dependency(accel if accelerator else stacks[f"{prefix}Origin{region_id(regions[0])}"])
+    stacks[edge.stack_name] = edge
+    return stacks
