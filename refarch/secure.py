@@ -84,7 +84,7 @@ def tolerate_cdk_provider(scope: Construct, provider_id: str, purpose: str) -> N
     handler = provider.node.find_child("Handler")
     why = f"aws-cdk-lib's own custom-resource handler that {purpose}; CloudFormation invokes it synchronously"
     checkov_skip(handler, "CKV_AWS_116", f"{why}, so a failed run fails the deployment instead of queueing.")
-    checkov_skip(handler, "CKV_AWS_117", f"{why}; it calls only the EC2 API and needs no VPC.")
+    checkov_skip(handler, "CKV_AWS_117", f"{why}; it calls only AWS service APIs and reaches no private resource.")
     checkov_skip(handler, "CKV_AWS_115", f"{why}, a handful of times per deployment; reserving concurrency buys nothing.")
     cfn_lint_ignore(
         handler,
@@ -645,8 +645,9 @@ def python_function(
         checkov_skip(
             cfn_function,
             "CKV_AWS_115",
-            "Concurrency is bounded where it is triggered (the event source's maximum concurrency); reserving "
-            "concurrency by default fails in accounts at the 10-execution minimum. Set reserved_concurrency to add it.",
+            "Concurrency is bounded by what triggers the function (an event source's maximum concurrency, API "
+            "throttling, CloudFormation); reserving it by default fails in accounts at the 10-execution minimum. "
+            "Set reserved_concurrency to add it.",
         )
     acknowledge(
         role.node.find_child("DefaultPolicy").node.default_child,
