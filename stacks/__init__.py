@@ -11,11 +11,13 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
+from stacks.database_stack import DatabaseStack
 from stacks.fanout_stack import FanOutStack
+from stacks.network_stack import NetworkStack
 
 
 #: The stacks ``build`` creates, in order.
-STACK_IDS = ("FanOutStack",)
+STACK_IDS = ("FanOutStack", "NetworkStack", "DatabaseStack")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,16 @@ def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
         "FanOutStack",
         alarm_email=config.alarm_email,
         description="refarch: SNS -> SQS fan-out (orders to billing, shipping, audit)",
+        termination_protection=True,
+    )
+    network = NetworkStack(app, "NetworkStack", description="refarch: shared VPC (three tiers, flow logs, endpoints)")
+    stacks["NetworkStack"] = network
+    stacks["DatabaseStack"] = DatabaseStack(
+        app,
+        "DatabaseStack",
+        network=network.network,
+        alarm_email=config.alarm_email,
+        description="refarch: Aurora PostgreSQL with read replicas, reader auto scaling and RDS Proxy",
         termination_protection=True,
     )
     return stacks
