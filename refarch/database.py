@@ -170,7 +170,7 @@ class AuroraCluster(Construct):
         Default: 80.
     :param replica_lag_alarm: reader lag above which to alarm. Default: 1 second.
     :param deletion_protection: default: True.
-    :param removal_policy: for the cluster; key and logs are retained.
+    :param removal_policy: for the cluster; key, secret and logs are retained.
         Default: SNAPSHOT (a final snapshot when the cluster is deleted).
     """
 
@@ -319,6 +319,8 @@ class AuroraCluster(Construct):
             removal_policy=removal_policy,
         )
         self.secret = self.cluster.secret
+        # The credentials outlive the cluster: a restored snapshot keeps the same administrator password.
+        self.cluster.node.find_child("Secret").apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.writer_endpoint = self.cluster.cluster_endpoint
         self.reader_endpoint = self.cluster.cluster_read_endpoint
         cfn_cluster = self.cluster.node.default_child
@@ -590,7 +592,7 @@ class RdsWithReadReplicas(Construct):
                 "max_allocated_storage", max_allocated_storage,
                 f"must be above allocated_storage ({allocated_storage} GiB) and at most 65536 GiB, "
                 "or storage cannot grow")
-        lag_s = replica_lag_alarm.to_seconds()
+        lag_s = replica_lag_alarm.to_milliseconds() / 1000
         require(lag_s >= 1, "replica_lag_alarm", f"{lag_s} s", "must be at least 1 s (ReplicaLag is in seconds)")
         memory = sizing_memory("instance_type", instance_type)
 
@@ -648,6 +650,7 @@ class RdsWithReadReplicas(Construct):
             **common,
         )
         self.secret = self.instance.secret
+        self.instance.node.find_child("Secret").apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.replicas = []
         for i in range(read_replicas):
             replica = rds.DatabaseInstanceReadReplica(
