@@ -189,7 +189,10 @@ class AuroraCluster(Construct):
     proxy_port: int
     """The proxy's port: RDS Proxy listens on the engine's standard port (5432 or 3306) only."""
     scalable_target: appscaling.ScalableTarget | None
+    """Reader auto scaling, when ``reader_scaling`` is given."""
+    rotation_schedule: secretsmanager.RotationSchedule
     parameters: dict[str, ssm.StringParameter]
+    """The Parameter Store entries by name (``writer-endpoint``, ``port``...), when ``parameter_path`` is given."""
     alarms: list[cloudwatch.Alarm]
     thresholds: dict[str, sizing.DatabaseAlarmThresholds]
     """The alarm thresholds of the ``writer`` and ``readers`` roles."""
@@ -249,7 +252,7 @@ class AuroraCluster(Construct):
         require(lag_ms >= 10, "replica_lag_alarm", f"{lag_ms} ms", "must be at least 10 ms")
         if reader_scaling is not None:
             _validate_scaling(reader_scaling, readers)
-        writer_memory = sizing_memory("instance_type", instance_type)
+        writer_memory = _memory_gib("instance_type", instance_type)
         reader_memory = sizing.serverless_v2_memory_gib(high) if serverless_readers else writer_memory
 
         self.port = port
@@ -539,6 +542,7 @@ class RdsWithReadReplicas(Construct):
     secret: secretsmanager.ISecret
     security_group: ec2.SecurityGroup
     port: int
+    rotation_schedule: secretsmanager.RotationSchedule
     parameters: dict[str, ssm.StringParameter]
     alarms: list[cloudwatch.Alarm]
     thresholds: sizing.DatabaseAlarmThresholds
@@ -594,7 +598,7 @@ class RdsWithReadReplicas(Construct):
                 "or storage cannot grow")
         lag_s = replica_lag_alarm.to_milliseconds() / 1000
         require(lag_s >= 1, "replica_lag_alarm", f"{lag_s} s", "must be at least 1 s (ReplicaLag is in seconds)")
-        memory = sizing_memory("instance_type", instance_type)
+        memory = _memory_gib("instance_type", instance_type)
 
         self.port = port
         self.key = key or secure.encryption_key(
@@ -606,7 +610,8 @@ class RdsWithReadReplicas(Construct):
         )
         parameter_group = rds.ParameterGroup(
             self, "Parameters", engine=engine, description=f"{self.node.path}: TLS required",
-            parameters={**family["tls"]},
+            # RDS for MySQL takes 0/1 where Aurora MySQL takes OFF/ON.
+            parameters={"rds.force_ssl": "1"} if family["name"] == "postgresql" else {"require_secure_transport": "1"},
         )
         monitoring_role = _monitoring_role(self)
         common = dict(
@@ -655,7 +660,8 @@ class RdsWithReadReplicas(Construct):
         for i in range(read_replicas):
             replica = rds.DatabaseInstanceReadReplica(
                 self, f"Replica{i + 1}", source_database_instance=self.instance,
-                availability_zone=azs[(i + 1) % len(azs)], removal_policy=cdk.RemovalPolicy.DESTROY, **common,
+                availability_zone=azs[(i + 1) % len(azs)], port=port, removal_policy=cdk.RemovalPolicy.DESTROY,
+                **common,
             )
             cfn_replica = replica.node.default_child
             # A replica inherits encryption from its source; CloudFormation rejects StorageEncrypted beside
@@ -673,8 +679,8 @@ class RdsWithReadReplicas(Construct):
             )
             secure.acknowledge(
                 cfn_replica, "AwsSolutions::AwsSolutions-RDS11",
-                "A read replica listens on its source's port, which is not the engine default; CloudFormation "
-                "takes no Port for a replica, so the rule cannot see it.",
+                "The replica sets Port to the same non-default port as its source; the rule reads the Engine "
+                "property too, which a replica inherits and does not state, so it cannot tell.",
             )
             secure.acknowledge(
                 cfn_replica, "AwsSolutions::AwsSolutions-RDS3",
@@ -782,7 +788,8 @@ class SessionManagerHost(Construct):
 
     :param vpc: the VPC.
     :param key: encrypts the root volume.
-    :param subnets: default: the VPC's private (non-public) subnets.
+    :param subnets: default: CDK's default selection (private subnets with
+        egress if the VPC has them, otherwise isolated ones).
     :param instance_type: default: ``t4g.nano`` (it only relays TCP).
     """
 
@@ -832,7 +839,7 @@ class SessionManagerHost(Construct):
         self.instance = ec2.Instance(
             self, "Instance",
             vpc=vpc,
-            vpc_subnets=subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            vpc_subnets=subnets,
             instance_type=instance_type,
             machine_image=ec2.MachineImage.latest_amazon_linux2023(
                 cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if arm else ec2.AmazonLinuxCpuType.X86_64),
@@ -873,7 +880,7 @@ class SessionManagerHost(Construct):
 # --- helpers ------------------------------------------------------------------
 
 
-def sizing_memory(prop: str, instance_type: ec2.InstanceType) -> float:
+def _memory_gib(prop: str, instance_type: ec2.InstanceType) -> float:
     """The class's memory in GiB, or a ValueError naming ``prop``."""
     try:
         return sizing.instance_memory_gib(instance_type.to_string())

@@ -463,6 +463,7 @@ def test_rds_replicas_follow_the_primary_in_other_zones(assembly: Assembly) -> N
         assert "DatabasePrimaryEDE0B3D0" in str(props["SourceDBInstanceIdentifier"])
         assert props["AvailabilityZone"] == {"Fn::Select": [az, {"Fn::GetAZs": ""}]}
         assert props["MaxAllocatedStorage"] == 1000
+        assert props["Port"] == "15432"
         assert props["KmsKeyId"] == {"Fn::GetAtt": ["DatabaseKey5E5D9547", "Arn"]}
         assert "StorageEncrypted" not in props  # CloudFormation rejects it on a replica; it is inherited
         assert props["EnableIAMDatabaseAuthentication"] is True and props["DeletionProtection"] is True
