@@ -191,6 +191,7 @@ class AuroraCluster(Construct):
     scalable_target: appscaling.ScalableTarget | None
     """Reader auto scaling, when ``reader_scaling`` is given."""
     rotation_schedule: secretsmanager.RotationSchedule
+    parameter_path: str | None
     parameters: dict[str, ssm.StringParameter]
     """The Parameter Store entries by name (``writer-endpoint``, ``port``...), when ``parameter_path`` is given."""
     alarms: list[cloudwatch.Alarm]
@@ -327,8 +328,7 @@ class AuroraCluster(Construct):
         self.writer_endpoint = self.cluster.cluster_endpoint
         self.reader_endpoint = self.cluster.cluster_read_endpoint
         cfn_cluster = self.cluster.node.default_child
-        # Aurora offers no backtracking for PostgreSQL and the MySQL check is about
-        # in-place rewind; point-in-time recovery from the 7-day backups covers it.
+        # cdk-nag asks Aurora MySQL for backtracking; point-in-time restore covers recovery.
         if family["name"] == "mysql":
             secure.acknowledge(
                 cfn_cluster, "AwsSolutions::AwsSolutions-RDS14",
@@ -386,6 +386,7 @@ class AuroraCluster(Construct):
         if reader_scaling is not None:
             self.scalable_target = self._reader_scaling(reader_scaling, readers)
 
+        self.parameter_path = parameter_path
         self.parameters = {}
         if parameter_path is not None:
             settings = {
@@ -429,10 +430,9 @@ class AuroraCluster(Construct):
         return self.cluster.grant_connect(grantee, db_user)
 
     def grant_read_configuration(self, grantee: iam.IGrantable) -> None:
-        """Let an application read its settings from Parameter Store and the credentials from Secrets Manager."""
-        for parameter in self.parameters.values():
-            parameter.grant_read(grantee)
-        self.secret.grant_read(grantee)
+        """Let an application read its settings from Parameter Store (one by one or
+        by path) and the credentials from Secrets Manager (decrypted with the key)."""
+        _grant_read_configuration(grantee, self.parameters, self.parameter_path, self.secret, self.key)
 
     # -- reader auto scaling --------------------------------------------------
 
@@ -543,6 +543,7 @@ class RdsWithReadReplicas(Construct):
     security_group: ec2.SecurityGroup
     port: int
     rotation_schedule: secretsmanager.RotationSchedule
+    parameter_path: str | None
     parameters: dict[str, ssm.StringParameter]
     alarms: list[cloudwatch.Alarm]
     thresholds: sizing.DatabaseAlarmThresholds
@@ -704,6 +705,7 @@ class RdsWithReadReplicas(Construct):
                                         exclude_characters=_EXCLUDE),
         )
 
+        self.parameter_path = parameter_path
         self.parameters = {}
         if parameter_path is not None:
             settings = {
@@ -731,10 +733,9 @@ class RdsWithReadReplicas(Construct):
         return self.instance.grant_connect(grantee, db_user)
 
     def grant_read_configuration(self, grantee: iam.IGrantable) -> None:
-        """Let an application read its settings from Parameter Store and the credentials from Secrets Manager."""
-        for parameter in self.parameters.values():
-            parameter.grant_read(grantee)
-        self.secret.grant_read(grantee)
+        """Let an application read its settings from Parameter Store (one by one or
+        by path) and the credentials from Secrets Manager (decrypted with the key)."""
+        _grant_read_configuration(grantee, self.parameters, self.parameter_path, self.secret, self.key)
 
     def _alarms(self, cpu_percent: int, lag_s: float, max_storage_gib: int) -> list[cloudwatch.Alarm]:
         t = self.thresholds
@@ -1008,6 +1009,26 @@ def _parameters(scope: Construct, path: str, settings: dict[str, str], *, what: 
             tier=ssm.ParameterTier.STANDARD,
         )
     return parameters
+
+
+def _grant_read_configuration(
+    grantee: iam.IGrantable, parameters: dict[str, ssm.StringParameter], path: str | None,
+    secret: secretsmanager.ISecret, key: kms.IKey,
+) -> None:
+    stack = cdk.Stack.of(key)
+    for parameter in parameters.values():
+        parameter.grant_read(grantee)
+    if path is not None:
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["ssm:GetParametersByPath"],
+            resource_arns=[stack.format_arn(service="ssm", resource="parameter", resource_name=path.lstrip("/"))],
+        )
+    secret.grant_read(grantee)
+    # The secret is encrypted with our key; decrypting is allowed only through Secrets Manager.
+    iam.Grant.add_to_principal(
+        grantee=grantee, actions=["kms:Decrypt"], resource_arns=[key.key_arn],
+        conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{stack.region}.amazonaws.com"}},
+    )
 
 
 def _tolerate_log_retention(scope: Construct) -> None:

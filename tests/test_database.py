@@ -517,3 +517,44 @@ def test_database_acknowledgments_are_the_known_few(assembly: Assembly) -> None:
         (f"AwsSolutions-IAM5[Resource::{logs}RDS*]", "Database/MonitoringRole/Resource"),
         (f"AwsSolutions-IAM5[Resource::{logs}RDSOSMetrics:log-stream:*]", "Database/MonitoringRole/Resource"),
     }
+
+
+# --- what an application is granted ----------------------------------------------------
+
+
+def _app_statements(assembly: Assembly, stack: str) -> list[dict]:
+    [policy] = [r for k, r in assembly.template(stack)["Resources"].items() if k.startswith("AppRoleDefaultPolicy")]
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_application_connects_with_iam_to_cluster_and_proxy(assembly: Assembly) -> None:
+    [connect] = [s for s in _app_statements(assembly, "DatabaseMysql") if s["Action"] == "rds-db:connect"]
+    resources = [r["Fn::Join"][1] for r in connect["Resource"]]
+    assert resources[0][-2:] == [{"Fn::GetAtt": ["DatabaseCluster5B53A178", "DBClusterResourceId"]}, "/app"]
+    assert "DatabaseProxyE01FC4E6" in str(resources[1]) and resources[1][-1] == "/app"
+
+
+def test_application_reads_its_settings_by_path_and_decrypts_only_through_secrets_manager(assembly: Assembly) -> None:
+    statements = _app_statements(assembly, "DatabaseMysql")
+    [by_path] = [s for s in statements if s["Action"] == "ssm:GetParametersByPath"]
+    assert by_path["Resource"]["Fn::Join"][1][-1] == ":parameter/refarch/test/orders-db"
+    [secret] = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
+    assert secret["Resource"] == {"Ref": "DatabaseClusterSecretAttachmentDC8466C0"}
+    [decrypt] = [s for s in statements if s["Action"] == "kms:Decrypt"]
+    assert decrypt["Resource"] == {"Fn::GetAtt": ["DatabaseKey5E5D9547", "Arn"]}
+    assert "secretsmanager." in str(decrypt["Condition"]["StringEquals"]["kms:ViaService"])
+    assert not any(s["Action"] in ("kms:*", "ssm:*", "secretsmanager:*") for s in statements)
+
+
+def test_application_is_admitted_to_database_and_proxy(assembly: Assembly) -> None:
+    app = {"Fn::GetAtt": [_id(assembly, "DatabaseMysql", "AppSecurityGroup/Resource"), "GroupId"]}
+    ingress = [r["Properties"] for r in _of_type(assembly, "DatabaseMysql", "AWS::EC2::SecurityGroupIngress").values()
+               if r["Properties"]["SourceSecurityGroupId"] == app]
+    ports = sorted(str(i["FromPort"]) for i in ingress)
+    assert ports == ["3306", "{'Fn::GetAtt': ['DatabaseCluster5B53A178', 'Endpoint.Port']}"]  # proxy, cluster
+
+
+def test_rds_application_connects_to_primary_and_every_replica(assembly: Assembly) -> None:
+    [connect] = [s for s in _app_statements(assembly, "DatabaseRds") if s["Action"] == "rds-db:connect"]
+    targets = [r["Fn::Join"][1][-2]["Fn::GetAtt"][0] for r in connect["Resource"]]
+    assert targets == ["DatabasePrimaryEDE0B3D0", "DatabaseReplica1ED560A1F", "DatabaseReplica2035311FF"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 
 from refarch import secure
 from refarch.database import AURORA_MYSQL, AuroraCluster, ReaderMetric, ReaderScaling, RdsWithReadReplicas, SessionManagerHost
@@ -36,7 +37,18 @@ def mysql_with_proxy_and_host(app: cdk.App) -> cdk.Stack:
     )
     host = SessionManagerHost(stack, "AdminHost", vpc=network.vpc, subnets=network.workload_subnets, key=db.key)
     host.allow_to(db)
+    _application(stack, network, db)
     return stack
+
+
+def _application(stack: cdk.Stack, network: secure.Network, db: AuroraCluster | RdsWithReadReplicas) -> None:
+    """What an application's stack does with a database: admit it, let it connect and read its settings."""
+    app = ec2.SecurityGroup(stack, "AppSecurityGroup", vpc=network.vpc, allow_all_outbound=False,
+                            description="Application tasks")
+    role = iam.Role(stack, "AppRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
+    db.allow_from(app)
+    db.grant_connect(role, "app")
+    db.grant_read_configuration(role)
 
 
 def rds_with_replicas(app: cdk.App) -> cdk.Stack:
@@ -48,6 +60,7 @@ def rds_with_replicas(app: cdk.App) -> cdk.Stack:
     )
     host = SessionManagerHost(stack, "AdminHost", vpc=network.vpc, subnets=network.workload_subnets, key=db.key)
     host.allow_to(db)
+    _application(stack, network, db)
     return stack
 
 
