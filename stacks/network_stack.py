@@ -26,9 +26,21 @@ ENDPOINTS = (
 
 
 class NetworkStack(cdk.Stack):
-    """:param nat_gateways: 0 (default: workloads reach AWS through endpoints only) to 2."""
+    """:param nat_gateways: 0 (default: workloads reach AWS through endpoints only) to 2;
+        each costs an hourly charge plus data processing.
+    :param interface_endpoints: default: ``ENDPOINTS``. Each also costs per hour and AZ."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, nat_gateways: int = 0, **kwargs) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        nat_gateways: int = 0,
+        interface_endpoints: tuple[ec2.InterfaceVpcEndpointAwsService, ...] = ENDPOINTS,
+        **kwargs,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.network = secure.Network(self, "Network", nat_gateways=nat_gateways, interface_endpoints=ENDPOINTS)
+        self.network = secure.Network(
+            self, "Network", nat_gateways=nat_gateways, interface_endpoints=interface_endpoints
+        )
         cdk.CfnOutput(self, "VpcId", value=self.network.vpc.vpc_id, description="The shared VPC")
