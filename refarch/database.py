@@ -820,7 +820,7 @@ class SessionManagerHost(Construct):
             description=f"Session Manager host {cdk.Names.unique_id(self)}: SSM agent only",
         )
         # What the SSM agent needs for sessions, instead of AmazonSSMManagedInstanceCore
-        # (which also grants parameter reads and S3 access this host does not need).
+        # (which also lets the host read every parameter and document in the account).
         agent = iam.Policy(self, "AgentPolicy", statements=[
             iam.PolicyStatement(
                 actions=["ssmmessages:CreateControlChannel",
@@ -882,11 +882,13 @@ class SessionManagerHost(Construct):
 
 
 def _memory_gib(prop: str, instance_type: ec2.InstanceType) -> float:
-    """The class's memory in GiB, or a ValueError naming ``prop``."""
+    """The class's memory in GiB (it sets the alarm thresholds), or a ValueError naming ``prop``."""
     try:
         return sizing.instance_memory_gib(instance_type.to_string())
-    except ValueError as err:
-        raise ValueError(f"{prop} {err}") from None
+    except ValueError:
+        secure.require(False, prop, instance_type.to_string(),
+                       "must be an r, m or x class of size large or larger, or a t class (its memory sets the alarm thresholds)")
+        raise
 
 
 def _family(prop: str, engine_family: str | None) -> dict:

@@ -99,7 +99,9 @@ def test_cluster_defaults(assembly: Assembly) -> None:
     assert props["MasterUsername"] == "dbadmin"
     assert props["EnableCloudwatchLogsExports"] == ["postgresql"]
     assert props["DBClusterParameterGroupName"] == {"Ref": "DatabaseParametersB8AC9B07"}
+    assert (props["PreferredBackupWindow"], props["PreferredMaintenanceWindow"]) == ("03:00-04:00", "sun:04:30-sun:05:30")
     assert cluster["DeletionPolicy"] == cluster["UpdateReplacePolicy"] == "Snapshot"
+    assert _props(assembly, STACK, "Database/Parameters/Resource")["Parameters"]["log_min_duration_statement"] == "1000"
 
 
 def test_tls_is_enforced_by_the_parameter_group(assembly: Assembly) -> None:
@@ -128,6 +130,7 @@ def test_writer_and_readers_spread_over_two_zones_with_failover_tiers(assembly: 
     for instance in (writer, *readers):
         assert instance["DBInstanceClass"] == "db.r7g.large"
         assert instance["PubliclyAccessible"] is False
+        assert instance["AutoMinorVersionUpgrade"] is True
 
 
 @pytest.mark.parametrize("name", ["Writer", "Reader1", "Reader2"])

@@ -67,7 +67,9 @@ AURORA = {
                                       "parameter_path must be a Parameter Store path such as /refarch/dev/database"),
     "parameter path under aws": (dict(parameter_path="/aws/db"), "(got '/aws/db')"),
     "unknown instance class": (dict(instance_type=ec2.InstanceType("c7g.large")),
-                               "instance_type instance_class must be of the r, m, x or t families"),
+                               "instance_type must be an r, m or x class of size large or larger, or a t class (its memory sets the alarm "
+                               "thresholds) "
+                               "(got 'c7g.large')"),
 }
 
 
