@@ -126,7 +126,8 @@ class AuroraCluster(Construct):
 
     Simplest use::
 
-        network = secure.Network(self, "Network", interface_endpoints=[ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER])
+        network = secure.Network(self, "Network",
+                                 interface_endpoints=[ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER])
         db = AuroraCluster(self, "Database", vpc=network.vpc, subnets=network.data_subnets)
         db.allow_from(app_service)            # opens the port to the app's security group
         db.grant_connect(app_role, "app")     # IAM database authentication
@@ -498,7 +499,8 @@ class AuroraCluster(Construct):
                 alarm(f"{prefix}ConnectionsAlarm",
                       f"{who} connections above {t.connections} (80 % of max_connections {t.max_connections})",
                       metric("DatabaseConnections", role, "Maximum"), t.connections),
-                alarm(f"{prefix}LocalStorageAlarm", f"{who} free local storage below {t.free_local_storage_bytes} bytes",
+                alarm(f"{prefix}LocalStorageAlarm",
+                      f"{who} free local storage below {t.free_local_storage_bytes} bytes",
                       metric("FreeLocalStorage", role, "Minimum"), t.free_local_storage_bytes, above=False),
             ]
         return alarms
@@ -754,11 +756,13 @@ class RdsWithReadReplicas(Construct):
             )
 
         alarms = []
-        for prefix, instance in (("Primary", self.instance), *((f"Replica{i + 1}", r) for i, r in enumerate(self.replicas))):
+        named = [("Primary", self.instance), *((f"Replica{i + 1}", r) for i, r in enumerate(self.replicas))]
+        for prefix, instance in named:
             alarms += [
                 alarm(f"{prefix}CpuAlarm", instance, f"{prefix} CPU above {cpu_percent} %",
                       "CPUUtilization", "Average", cpu_percent),
-                alarm(f"{prefix}MemoryAlarm", instance, f"{prefix} freeable memory below {t.freeable_memory_bytes} bytes",
+                alarm(f"{prefix}MemoryAlarm", instance,
+                      f"{prefix} freeable memory below {t.freeable_memory_bytes} bytes",
                       "FreeableMemory", "Minimum", t.freeable_memory_bytes, above=False),
                 alarm(f"{prefix}ConnectionsAlarm", instance, f"{prefix} connections above {t.connections}",
                       "DatabaseConnections", "Maximum", t.connections),
@@ -767,7 +771,8 @@ class RdsWithReadReplicas(Construct):
                       "FreeStorageSpace", "Minimum", max_storage_gib * 1024**3 // 10, above=False),
             ]
             if instance is not self.instance:
-                alarms.append(alarm(f"{prefix}LagAlarm", instance, f"{prefix} lags the primary by more than {lag_s:g} s",
+                alarms.append(alarm(f"{prefix}LagAlarm", instance,
+                                    f"{prefix} lags the primary by more than {lag_s:g} s",
                                     "ReplicaLag", "Maximum", lag_s))
         return alarms
 
@@ -852,8 +857,8 @@ class SessionManagerHost(Construct):
             associate_public_ip_address=False,
             block_devices=[ec2.BlockDevice(
                 device_name="/dev/xvda",
-                volume=ec2.BlockDeviceVolume.ebs(8, encrypted=True, kms_key=key, volume_type=ec2.EbsDeviceVolumeType.GP3,
-                                                 delete_on_termination=True),
+                volume=ec2.BlockDeviceVolume.ebs(8, encrypted=True, kms_key=key, delete_on_termination=True,
+                                                 volume_type=ec2.EbsDeviceVolumeType.GP3),
             )],
         )
         # Registering with Systems Manager is the one agent action scoped to this instance.
@@ -887,7 +892,8 @@ def _memory_gib(prop: str, instance_type: ec2.InstanceType) -> float:
         return sizing.instance_memory_gib(instance_type.to_string())
     except ValueError:
         secure.require(False, prop, instance_type.to_string(),
-                       "must be an r, m or x class of size large or larger, or a t class (its memory sets the alarm thresholds)")
+                       "must be an r, m or x class of size large or larger, or a t class "
+                       "(its memory sets the alarm thresholds)")
         raise
 
 
@@ -922,7 +928,8 @@ def _validate_common(
             f"must not be the engine's default {family['engine_port']}: scanners try it first")
     require(bool(_DB_NAME.match(database_name or "")), "database_name", database_name,
             "must start with a letter and hold up to 63 letters, digits or underscores")
-    require(bool(_USERNAME.match(master_username or "")) and master_username.lower() not in {"admin", "postgres", "rdsadmin"},
+    reserved = {"admin", "postgres", "rdsadmin"}
+    require(bool(_USERNAME.match(master_username or "")) and master_username.lower() not in reserved,
             "master_username", master_username,
             "must start with a letter, hold up to 16 letters, digits or underscores, and not be a reserved name")
     days = backup_retention.to_days(integral=False)
@@ -941,7 +948,8 @@ def _validate_common(
     if parameter_path is not None:
         require(bool(_PARAMETER_PATH.match(parameter_path)) and not parameter_path.lower().startswith(("/aws", "/ssm")),
                 "parameter_path", parameter_path,
-                "must be a Parameter Store path such as /refarch/dev/database (no trailing slash, not under /aws or /ssm)")
+                "must be a Parameter Store path such as /refarch/dev/database "
+                "(no trailing slash, not under /aws or /ssm)")
 
 
 def _validate_scaling(spec: ReaderScaling, readers: int) -> None:
@@ -958,7 +966,8 @@ def _validate_scaling(spec: ReaderScaling, readers: int) -> None:
         require(10 <= spec.target <= 90, "reader_scaling.target", spec.target, "must be 10 to 90 percent CPU")
     else:
         require(spec.target >= 1, "reader_scaling.target", spec.target, "must be at least 1 connection per reader")
-    for name, cooldown in (("scale_in_cooldown", spec.scale_in_cooldown), ("scale_out_cooldown", spec.scale_out_cooldown)):
+    cooldowns = {"scale_in_cooldown": spec.scale_in_cooldown, "scale_out_cooldown": spec.scale_out_cooldown}
+    for name, cooldown in cooldowns.items():
         s = cooldown.to_seconds()
         require(0 <= s <= 3600, f"reader_scaling.{name}", f"{s} s", "must be 0 s to 1 hour")
 
@@ -983,7 +992,9 @@ def _monitoring_role(scope: Construct) -> iam.Role:
         ])},
     )
     secure.acknowledge(
-        role, "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:RDS*]",
+        role,
+        "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+        "log-group:RDS*]",
         "RDS names the enhanced-monitoring log group RDSOSMetrics itself; the pattern covers that group in this "
         "account and region only, as AWS's own managed policy does.",
     )
@@ -1045,8 +1056,10 @@ def _tolerate_log_retention(scope: Construct) -> None:
     why = "aws-cdk-lib's own LogRetention function, which CloudFormation invokes synchronously to set log retention"
     secure.checkov_skip(function, "CKV_AWS_116", f"{why}; a failed run fails the deployment instead of queueing.")
     secure.checkov_skip(function, "CKV_AWS_117", f"{why}; it calls only the CloudWatch Logs API and needs no VPC.")
-    secure.checkov_skip(function, "CKV_AWS_115", f"{why}, a few times per deployment; reserving concurrency buys nothing.")
-    secure.cfn_lint_ignore(function, "W3005", f"{why}; aws-cdk-lib makes it DependsOn its role, which repeats the GetAtt.")
+    secure.checkov_skip(function, "CKV_AWS_115",
+                        f"{why}, a few times per deployment; reserving concurrency buys nothing.")
+    secure.cfn_lint_ignore(function, "W3005",
+                           f"{why}; aws-cdk-lib makes it DependsOn its role, which repeats the GetAtt.")
     secure.checkov_skip(
         role.node.find_child("DefaultPolicy").node.default_child, "CKV_AWS_111",
         f"{why}; the log groups are named by RDS after instances created in the same deployment.",

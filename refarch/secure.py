@@ -421,7 +421,8 @@ VPN_GATEWAY_ASN = 64512
 
 def _validate_vpn(ip: str | None, asn: int | None) -> None:
     require(
-        ip is not None or asn is None, "vpn_bgp_asn", asn, "applies only with vpn_customer_gateway_ip (a VPN to configure)"
+        ip is not None or asn is None, "vpn_bgp_asn", asn,
+        "applies only with vpn_customer_gateway_ip (a VPN to configure)",
     )
     if ip is None:
         return

@@ -251,8 +251,9 @@ class DatabaseAlarmThresholds:
 def database_alarm_thresholds(engine: str, memory_gib: float, *, aurora: bool = True) -> DatabaseAlarmThresholds:
     """Derive connection, memory and local-storage alarm thresholds from the instance memory.
 
-    >>> database_alarm_thresholds("postgresql", 16)
-    DatabaseAlarmThresholds(max_connections=1802, connections=1441, freeable_memory_bytes=1717986918, free_local_storage_bytes=3435973836)
+    >>> t = database_alarm_thresholds("postgresql", 16)
+    >>> t.max_connections, t.connections, t.freeable_memory_bytes, t.free_local_storage_bytes
+    (1802, 1441, 1717986918, 3435973836)
     """
     limit = max_connections(engine, memory_gib, aurora=aurora)
     memory = memory_gib * _GIB

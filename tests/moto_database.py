@@ -163,8 +163,11 @@ def _network() -> list[str]:
     """Two subnets in two zones stand in for NetworkStack's isolated tier."""
     ec2 = boto3.client("ec2", region_name=REGION)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    return [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"]
-            for i, zone in enumerate("ab")]
+    return [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")[
+            "Subnet"]["SubnetId"]
+        for i, zone in enumerate("ab")
+    ]
 
 
 def _only(logical_id: str, props: dict, known: set[str]) -> None:
@@ -223,7 +226,8 @@ def _attachment(db: AppliedDatabase, logical_id: str, p: dict) -> str:
     # What the attachment does: add the connection details to the secret.
     _only(logical_id, p, {"SecretId", "TargetId", "TargetType"})
     sm = boto3.client("secretsmanager", region_name=REGION)
-    cluster = boto3.client("rds", region_name=REGION).describe_db_clusters(DBClusterIdentifier=p["TargetId"])["DBClusters"][0]
+    rds = boto3.client("rds", region_name=REGION)
+    cluster = rds.describe_db_clusters(DBClusterIdentifier=p["TargetId"])["DBClusters"][0]
     value = json.loads(sm.get_secret_value(SecretId=p["SecretId"])["SecretString"])
     value.update(host=cluster["Endpoint"], port=cluster["Port"], engine=cluster["Engine"].removeprefix("aurora-"),
                  dbClusterIdentifier=cluster["DBClusterIdentifier"], dbname=cluster["DatabaseName"])
@@ -233,7 +237,8 @@ def _attachment(db: AppliedDatabase, logical_id: str, p: dict) -> str:
 
 def _instance(db: AppliedDatabase, logical_id: str, p: dict) -> str:
     _only(logical_id, p, {"AutoMinorVersionUpgrade", "AvailabilityZone", "DBClusterIdentifier", "DBInstanceClass",
-                          "EnablePerformanceInsights", "Engine", "MonitoringInterval", "MonitoringRoleArn", "PromotionTier",
+                          "EnablePerformanceInsights", "Engine", "MonitoringInterval", "MonitoringRoleArn",
+                          "PromotionTier",
                           "PubliclyAccessible"})
     identifier = logical_id.lower()
     boto3.client("rds", region_name=REGION).create_db_instance(DBInstanceIdentifier=identifier, **p)
@@ -241,7 +246,8 @@ def _instance(db: AppliedDatabase, logical_id: str, p: dict) -> str:
 
 
 def _proxy(db: AppliedDatabase, logical_id: str, p: dict) -> str:
-    _only(logical_id, p, {"Auth", "DBProxyName", "DebugLogging", "EngineFamily", "RequireTLS", "RoleArn", "VpcSubnetIds"})
+    _only(logical_id, p, {"Auth", "DBProxyName", "DebugLogging", "EngineFamily", "RequireTLS", "RoleArn",
+                          "VpcSubnetIds"})
     boto3.client("rds", region_name=REGION).create_db_proxy(**p)
     return p["DBProxyName"]
 

@@ -45,7 +45,8 @@ PINNED = {
         "Database/Cluster/Reader1/Resource": "DatabaseClusterReader1D8B76102",
         "Database/Cluster/Reader2/Resource": "DatabaseClusterReader26C65DE14",
         "Database/Cluster/Subnets/Default": "DatabaseClusterSubnets5540150D",
-        "Database/Cluster/Secret/Resource": "DatabaseStackDatabaseClusterSecret0FBBE9BD3fdaad7efa858a3daf9490cf0a702aeb",
+        "Database/Cluster/Secret/Resource":
+            "DatabaseStackDatabaseClusterSecret0FBBE9BD3fdaad7efa858a3daf9490cf0a702aeb",
         "Database/Cluster/Secret/Attachment/Resource": "DatabaseClusterSecretAttachmentDC8466C0",
         "Database/Parameters/Resource": "DatabaseParametersB8AC9B07",
         "Database/PostgresqlLogs/Resource": "DatabasePostgresqlLogs0EEFD61B",
@@ -99,7 +100,8 @@ def test_cluster_defaults(assembly: Assembly) -> None:
     assert props["MasterUsername"] == "dbadmin"
     assert props["EnableCloudwatchLogsExports"] == ["postgresql"]
     assert props["DBClusterParameterGroupName"] == {"Ref": "DatabaseParametersB8AC9B07"}
-    assert (props["PreferredBackupWindow"], props["PreferredMaintenanceWindow"]) == ("03:00-04:00", "sun:04:30-sun:05:30")
+    assert props["PreferredBackupWindow"] == "03:00-04:00"
+    assert props["PreferredMaintenanceWindow"] == "sun:04:30-sun:05:30"
     assert cluster["DeletionPolicy"] == cluster["UpdateReplacePolicy"] == "Snapshot"
     assert _props(assembly, STACK, "Database/Parameters/Resource")["Parameters"]["log_min_duration_statement"] == "1000"
 
@@ -134,13 +136,16 @@ def test_writer_and_readers_spread_over_two_zones_with_failover_tiers(assembly: 
 
 
 @pytest.mark.parametrize("name", ["Writer", "Reader1", "Reader2"])
-def test_instances_have_performance_insights_with_our_key_and_enhanced_monitoring(assembly: Assembly, name: str) -> None:
+def test_instances_have_performance_insights_with_our_key_and_enhanced_monitoring(
+    assembly: Assembly, name: str
+) -> None:
     instance = _props(assembly, STACK, f"Database/Cluster/{name}/Resource")
     assert instance["EnablePerformanceInsights"] is True
     assert instance["PerformanceInsightsKMSKeyId"] == {"Fn::GetAtt": ["DatabaseKey5E5D9547", "Arn"]}
     assert instance["PerformanceInsightsRetentionPeriod"] == 7
     assert instance["MonitoringInterval"] == 60
-    assert instance["MonitoringRoleArn"] == {"Fn::GetAtt": [_id(assembly, STACK, "Database/MonitoringRole/Resource"), "Arn"]}
+    role = _id(assembly, STACK, "Database/MonitoringRole/Resource")
+    assert instance["MonitoringRoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
 
 
 def test_monitoring_role_is_ours_without_managed_policies(assembly: Assembly) -> None:
@@ -213,7 +218,8 @@ def test_secret_rotates_every_30_days_in_the_vpc(assembly: Assembly) -> None:
     hosted = props["HostedRotationLambda"]
     assert hosted["RotationType"] == "PostgreSQLSingleUser"
     assert hosted["KmsKeyArn"] == {"Fn::GetAtt": ["DatabaseKey5E5D9547", "Arn"]}
-    assert hosted["VpcSecurityGroupIds"] == {"Fn::GetAtt": [_id(assembly, STACK, "Database/RotationSecurityGroup/Resource"), "GroupId"]}
+    rotation_group = _id(assembly, STACK, "Database/RotationSecurityGroup/Resource")
+    assert hosted["VpcSecurityGroupIds"] == {"Fn::GetAtt": [rotation_group, "GroupId"]}
     assert "IsolatedSubnet" in str(hosted["VpcSubnetIds"])
     mysql = next(iter(_of_type(assembly, "DatabaseMysql", "AWS::SecretsManager::RotationSchedule").values()))
     assert mysql["Properties"]["HostedRotationLambda"]["RotationType"] == "MySQLSingleUser"
@@ -225,7 +231,7 @@ def test_rotation_function_reaches_only_the_database_and_https_in_the_vpc(assemb
     [https] = group["SecurityGroupEgress"]
     assert (https["FromPort"], https["ToPort"]) == (443, 443) and "CidrBlock" in str(https["CidrIp"])
     egress = [r["Properties"] for r in _of_type(assembly, STACK, "AWS::EC2::SecurityGroupEgress").values()
-              if r["Properties"]["GroupId"] == {"Fn::GetAtt": [_id(assembly, STACK, "Database/RotationSecurityGroup/Resource"), "GroupId"]}]
+              if r["Properties"]["GroupId"]["Fn::GetAtt"][0] == rotation_group]
     assert [e["DestinationSecurityGroupId"] for e in egress] == [
         {"Fn::GetAtt": ["DatabaseSecurityGroup5C91FDCB", "GroupId"]}]
 
@@ -424,7 +430,7 @@ def test_session_manager_host_has_no_inbound_rule_and_no_port_22(assembly: Assem
     egress = [r["Properties"] for r in _of_type(assembly, STACK, "AWS::EC2::SecurityGroupEgress").values()
               if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}]
     assert sorted(str(e["DestinationSecurityGroupId"]["Fn::GetAtt"][0]) for e in egress) == sorted(
-        [_id(assembly, STACK, "Database/SecurityGroup/Resource"), _id(assembly, STACK, "Database/ProxySecurityGroup/Resource")])
+        _id(assembly, STACK, p) for p in ("Database/SecurityGroup/Resource", "Database/ProxySecurityGroup/Resource"))
 
 
 def test_session_manager_host_role_is_the_agent_only(assembly: Assembly) -> None:

@@ -47,7 +47,8 @@ PATH = "/refarch/dev/database"
 
 NOT_APPLIED = {
     "AWS::CDK::Metadata": "version reporting only",
-    "AWS::CloudWatch::Alarm": "moto cannot evaluate RDS metrics; metrics, dimensions and thresholds are asserted on the template",
+    "AWS::CloudWatch::Alarm": "moto cannot evaluate RDS metrics; metrics, dimensions and thresholds are asserted "
+                              "on the template",
     "AWS::SNS::Topic": "alarm notifications; asserted on the template",
     "AWS::SNS::TopicPolicy": "moto does not enforce resource policies",
     "AWS::EC2::SecurityGroup": "moto does not filter traffic; rules are asserted on the template",
@@ -62,7 +63,8 @@ NOT_APPLIED = {
     "AWS::EC2::LaunchTemplate": "the admin host is not run here; IMDSv2 is asserted on the template",
     "AWS::Logs::LogGroup": "moto's RDS exports no logs; name, key and retention are asserted on the template",
     "AWS::SecretsManager::ResourcePolicy": "moto does not enforce resource policies",
-    "AWS::SecretsManager::RotationSchedule": "hosted rotation needs the Secrets Manager transform's Lambda; asserted on the template",
+    "AWS::SecretsManager::RotationSchedule": "hosted rotation needs the Secrets Manager transform's Lambda; "
+                                             "asserted on the template",
 }
 
 
@@ -110,7 +112,9 @@ def test_settings_resolve_to_the_cluster(applied: AppliedDatabase, cluster: dict
     assert config["proxy-endpoint"] == proxy["Endpoint"]
 
 
-def test_secret_arn_leads_to_the_credentials_the_cluster_was_created_with(applied: AppliedDatabase, cluster: dict) -> None:
+def test_secret_arn_leads_to_the_credentials_the_cluster_was_created_with(
+    applied: AppliedDatabase, cluster: dict
+) -> None:
     config = {k: p["Value"] for k, p in _configuration().items()}
     sm = boto3.client("secretsmanager", region_name=REGION)
     secret = json.loads(sm.get_secret_value(SecretId=config["secret-arn"])["SecretString"])
@@ -124,7 +128,8 @@ def test_secret_arn_leads_to_the_credentials_the_cluster_was_created_with(applie
     [cluster_id] = applied.of_type("AWS::RDS::DBCluster")
     reference = json.dumps(applied.template["Resources"][cluster_id]["Properties"]["MasterUserPassword"])
     assert "{{resolve:secretsmanager:" in reference and ":SecretString:password::}}" in reference
-    assert applied.resolve(applied.template["Resources"][cluster_id]["Properties"]["MasterUserPassword"]) == secret["password"]
+    password = applied.template["Resources"][cluster_id]["Properties"]["MasterUserPassword"]
+    assert applied.resolve(password) == secret["password"]
 
 
 def test_secret_is_encrypted_with_the_stack_key(applied: AppliedDatabase) -> None:
@@ -138,7 +143,8 @@ def test_secret_is_encrypted_with_the_stack_key(applied: AppliedDatabase) -> Non
 
 def test_no_parameter_holds_the_password(applied: AppliedDatabase) -> None:
     sm = boto3.client("secretsmanager", region_name=REGION)
-    password = json.loads(sm.get_secret_value(SecretId=_configuration()["secret-arn"]["Value"])["SecretString"])["password"]
+    secret = sm.get_secret_value(SecretId=_configuration()["secret-arn"]["Value"])
+    password = json.loads(secret["SecretString"])["password"]
     ssm = boto3.client("ssm", region_name=REGION)
     everything = ssm.get_parameters_by_path(Path="/", Recursive=True)["Parameters"]
     assert everything and not any(password in p["Value"] for p in everything)

@@ -32,10 +32,12 @@ AURORA = {
                                   "reader_scaling.min_replicas must be at least readers (3): auto scaling never "
                                   "removes the readers the construct creates (got 2)"),
     "scaling max below readers": (dict(readers=4, reader_scaling=ReaderScaling(max_replicas=3)),
-                                  "reader_scaling.min_replicas must not exceed reader_scaling.max_replicas (3) (got 4)"),
+                                  "reader_scaling.min_replicas must not exceed reader_scaling.max_replicas (3) "
+                                  "(got 4)"),
     "cpu target too high": (dict(reader_scaling=ReaderScaling(max_replicas=3, target=95)),
                             "reader_scaling.target must be 10 to 90 percent CPU (got 95)"),
-    "connections target zero": (dict(reader_scaling=ReaderScaling(max_replicas=3, metric=ReaderMetric.CONNECTIONS, target=0)),
+    "connections target zero": (dict(reader_scaling=ReaderScaling(max_replicas=3, metric=ReaderMetric.CONNECTIONS,
+                                                                  target=0)),
                                 "reader_scaling.target must be at least 1 connection per reader (got 0)"),
     "cooldown too long": (dict(reader_scaling=ReaderScaling(max_replicas=3, scale_in_cooldown=D.hours(2))),
                           "reader_scaling.scale_in_cooldown must be 0 s to 1 hour (got '7200 s')"),
@@ -60,14 +62,16 @@ AURORA = {
     "replica lag alarm": (dict(replica_lag_alarm=D.millis(5)), "replica_lag_alarm must be at least 10 ms (got '5 ms')"),
     "serverless below 0.5": (dict(serverless_readers=True, serverless_capacity=(0.25, 4)),
                              "serverless_capacity[0] must be 0.5 to 256 ACU in steps of 0.5 (got 0.25)"),
-    "serverless odd step": (dict(serverless_readers=True, serverless_capacity=(1, 4.3)), "serverless_capacity[1] must be"),
+    "serverless odd step": (dict(serverless_readers=True, serverless_capacity=(1, 4.3)),
+                            "serverless_capacity[1] must be 0.5 to 256 ACU in steps of 0.5 (got 4.3)"),
     "serverless min above max": (dict(serverless_readers=True, serverless_capacity=(8, 4)),
                                  "serverless_capacity must be (min, max) with min <= max (got (8, 4))"),
     "parameter path trailing slash": (dict(parameter_path="/refarch/dev/database/"),
                                       "parameter_path must be a Parameter Store path such as /refarch/dev/database"),
     "parameter path under aws": (dict(parameter_path="/aws/db"), "(got '/aws/db')"),
     "unknown instance class": (dict(instance_type=ec2.InstanceType("c7g.large")),
-                               "instance_type must be an r, m or x class of size large or larger, or a t class (its memory sets the alarm "
+                               "instance_type must be an r, m or x class of size large or larger, or a t class "
+                               "(its memory sets the alarm "
                                "thresholds) "
                                "(got 'c7g.large')"),
 }
@@ -116,7 +120,8 @@ RDS = {
     "default port": (dict(port=5432), "port must not be the engine's default 5432"),
     "unsupported engine": (dict(engine=rds.DatabaseInstanceEngine.oracle_se2(version=rds.OracleEngineVersion.VER_19)),
                            "engine must be a PostgreSQL or MySQL engine (got None)"),
-    "replica lag": (dict(replica_lag_alarm=D.millis(500)), "replica_lag_alarm must be at least 1 s (ReplicaLag is in seconds) (got '0.5 s')"),
+    "replica lag": (dict(replica_lag_alarm=D.millis(500)),
+                    "replica_lag_alarm must be at least 1 s (ReplicaLag is in seconds) (got '0.5 s')"),
 }
 
 

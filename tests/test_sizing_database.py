@@ -27,7 +27,8 @@ def test_instance_memory_of_known_classes(instance_class: str, gib: int) -> None
     assert sizing.instance_memory_gib(instance_class) == gib
 
 
-@pytest.mark.parametrize("bad", ["r7g", "db.c7g.large", "r7g.medium", "t4g.4xlarge", "db.r7g.metal", "", None, "serverless"])
+@pytest.mark.parametrize(
+    "bad", ["r7g", "db.c7g.large", "r7g.medium", "t4g.4xlarge", "db.r7g.metal", "", None, "serverless"])
 def test_instance_memory_rejects_unknown_classes(bad) -> None:
     with pytest.raises(ValueError, match=r"instance_class .*\(got "):
         sizing.instance_memory_gib(bad)

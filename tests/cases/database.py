@@ -11,7 +11,14 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 
 from refarch import secure
-from refarch.database import AURORA_MYSQL, AuroraCluster, ReaderMetric, ReaderScaling, RdsWithReadReplicas, SessionManagerHost
+from refarch.database import (
+    AURORA_MYSQL,
+    AuroraCluster,
+    RdsWithReadReplicas,
+    ReaderMetric,
+    ReaderScaling,
+    SessionManagerHost,
+)
 
 ENDPOINTS = (ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, *secure.SESSION_MANAGER_ENDPOINTS)
 
