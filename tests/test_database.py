@@ -226,6 +226,7 @@ def test_secret_rotates_every_30_days_in_the_vpc(assembly: Assembly) -> None:
 
 
 def test_rotation_function_reaches_only_the_database_and_https_in_the_vpc(assembly: Assembly) -> None:
+    rotation_group = _id(assembly, STACK, "Database/RotationSecurityGroup/Resource")
     group = _props(assembly, STACK, "Database/RotationSecurityGroup/Resource")
     assert "SecurityGroupIngress" not in group
     [https] = group["SecurityGroupEgress"]
