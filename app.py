@@ -22,6 +22,7 @@ def _context(key: str) -> str | None:
 
 config = AppConfig(
     alarm_email=_context("alarm_email") or os.environ.get("REFARCH_ALARM_EMAIL") or None,
+    stage=_context("stage") or AppConfig.stage,
     edge_account=_context("edge_account") or AppConfig.edge_account,
     edge_regions=tuple(r.strip() for r in _context("edge_regions").split(",")) if _context("edge_regions")
     else AppConfig.edge_regions,

@@ -9,6 +9,7 @@ file beside a pattern module and it works in your own app.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -297,12 +298,22 @@ class Network(Construct):
     :param key: encrypts the flow-log group. Default: a new key.
     :param flow_log_retention: default: one year.
     :param removal_policy: for the flow-log group and key. Default: RETAIN.
+    :param vpn_customer_gateway_ip: the public IPv4 address of an on-premises
+        VPN device. Default: none (no VPN). When set, a virtual private gateway
+        and a Site-to-Site VPN connection (two IPsec tunnels, BGP) join the
+        on-premises network; routes it learns propagate to the ``Private`` and
+        ``Isolated`` tiers (security groups still decide who is admitted).
+    :param vpn_bgp_asn: the on-premises device's BGP ASN, 1 to 2147483647 and
+        not the gateway's 64512. Default: 65000 (a private ASN). Only with
+        ``vpn_customer_gateway_ip``.
     """
 
     vpc: ec2.Vpc
     key: kms.IKey
     flow_logs: logs.LogGroup
     endpoint_security_group: ec2.SecurityGroup | None
+    vpn_connection: ec2.VpnConnection | None
+    """The Site-to-Site VPN connection, when ``vpn_customer_gateway_ip`` is set."""
 
     def __init__(
         self,
@@ -316,9 +327,12 @@ class Network(Construct):
         key: kms.IKey | None = None,
         flow_log_retention: logs.RetentionDays = LOG_RETENTION,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        vpn_customer_gateway_ip: str | None = None,
+        vpn_bgp_asn: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         require(isinstance(max_azs, int) and 2 <= max_azs <= 6, "max_azs", max_azs, "must be 2 to 6")
+        _validate_vpn(vpn_customer_gateway_ip, vpn_bgp_asn)
         stack = cdk.Stack.of(self)
         require(
             max_azs <= 2 or not cdk.Token.is_unresolved(stack.region),
@@ -392,6 +406,16 @@ class Network(Construct):
                     security_groups=[self.endpoint_security_group],
                     subnets=self.workload_subnets,
                 )
+        self.vpn_connection = None
+        if vpn_customer_gateway_ip is not None:
+            self.vpc.enable_vpn_gateway(
+                type="ipsec.1",
+                amazon_side_asn=VPN_GATEWAY_ASN,
+                vpn_route_propagation=[self.workload_subnets, self.data_subnets],
+            )
+            self.vpn_connection = self.vpc.add_vpn_connection(
+                "OnPremises", ip=vpn_customer_gateway_ip, asn=vpn_bgp_asn or 65000
+            )
 
     @property
     def workload_subnets(self) -> ec2.SubnetSelection:
@@ -402,6 +426,36 @@ class Network(Construct):
     def data_subnets(self) -> ec2.SubnetSelection:
         """The ``Isolated`` tier: where databases live."""
         return ec2.SubnetSelection(subnet_group_name="Isolated")
+
+
+#: The Amazon side of the Site-to-Site VPN (the virtual private gateway's default ASN).
+VPN_GATEWAY_ASN = 64512
+
+
+def _validate_vpn(ip: str | None, asn: int | None) -> None:
+    require(
+        ip is not None or asn is None, "vpn_bgp_asn", asn,
+        "applies only with vpn_customer_gateway_ip (a VPN to configure)",
+    )
+    if ip is None:
+        return
+    try:
+        address = ipaddress.IPv4Address(ip)
+    except (ipaddress.AddressValueError, ValueError):
+        address = None
+    require(
+        address is not None and address.is_global,
+        "vpn_customer_gateway_ip",
+        ip,
+        "must be the public IPv4 address of the on-premises VPN device",
+    )
+    if asn is not None:
+        require(
+            isinstance(asn, int) and not isinstance(asn, bool) and 1 <= asn <= 2_147_483_647 and asn != VPN_GATEWAY_ASN,
+            "vpn_bgp_asn",
+            asn,
+            f"must be a BGP ASN from 1 to 2147483647 other than the gateway's own {VPN_GATEWAY_ASN}",
+        )
 
 
 def _endpoint_id(service: ec2.InterfaceVpcEndpointAwsService) -> str:

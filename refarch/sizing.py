@@ -8,6 +8,7 @@ template. Each function raises ``ValueError`` naming the argument it rejects.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -398,3 +399,125 @@ def firehose_freshness_threshold_s(buffering_interval_s: float) -> int:
     if isinstance(buffering_interval_s, bool) or not (low <= buffering_interval_s <= high):
         raise ValueError(f"buffering_interval_s must be {low} to {high} s (got {buffering_interval_s!r})")
     return math.ceil(buffering_interval_s) + 900
+
+
+# --- relational databases (Aurora and RDS) ---------------------------------
+
+#: Aurora clusters take at most 15 readers; RDS for MySQL and PostgreSQL at most 15 read replicas.
+AURORA_MAX_READERS = 15
+RDS_MAX_READ_REPLICAS = 15
+#: Automated backups are kept 1 to 35 days; refarch's floor is 7 (a week of point-in-time recovery).
+BACKUP_MAX_DAYS = 35
+BACKUP_FLOOR_DAYS = 7
+#: One Aurora Capacity Unit is about 2 GiB of memory; Serverless v2 runs 0.5 to 256 ACU in 0.5 steps.
+ACU_MEMORY_GIB = 2
+SERVERLESS_V2_MIN_ACU = 0.5
+SERVERLESS_V2_MAX_ACU = 256
+
+_GIB = 1024**3
+# Nominal memory per vCPU of the instance families relational databases run on.
+_GIB_PER_VCPU = {"r": 8, "m": 4, "x": 16}
+# Burstable classes do not follow a per-vCPU rule.
+_BURSTABLE_GIB = {"micro": 1, "small": 2, "medium": 4, "large": 8, "xlarge": 16, "2xlarge": 32}
+_CLASS = re.compile(r"^(?:db\.)?([a-z]+)(\d+)([a-z-]*)\.([0-9]*x?large|medium|small|micro)$")
+
+
+def instance_memory_gib(instance_class: str) -> float:
+    """Nominal memory of a database instance class, from its family and size.
+
+    Memory-optimised (``r``) classes have 8 GiB per vCPU, general-purpose
+    (``m``) 4, ``x`` 16; ``large`` is 2 vCPU, ``xlarge`` 4, ``Nxlarge`` 4N.
+    Burstable (``t``) classes follow their own table.
+
+    >>> instance_memory_gib("db.r7g.large")
+    16
+    >>> instance_memory_gib("r6g.4xlarge")
+    128
+    >>> instance_memory_gib("t4g.medium")
+    4
+    """
+    match = _CLASS.match(instance_class) if isinstance(instance_class, str) else None
+    if not match:
+        raise ValueError(f"instance_class must look like 'r7g.large' or 'db.r7g.large' (got {instance_class!r})")
+    family, _, _, size = match.groups()
+    if family == "t":
+        if size not in _BURSTABLE_GIB:
+            raise ValueError(f"instance_class has an unknown burstable size (got {instance_class!r})")
+        return _BURSTABLE_GIB[size]
+    if family not in _GIB_PER_VCPU or not size.endswith("large"):
+        raise ValueError(
+            f"instance_class must be of the r, m, x or t families with a large or Nxlarge size (got {instance_class!r})"
+        )
+    multiple = size[: -len("xlarge")] if size.endswith("xlarge") else ""
+    vcpus = 2 if size == "large" else 4 * (int(multiple) if multiple else 1)
+    return vcpus * _GIB_PER_VCPU[family]
+
+
+def serverless_v2_memory_gib(max_acu: float) -> float:
+    """Memory of a Serverless v2 instance at its maximum capacity (2 GiB per ACU).
+
+    >>> serverless_v2_memory_gib(16)
+    32
+    """
+    _positive("max_acu", max_acu)
+    return max_acu * ACU_MEMORY_GIB
+
+
+def max_connections(engine: str, memory_gib: float, *, aurora: bool = True) -> int:
+    """The engine's default ``max_connections`` for an instance with ``memory_gib`` of memory.
+
+    * PostgreSQL (Aurora and RDS): ``LEAST(memory / 9531392, 5000)``;
+    * Aurora MySQL: ``GREATEST(log2(memory / 805306368) * 45, log2(memory / 8187281408) * 1000)``,
+      at most 16000;
+    * RDS for MySQL: ``memory / 12582880``, at most 100000.
+
+    RDS evaluates these on ``DBInstanceClassMemory``, a little less than the
+    nominal memory used here, so the result is a slight overestimate.
+
+    >>> max_connections("postgresql", 16)
+    1802
+    >>> max_connections("mysql", 16)
+    1069
+    """
+    _positive("memory_gib", memory_gib)
+    memory = memory_gib * _GIB
+    if engine == "postgresql":
+        return max(1, min(math.floor(memory / 9531392), 5000))
+    if engine == "mysql":
+        if aurora:
+            value = max(math.log2(memory / 805306368) * 45, math.log2(memory / 8187281408) * 1000)
+            return max(1, min(math.floor(value), 16000))
+        return max(1, min(math.floor(memory / 12582880), 100000))
+    raise ValueError(f"engine must be 'postgresql' or 'mysql' (got {engine!r})")
+
+
+@dataclass(frozen=True)
+class DatabaseAlarmThresholds:
+    """Alarm thresholds for one database instance (or one role of a cluster)."""
+
+    max_connections: int
+    connections: int
+    """Alarm above this many connections: 80 % of ``max_connections``."""
+    freeable_memory_bytes: int
+    """Alarm below this much freeable memory: 10 % of the instance memory."""
+    free_local_storage_bytes: int
+    """Aurora only: alarm below this much local (temporary) storage: a fifth of
+    the memory, i.e. 10 % of the local storage of memory-optimised classes,
+    which carry about twice their memory."""
+
+
+def database_alarm_thresholds(engine: str, memory_gib: float, *, aurora: bool = True) -> DatabaseAlarmThresholds:
+    """Derive connection, memory and local-storage alarm thresholds from the instance memory.
+
+    >>> t = database_alarm_thresholds("postgresql", 16)
+    >>> t.max_connections, t.connections, t.freeable_memory_bytes, t.free_local_storage_bytes
+    (1802, 1441, 1717986918, 3435973836)
+    """
+    limit = max_connections(engine, memory_gib, aurora=aurora)
+    memory = memory_gib * _GIB
+    return DatabaseAlarmThresholds(
+        max_connections=limit,
+        connections=max(1, math.floor(limit * 0.8)),
+        freeable_memory_bytes=math.floor(memory * 0.1),
+        free_local_storage_bytes=math.floor(memory * 0.2),
+    )

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
+from stacks.database_stack import DatabaseStack
 from stacks.edge_stack import DEFAULT_REGIONS, PLACEHOLDER_ACCOUNT, build_edge
 from stacks.fanout_stack import FanOutStack
 from stacks.mobile_push_stack import PushStack
+from stacks.network_stack import NetworkStack
 from stacks.streaming_stack import StreamingStack
 from stacks.worker_fleet_stack import WorkerFleetStack
 
@@ -24,6 +26,8 @@ STACK_IDS = (
     "WorkerFleetStack",
     "StreamingStack",
     "PushStack",
+    "NetworkStack",
+    "DatabaseStack",
     "EdgeOriginUsEast1",
     "EdgeOriginEuWest1",
     "EdgeStack",
@@ -35,6 +39,7 @@ class AppConfig:
     """Everything the app takes from context or the environment (read in app.py only).
 
     :param alarm_email: subscribed to each stack's alarm topic. Default: none.
+    :param stage: names the Parameter Store hierarchy (``/refarch/<stage>/...``). Default: ``dev``.
     :param edge_account: the account of the edge stacks (explicit environments).
         Default: a placeholder, so synth is offline; deploy needs the real one.
     :param edge_regions: regions of the edge pattern's origins. Default: us-east-1, eu-west-1.
@@ -45,6 +50,7 @@ class AppConfig:
     """
 
     alarm_email: str | None = None
+    stage: str = "dev"
     edge_account: str = PLACEHOLDER_ACCOUNT
     edge_regions: tuple[str, ...] = DEFAULT_REGIONS
     edge_domain: str | None = None
@@ -92,6 +98,17 @@ def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
         "PushStack",
         alarm_email=config.alarm_email,
         description="refarch: mobile push with SNS (APNs and FCM platform applications, device registration)",
+        termination_protection=True,
+    )
+    network = NetworkStack(app, "NetworkStack", description="refarch: shared VPC (three tiers, flow logs, endpoints)")
+    stacks["NetworkStack"] = network
+    stacks["DatabaseStack"] = DatabaseStack(
+        app,
+        "DatabaseStack",
+        network=network.network,
+        stage=config.stage,
+        alarm_email=config.alarm_email,
+        description="refarch: Aurora PostgreSQL with read replicas, reader auto scaling and RDS Proxy",
         termination_protection=True,
     )
     stacks.update(
