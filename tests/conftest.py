@@ -79,6 +79,17 @@ class Assembly:
                 return logical_id
         raise KeyError(path)
 
+    def resource_id(self, stack_id: str, path: str) -> str:
+        """Logical ID of the resource at ``path`` below the stack (e.g. 'Orders/Topic/Resource')."""
+        return self.logical_id(stack_id, f"{stack_id}/{path}")
+
+    def resource(self, stack_id: str, path: str) -> dict:
+        """The template entry (Type, Properties, DependsOn, Metadata...) of the resource at ``path``."""
+        return self.template(stack_id)["Resources"][self.resource_id(stack_id, path)]
+
+    def properties(self, stack_id: str, path: str) -> dict:
+        return self.resource(stack_id, path)["Properties"]
+
 
 @pytest.fixture(scope="session")
 def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:

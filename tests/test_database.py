@@ -13,18 +13,6 @@ STACK = "DatabaseStack"
 GIB = 1024**3
 
 
-def _id(assembly: Assembly, stack: str, path: str) -> str:
-    return assembly.logical_id(stack, f"{stack}/{path}")
-
-
-def _res(assembly: Assembly, stack: str, path: str) -> dict:
-    return assembly.template(stack)["Resources"][_id(assembly, stack, path)]
-
-
-def _props(assembly: Assembly, stack: str, path: str) -> dict:
-    return _res(assembly, stack, path)["Properties"]
-
-
 def _of_type(assembly: Assembly, stack: str, resource_type: str) -> dict[str, dict]:
     return {k: r for k, r in assembly.template(stack)["Resources"].items() if r["Type"] == resource_type}
 
@@ -66,7 +54,7 @@ PINNED = {
 
 @pytest.mark.parametrize("stack,path", [(s, p) for s, paths in PINNED.items() for p in paths])
 def test_stateful_logical_ids_are_pinned(assembly: Assembly, stack: str, path: str) -> None:
-    assert _id(assembly, stack, path) == PINNED[stack][path]
+    assert assembly.resource_id(stack, path) == PINNED[stack][path]
 
 
 def test_database_stack_has_termination_protection(assembly: Assembly) -> None:
@@ -74,7 +62,7 @@ def test_database_stack_has_termination_protection(assembly: Assembly) -> None:
 
 
 def test_database_stack_takes_the_vpc_from_the_network_stack(assembly: Assembly) -> None:
-    subnets = _props(assembly, STACK, "Database/Cluster/Subnets/Default")["SubnetIds"]
+    subnets = assembly.properties(STACK, "Database/Cluster/Subnets/Default")["SubnetIds"]
     assert len(subnets) == 2
     for subnet in subnets:  # a cross-stack reference to NetworkStack's isolated tier
         ref = subnet.get("Fn::GetStackOutput") or subnet.get("Fn::ImportValue")
@@ -86,7 +74,7 @@ def test_database_stack_takes_the_vpc_from_the_network_stack(assembly: Assembly)
 
 
 def test_cluster_defaults(assembly: Assembly) -> None:
-    cluster = _res(assembly, STACK, "Database/Cluster/Resource")
+    cluster = assembly.resource(STACK, "Database/Cluster/Resource")
     props = cluster["Properties"]
     key = {"Fn::GetAtt": ["DatabaseKey5E5D9547", "Arn"]}
     assert props["Engine"] == "aurora-postgresql" and props["EngineVersion"].startswith("17.")
@@ -103,28 +91,28 @@ def test_cluster_defaults(assembly: Assembly) -> None:
     assert props["PreferredBackupWindow"] == "03:00-04:00"
     assert props["PreferredMaintenanceWindow"] == "sun:04:30-sun:05:30"
     assert cluster["DeletionPolicy"] == cluster["UpdateReplacePolicy"] == "Snapshot"
-    assert _props(assembly, STACK, "Database/Parameters/Resource")["Parameters"]["log_min_duration_statement"] == "1000"
+    assert assembly.properties(STACK, "Database/Parameters/Resource")["Parameters"]["log_min_duration_statement"] == "1000"
 
 
 def test_tls_is_enforced_by_the_parameter_group(assembly: Assembly) -> None:
-    assert _props(assembly, STACK, "Database/Parameters/Resource")["Parameters"]["rds.force_ssl"] == "1"
-    mysql = _props(assembly, "DatabaseMysql", "Database/Parameters/Resource")
+    assert assembly.properties(STACK, "Database/Parameters/Resource")["Parameters"]["rds.force_ssl"] == "1"
+    mysql = assembly.properties("DatabaseMysql", "Database/Parameters/Resource")
     assert mysql["Family"].startswith("aurora-mysql")
     assert mysql["Parameters"]["require_secure_transport"] == "ON"
     assert mysql["Parameters"]["server_audit_logging"] == "1"  # the audit log is exported
-    assert _props(assembly, "DatabaseMysql", "Database/Cluster/Resource")["EnableCloudwatchLogsExports"] == [
+    assert assembly.properties("DatabaseMysql", "Database/Cluster/Resource")["EnableCloudwatchLogsExports"] == [
         "audit", "error", "slowquery"]
-    assert _props(assembly, "DatabaseMysql", "Database/Cluster/Resource")["Port"] == 13306
+    assert assembly.properties("DatabaseMysql", "Database/Cluster/Resource")["Port"] == 13306
 
 
 def test_cluster_lives_in_the_isolated_subnets(assembly: Assembly) -> None:
-    description = _props(assembly, STACK, "Database/Cluster/Subnets/Default")
+    description = assembly.properties(STACK, "Database/Cluster/Subnets/Default")
     assert all("IsolatedSubnet" in str(s) for s in description["SubnetIds"])
 
 
 def test_writer_and_readers_spread_over_two_zones_with_failover_tiers(assembly: Assembly) -> None:
-    writer = _props(assembly, STACK, "Database/Cluster/Writer/Resource")
-    readers = [_props(assembly, STACK, f"Database/Cluster/Reader{i}/Resource") for i in (1, 2)]
+    writer = assembly.properties(STACK, "Database/Cluster/Writer/Resource")
+    readers = [assembly.properties(STACK, f"Database/Cluster/Reader{i}/Resource") for i in (1, 2)]
     assert writer["PromotionTier"] == 0 and [r["PromotionTier"] for r in readers] == [1, 1]
     assert writer["AvailabilityZone"] == {"Fn::Select": [0, {"Fn::GetAZs": ""}]}
     assert readers[0]["AvailabilityZone"] == {"Fn::Select": [1, {"Fn::GetAZs": ""}]}
@@ -139,17 +127,17 @@ def test_writer_and_readers_spread_over_two_zones_with_failover_tiers(assembly: 
 def test_instances_have_performance_insights_with_our_key_and_enhanced_monitoring(
     assembly: Assembly, name: str
 ) -> None:
-    instance = _props(assembly, STACK, f"Database/Cluster/{name}/Resource")
+    instance = assembly.properties(STACK, f"Database/Cluster/{name}/Resource")
     assert instance["EnablePerformanceInsights"] is True
     assert instance["PerformanceInsightsKMSKeyId"] == {"Fn::GetAtt": ["DatabaseKey5E5D9547", "Arn"]}
     assert instance["PerformanceInsightsRetentionPeriod"] == 7
     assert instance["MonitoringInterval"] == 60
-    role = _id(assembly, STACK, "Database/MonitoringRole/Resource")
+    role = assembly.resource_id(STACK, "Database/MonitoringRole/Resource")
     assert instance["MonitoringRoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
 
 
 def test_monitoring_role_is_ours_without_managed_policies(assembly: Assembly) -> None:
-    role = _props(assembly, STACK, "Database/MonitoringRole/Resource")
+    role = assembly.properties(STACK, "Database/MonitoringRole/Resource")
     assert "ManagedPolicyArns" not in role
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
     [policy] = role["Policies"]
@@ -160,12 +148,12 @@ def test_monitoring_role_is_ours_without_managed_policies(assembly: Assembly) ->
 
 
 def test_serverless_readers_scale_with_the_writer(assembly: Assembly) -> None:
-    cluster = _props(assembly, "DatabaseServerlessReaders", "Database/Cluster/Resource")
+    cluster = assembly.properties("DatabaseServerlessReaders", "Database/Cluster/Resource")
     assert cluster["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 1, "MaxCapacity": 32}
-    reader = _props(assembly, "DatabaseServerlessReaders", "Database/Cluster/Reader1/Resource")
+    reader = assembly.properties("DatabaseServerlessReaders", "Database/Cluster/Reader1/Resource")
     assert reader["DBInstanceClass"] == "db.serverless"
     assert reader["PromotionTier"] == 1  # tiers 0-1 follow the writer's capacity
-    writer = _props(assembly, "DatabaseServerlessReaders", "Database/Cluster/Writer/Resource")
+    writer = assembly.properties("DatabaseServerlessReaders", "Database/Cluster/Writer/Resource")
     assert writer["DBInstanceClass"] == "db.r7g.large"
 
 
@@ -173,7 +161,7 @@ def test_serverless_readers_scale_with_the_writer(assembly: Assembly) -> None:
 
 
 def test_exported_logs_land_in_encrypted_groups_created_before_the_instances(assembly: Assembly) -> None:
-    group_id = _id(assembly, STACK, "Database/PostgresqlLogs/Resource")
+    group_id = assembly.resource_id(STACK, "Database/PostgresqlLogs/Resource")
     group = assembly.template(STACK)["Resources"][group_id]
     assert group["Properties"]["LogGroupName"] == {
         "Fn::Join": ["", ["/aws/rds/cluster/", {"Ref": "DatabaseCluster5B53A178"}, "/postgresql"]]}
@@ -181,11 +169,11 @@ def test_exported_logs_land_in_encrypted_groups_created_before_the_instances(ass
     assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["DatabaseKey5E5D9547", "Arn"]}
     assert group["DeletionPolicy"] == "Retain"
     for name in ("Writer", "Reader1", "Reader2"):
-        assert group_id in _res(assembly, STACK, f"Database/Cluster/{name}/Resource")["DependsOn"]
+        assert group_id in assembly.resource(STACK, f"Database/Cluster/{name}/Resource")["DependsOn"]
 
 
 def test_key_admits_cloudwatch_logs_and_is_retained(assembly: Assembly) -> None:
-    key = _res(assembly, STACK, "Database/Key/Resource")
+    key = assembly.resource(STACK, "Database/Key/Resource")
     assert key["Properties"]["EnableKeyRotation"] is True and key["DeletionPolicy"] == "Retain"
     principals = [s.get("Principal") for s in key["Properties"]["KeyPolicy"]["Statement"]]
     assert any("logs." in str(p) for p in principals)
@@ -202,7 +190,7 @@ def test_mysql_exports_three_log_groups(assembly: Assembly) -> None:
 
 
 def test_secret_is_generated_encrypted_retained_and_excludes_awkward_characters(assembly: Assembly) -> None:
-    secret = _res(assembly, STACK, "Database/Cluster/Secret/Resource")
+    secret = assembly.resource(STACK, "Database/Cluster/Secret/Resource")
     generate = secret["Properties"]["GenerateSecretString"]
     assert generate["SecretStringTemplate"] == '{"username":"dbadmin"}'
     assert generate["GenerateStringKey"] == "password" and generate["PasswordLength"] == 30
@@ -218,7 +206,7 @@ def test_secret_rotates_every_30_days_in_the_vpc(assembly: Assembly) -> None:
     hosted = props["HostedRotationLambda"]
     assert hosted["RotationType"] == "PostgreSQLSingleUser"
     assert hosted["KmsKeyArn"] == {"Fn::GetAtt": ["DatabaseKey5E5D9547", "Arn"]}
-    rotation_group = _id(assembly, STACK, "Database/RotationSecurityGroup/Resource")
+    rotation_group = assembly.resource_id(STACK, "Database/RotationSecurityGroup/Resource")
     assert hosted["VpcSecurityGroupIds"] == {"Fn::GetAtt": [rotation_group, "GroupId"]}
     assert "IsolatedSubnet" in str(hosted["VpcSubnetIds"])
     mysql = next(iter(_of_type(assembly, "DatabaseMysql", "AWS::SecretsManager::RotationSchedule").values()))
@@ -226,8 +214,8 @@ def test_secret_rotates_every_30_days_in_the_vpc(assembly: Assembly) -> None:
 
 
 def test_rotation_function_reaches_only_the_database_and_https_in_the_vpc(assembly: Assembly) -> None:
-    rotation_group = _id(assembly, STACK, "Database/RotationSecurityGroup/Resource")
-    group = _props(assembly, STACK, "Database/RotationSecurityGroup/Resource")
+    rotation_group = assembly.resource_id(STACK, "Database/RotationSecurityGroup/Resource")
+    group = assembly.properties(STACK, "Database/RotationSecurityGroup/Resource")
     assert "SecurityGroupIngress" not in group
     [https] = group["SecurityGroupEgress"]
     assert (https["FromPort"], https["ToPort"]) == (443, 443) and "CidrBlock" in str(https["CidrIp"])
@@ -241,13 +229,13 @@ def test_rotation_function_reaches_only_the_database_and_https_in_the_vpc(assemb
 
 
 def test_database_security_group_admits_only_named_groups_and_sends_nothing(assembly: Assembly) -> None:
-    group = _props(assembly, STACK, "Database/SecurityGroup/Resource")
+    group = assembly.properties(STACK, "Database/SecurityGroup/Resource")
     assert group["SecurityGroupEgress"][0]["Description"] == "Disallow all traffic"
     assert "SecurityGroupIngress" not in group
     ingress = [r["Properties"] for r in _of_type(assembly, STACK, "AWS::EC2::SecurityGroupIngress").values()
                if r["Properties"]["GroupId"] == {"Fn::GetAtt": ["DatabaseSecurityGroup5C91FDCB", "GroupId"]}]
     sources = sorted(i["SourceSecurityGroupId"]["Fn::GetAtt"][0] for i in ingress)
-    assert sources == sorted(_id(assembly, STACK, p) for p in (
+    assert sources == sorted(assembly.resource_id(STACK, p) for p in (
         "Database/RotationSecurityGroup/Resource", "Database/ProxySecurityGroup/Resource",
         "AdminHost/SecurityGroup/Resource"))
     assert all("CidrIp" not in i for i in ingress)
@@ -255,7 +243,7 @@ def test_database_security_group_admits_only_named_groups_and_sends_nothing(asse
 
 
 def test_proxy_requires_tls_and_iam_auth(assembly: Assembly) -> None:
-    proxy = _props(assembly, STACK, "Database/Proxy/Resource")
+    proxy = assembly.properties(STACK, "Database/Proxy/Resource")
     assert proxy["RequireTLS"] is True
     assert proxy["Auth"] == [{"AuthScheme": "SECRETS", "IAMAuth": "REQUIRED",
                               "SecretArn": {"Ref": "DatabaseClusterSecretAttachmentDC8466C0"}}]
@@ -271,7 +259,7 @@ def test_no_proxy_unless_asked(assembly: Assembly) -> None:
 
 
 def test_reader_auto_scaling_targets_the_replica_count(assembly: Assembly) -> None:
-    target = _res(assembly, STACK, "Database/ReaderScaling/Resource")
+    target = assembly.resource(STACK, "Database/ReaderScaling/Resource")
     assert target["Properties"] == {
         "ServiceNamespace": "rds",
         "ScalableDimension": "rds:cluster:ReadReplicaCount",
@@ -285,7 +273,7 @@ def test_reader_auto_scaling_targets_the_replica_count(assembly: Assembly) -> No
 
 
 def test_reader_scaling_policy_tracks_average_reader_cpu(assembly: Assembly) -> None:
-    policy = _props(assembly, STACK, "Database/ReaderScaling/Target/Resource")
+    policy = assembly.properties(STACK, "Database/ReaderScaling/Target/Resource")
     assert policy["PolicyType"] == "TargetTrackingScaling"
     assert policy["TargetTrackingScalingPolicyConfiguration"] == {
         "PredefinedMetricSpecification": {"PredefinedMetricType": "RDSReaderAverageCPUUtilization"},
@@ -293,9 +281,9 @@ def test_reader_scaling_policy_tracks_average_reader_cpu(assembly: Assembly) -> 
 
 
 def test_reader_scaling_on_connections(assembly: Assembly) -> None:
-    target = _props(assembly, "DatabaseServerlessReaders", "Database/ReaderScaling/Resource")
+    target = assembly.properties("DatabaseServerlessReaders", "Database/ReaderScaling/Resource")
     assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 15)
-    policy = _props(assembly, "DatabaseServerlessReaders", "Database/ReaderScaling/Target/Resource")
+    policy = assembly.properties("DatabaseServerlessReaders", "Database/ReaderScaling/Target/Resource")
     config = policy["TargetTrackingScalingPolicyConfiguration"]
     assert config["PredefinedMetricSpecification"] == {"PredefinedMetricType": "RDSReaderAverageDatabaseConnections"}
     assert config["TargetValue"] == 500
@@ -309,7 +297,7 @@ def test_no_reader_scaling_unless_asked(assembly: Assembly) -> None:
 
 
 def _alarm(assembly: Assembly, stack: str, name: str) -> dict:
-    return _props(assembly, stack, f"Database/{name}/Resource")
+    return assembly.properties(stack, f"Database/{name}/Resource")
 
 
 def _dims(alarm: dict) -> dict:
@@ -322,7 +310,7 @@ def test_replica_lag_alarm_covers_every_reader_by_role(assembly: Assembly) -> No
     assert _dims(alarm) == {"DBClusterIdentifier": {"Ref": "DatabaseCluster5B53A178"}, "Role": "READER"}
     assert alarm["Statistic"] == "Maximum" and alarm["Threshold"] == 1000
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
-    assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": _id(assembly, STACK, "Alarms/Topic/Resource")}]
+    assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": assembly.resource_id(STACK, "Alarms/Topic/Resource")}]
 
 
 # Thresholds derived from the instance memory (r7g.large: 16 GiB) with refarch.sizing.
@@ -400,7 +388,7 @@ def test_stack_outputs(assembly: Assembly) -> None:
     assert outputs["ParameterPath"]["Value"] == "/refarch/dev/database"
     command = outputs["PortForwardCommand"]["Value"]["Fn::Join"][1]
     assert "AWS-StartPortForwardingSessionToRemoteHost" in command[2]
-    assert command[1] == {"Ref": _id(assembly, STACK, "AdminHost/Instance/Resource")}
+    assert command[1] == {"Ref": assembly.resource_id(STACK, "AdminHost/Instance/Resource")}
     assert '"portNumber":["15432"]' in command[4]
 
 
@@ -408,20 +396,20 @@ def test_stack_outputs(assembly: Assembly) -> None:
 
 
 def test_session_manager_host_is_locked_down(assembly: Assembly) -> None:
-    instance = _res(assembly, STACK, "AdminHost/Instance/Resource")["Properties"]
+    instance = assembly.resource(STACK, "AdminHost/Instance/Resource")["Properties"]
     assert "KeyName" not in instance
     [volume] = instance["BlockDeviceMappings"]
     assert volume["Ebs"]["Encrypted"] is True
     assert volume["Ebs"]["KmsKeyId"] == {"Fn::GetAtt": ["DatabaseKey5E5D9547", "Arn"]}
     assert instance["NetworkInterfaces"][0]["AssociatePublicIpAddress"] is False
     assert "PrivateSubnet" in str(instance["NetworkInterfaces"][0]["SubnetId"])
-    template = _props(assembly, STACK, "AdminHost/Instance/LaunchTemplate")
+    template = assembly.properties(STACK, "AdminHost/Instance/LaunchTemplate")
     assert template["LaunchTemplateData"]["MetadataOptions"] == {"HttpTokens": "required"}
 
 
 def test_session_manager_host_has_no_inbound_rule_and_no_port_22(assembly: Assembly) -> None:
-    group_id = _id(assembly, STACK, "AdminHost/SecurityGroup/Resource")
-    group = _props(assembly, STACK, "AdminHost/SecurityGroup/Resource")
+    group_id = assembly.resource_id(STACK, "AdminHost/SecurityGroup/Resource")
+    group = assembly.properties(STACK, "AdminHost/SecurityGroup/Resource")
     assert "SecurityGroupIngress" not in group
     ingress_to_host = [r for r in _of_type(assembly, STACK, "AWS::EC2::SecurityGroupIngress").values()
                        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}]
@@ -431,26 +419,26 @@ def test_session_manager_host_has_no_inbound_rule_and_no_port_22(assembly: Assem
     egress = [r["Properties"] for r in _of_type(assembly, STACK, "AWS::EC2::SecurityGroupEgress").values()
               if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}]
     assert sorted(str(e["DestinationSecurityGroupId"]["Fn::GetAtt"][0]) for e in egress) == sorted(
-        _id(assembly, STACK, p) for p in ("Database/SecurityGroup/Resource", "Database/ProxySecurityGroup/Resource"))
+        assembly.resource_id(STACK, p) for p in ("Database/SecurityGroup/Resource", "Database/ProxySecurityGroup/Resource"))
 
 
 def test_session_manager_host_role_is_the_agent_only(assembly: Assembly) -> None:
-    role = _props(assembly, STACK, "AdminHost/Role/Resource")
+    role = assembly.properties(STACK, "AdminHost/Role/Resource")
     assert "ManagedPolicyArns" not in role
-    policy = _props(assembly, STACK, "AdminHost/AgentPolicy/Resource")
+    policy = assembly.properties(STACK, "AdminHost/AgentPolicy/Resource")
     statements = policy["PolicyDocument"]["Statement"]
     actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
     assert {a.split(":")[0] for a in actions} == {"ssm", "ssmmessages", "ec2messages"}
     assert not any(a.startswith(("rds", "secretsmanager", "s3", "ssm:Get")) for a in actions)
     update = next(s for s in statements if s["Action"] == "ssm:UpdateInstanceInformation")
-    assert {"Ref": _id(assembly, STACK, "AdminHost/Instance/Resource")} in update["Resource"]["Fn::Join"][1]
+    assert {"Ref": assembly.resource_id(STACK, "AdminHost/Instance/Resource")} in update["Resource"]["Fn::Join"][1]
 
 
 # --- RdsWithReadReplicas ---------------------------------------------------------------
 
 
 def test_rds_primary_defaults(assembly: Assembly) -> None:
-    primary = _res(assembly, "DatabaseRds", "Database/Primary/Resource")
+    primary = assembly.resource("DatabaseRds", "Database/Primary/Resource")
     props = primary["Properties"]
     assert props["MultiAZ"] is True
     assert props["AllocatedStorage"] == "100" and props["MaxAllocatedStorage"] == 1000
@@ -462,13 +450,13 @@ def test_rds_primary_defaults(assembly: Assembly) -> None:
     assert props["EnableCloudwatchLogsExports"] == ["postgresql", "upgrade"]
     assert props["PubliclyAccessible"] is False
     assert primary["DeletionPolicy"] == "Snapshot"
-    parameters = _props(assembly, "DatabaseRds", "Database/Parameters/Resource")
+    parameters = assembly.properties("DatabaseRds", "Database/Parameters/Resource")
     assert parameters["Parameters"] == {"rds.force_ssl": "1"}
 
 
 def test_rds_replicas_follow_the_primary_in_other_zones(assembly: Assembly) -> None:
     for i, az in ((1, 1), (2, 0)):
-        replica = _res(assembly, "DatabaseRds", f"Database/Replica{i}/Resource")
+        replica = assembly.resource("DatabaseRds", f"Database/Replica{i}/Resource")
         props = replica["Properties"]
         assert "DatabasePrimaryEDE0B3D0" in str(props["SourceDBInstanceIdentifier"])
         assert props["AvailabilityZone"] == {"Fn::Select": [az, {"Fn::GetAZs": ""}]}
@@ -507,7 +495,7 @@ def test_rds_parameters(assembly: Assembly) -> None:
 
 
 def test_rds_secret_rotates_and_is_retained(assembly: Assembly) -> None:
-    secret = _res(assembly, "DatabaseRds", "Database/Primary/Secret/Resource")
+    secret = assembly.resource("DatabaseRds", "Database/Primary/Secret/Resource")
     assert secret["DeletionPolicy"] == "Retain"
     [schedule] = _of_type(assembly, "DatabaseRds", "AWS::SecretsManager::RotationSchedule").values()
     assert schedule["Properties"]["HostedRotationLambda"]["RotationType"] == "PostgreSQLSingleUser"
@@ -557,7 +545,7 @@ def test_application_reads_its_settings_by_path_and_decrypts_only_through_secret
 
 
 def test_application_is_admitted_to_database_and_proxy(assembly: Assembly) -> None:
-    app = {"Fn::GetAtt": [_id(assembly, "DatabaseMysql", "AppSecurityGroup/Resource"), "GroupId"]}
+    app = {"Fn::GetAtt": [assembly.resource_id("DatabaseMysql", "AppSecurityGroup/Resource"), "GroupId"]}
     ingress = [r["Properties"] for r in _of_type(assembly, "DatabaseMysql", "AWS::EC2::SecurityGroupIngress").values()
                if r["Properties"]["SourceSecurityGroupId"] == app]
     ports = sorted(str(i["FromPort"]) for i in ingress)

@@ -49,10 +49,6 @@ def _config(assembly: Assembly, stack: str) -> dict:
     return _one(assembly, stack, "AWS::CloudFront::Distribution")[1]["Properties"]["DistributionConfig"]
 
 
-def _id(assembly: Assembly, stack: str, path: str) -> str:
-    return assembly.logical_id(stack, f"{stack}/{path}")
-
-
 def _stack_output(stack: str, region: str, output_prefix: str) -> dict:
     return {"Fn::GetStackOutput": {"StackName": stack, "Region": region, "OutputName": Match.string_like_regexp(
         f"^{output_prefix}")}}
@@ -138,8 +134,8 @@ def test_static_behaviour_redirects_to_https_compresses_and_uses_our_policies(as
     assert default["ViewerProtocolPolicy"] == "redirect-to-https"
     assert default["Compress"] is True
     assert default["AllowedMethods"] == ["GET", "HEAD", "OPTIONS"]
-    assert default["CachePolicyId"] == {"Ref": _id(assembly, "EdgeStack", "Site/StaticCachePolicy/Resource")}
-    assert default["ResponseHeadersPolicyId"] == {"Ref": _id(assembly, "EdgeStack", "Site/SecurityHeaders/Resource")}
+    assert default["CachePolicyId"] == {"Ref": assembly.resource_id("EdgeStack", "Site/StaticCachePolicy/Resource")}
+    assert default["ResponseHeadersPolicyId"] == {"Ref": assembly.resource_id("EdgeStack", "Site/SecurityHeaders/Resource")}
 
 
 def test_static_cache_policy(assembly: Assembly) -> None:
@@ -187,7 +183,7 @@ def test_default_domain_uses_cloudfront_certificate_and_says_why(assembly: Assem
 
 def test_s3_origin_is_private_through_origin_access_control(assembly: Assembly) -> None:
     config = _config(assembly, "EdgeStack")
-    bucket = _id(assembly, "EdgeStack", "Site/Content/Resource")
+    bucket = assembly.resource_id("EdgeStack", "Site/Content/Resource")
     s3_origin = next(o for o in config["Origins"] if "S3OriginConfig" in o)
     assert s3_origin["DomainName"] == {"Fn::GetAtt": [bucket, "RegionalDomainName"]}
     assert s3_origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
@@ -198,10 +194,10 @@ def test_s3_origin_is_private_through_origin_access_control(assembly: Assembly) 
 
 
 def test_content_bucket_admits_only_this_distribution_and_tls(assembly: Assembly) -> None:
-    bucket = _id(assembly, "EdgeStack", "Site/Content/Resource")
-    distribution = _id(assembly, "EdgeStack", "Site/Distribution/Resource")
+    bucket = assembly.resource_id("EdgeStack", "Site/Content/Resource")
+    distribution = assembly.resource_id("EdgeStack", "Site/Distribution/Resource")
     statements = _resources(assembly, "EdgeStack", "AWS::S3::BucketPolicy")[
-        _id(assembly, "EdgeStack", "Site/Content/Policy/Resource")]["Properties"]["PolicyDocument"]["Statement"]
+        assembly.resource_id("EdgeStack", "Site/Content/Policy/Resource")]["Properties"]["PolicyDocument"]["Statement"]
     assert any({k: s.get(k) for k in TLS_ONLY} == TLS_ONLY for s in statements)
     allow = [s for s in statements if s["Effect"] == "Allow"]
     assert len(allow) == 1
@@ -212,12 +208,12 @@ def test_content_bucket_admits_only_this_distribution_and_tls(assembly: Assembly
     encryption = _resources(assembly, "EdgeStack", "AWS::S3::Bucket")[bucket]["Properties"]["BucketEncryption"]
     rule = encryption["ServerSideEncryptionConfiguration"][0]
     assert rule["ServerSideEncryptionByDefault"] == {
-        "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": [_id(assembly, "EdgeStack", "Site/Key/Resource"),
+        "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": [assembly.resource_id("EdgeStack", "Site/Key/Resource"),
                                                                       "Arn"]}}
 
 
 def test_key_lets_cloudfront_decrypt_and_log_delivery_encrypt(assembly: Assembly) -> None:
-    key = _resources(assembly, "EdgeStack", "AWS::KMS::Key")[_id(assembly, "EdgeStack", "Site/Key/Resource")]
+    key = _resources(assembly, "EdgeStack", "AWS::KMS::Key")[assembly.resource_id("EdgeStack", "Site/Key/Resource")]
     assert key["Properties"]["EnableKeyRotation"] is True
     assert key["DeletionPolicy"] == "Retain"
     statements = key["Properties"]["KeyPolicy"]["Statement"]
@@ -275,8 +271,8 @@ def test_with_domain_api_goes_to_the_accelerator_name_over_tls12(assembly: Assem
 
 
 def test_standard_logging_v2_to_the_encrypted_log_bucket(assembly: Assembly) -> None:
-    distribution = _id(assembly, "EdgeStack", "Site/Distribution/Resource")
-    bucket = _id(assembly, "EdgeStack", "Site/Logs/Resource")
+    distribution = assembly.resource_id("EdgeStack", "Site/Distribution/Resource")
+    bucket = assembly.resource_id("EdgeStack", "Site/Logs/Resource")
     source_id, source = _one(assembly, "EdgeStack", "AWS::Logs::DeliverySource")
     destination_id, destination = _one(assembly, "EdgeStack", "AWS::Logs::DeliveryDestination")
     _, delivery = _one(assembly, "EdgeStack", "AWS::Logs::Delivery")
@@ -286,7 +282,7 @@ def test_standard_logging_v2_to_the_encrypted_log_bucket(assembly: Assembly) -> 
     assert delivery["Properties"]["DeliverySourceName"] == {"Ref": source_id}
     assert delivery["Properties"]["DeliveryDestinationArn"] == {"Fn::GetAtt": [destination_id, "Arn"]}
     policy = _resources(assembly, "EdgeStack", "AWS::S3::BucketPolicy")[
-        _id(assembly, "EdgeStack", "Site/Logs/Policy/Resource")]["Properties"]["PolicyDocument"]["Statement"]
+        assembly.resource_id("EdgeStack", "Site/Logs/Policy/Resource")]["Properties"]["PolicyDocument"]["Statement"]
     allow = next(s for s in policy if s.get("Sid") == "AllowLogDelivery")
     assert allow["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
     assert allow["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
@@ -300,12 +296,12 @@ def test_5xx_alarm_has_distribution_and_global_region_dimensions(assembly: Assem
     props = alarm["Properties"]
     assert (props["Namespace"], props["MetricName"]) == ("AWS/CloudFront", "5xxErrorRate")
     assert props["Dimensions"] == [
-        {"Name": "DistributionId", "Value": {"Ref": _id(assembly, "EdgeStack", "Site/Distribution/Resource")}},
+        {"Name": "DistributionId", "Value": {"Ref": assembly.resource_id("EdgeStack", "Site/Distribution/Resource")}},
         {"Name": "Region", "Value": "Global"},
     ]
     assert (props["Threshold"], props["Period"]) == (5, 300)
     assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (3, 2)
-    assert props["AlarmActions"] == [{"Ref": _id(assembly, "EdgeStack", "Alarms/Topic/Resource")}]
+    assert props["AlarmActions"] == [{"Ref": assembly.resource_id("EdgeStack", "Alarms/Topic/Resource")}]
 
 
 # --- Route 53 and certificates -------------------------------------------------------------
@@ -333,7 +329,7 @@ def test_with_domain_viewer_tls_is_1_2_2021_with_sni(assembly: Assembly) -> None
 
 
 def test_with_domain_apex_and_www_alias_a_and_aaaa_to_cloudfront(assembly: Assembly) -> None:
-    distribution = _id(assembly, "EdgeDomainStack", "Site/Distribution/Resource")
+    distribution = assembly.resource_id("EdgeDomainStack", "Site/Distribution/Resource")
     records = sorted((r["Properties"]["Name"], r["Properties"]["Type"], json.dumps(r["Properties"]["AliasTarget"]))
                      for r in _resources(assembly, "EdgeDomainStack", "AWS::Route53::RecordSet").values())
     target = json.dumps({"DNSName": {"Fn::GetAtt": [distribution, "DomainName"]}, "HostedZoneId": {
@@ -346,7 +342,7 @@ def test_with_domain_apex_and_www_alias_a_and_aaaa_to_cloudfront(assembly: Assem
 @pytest.mark.parametrize(("stack", "region"), [("EdgeDomainOriginUsEast1", "us-east-1"),
                                                ("EdgeDomainOriginEuWest1", "eu-west-1")])
 def test_with_domain_regional_latency_record_is_health_checked(assembly: Assembly, stack: str, region: str) -> None:
-    alb = _id(assembly, stack, "Origin/LoadBalancer/Resource")
+    alb = assembly.resource_id(stack, "Origin/LoadBalancer/Resource")
     check_id, check = _one(assembly, stack, "AWS::Route53::HealthCheck")
     assert check["Properties"]["HealthCheckConfig"] == {
         "Type": "HTTPS", "FullyQualifiedDomainName": f"{region}.origin.{DOMAIN}", "Port": 443,
@@ -369,14 +365,14 @@ def test_with_domain_regional_latency_record_is_health_checked(assembly: Assembl
 
 def test_alb_defaults(assembly: Assembly) -> None:
     alb = _resources(assembly, "EdgeOriginEuWest1", "AWS::ElasticLoadBalancingV2::LoadBalancer")[
-        _id(assembly, "EdgeOriginEuWest1", "Origin/LoadBalancer/Resource")]["Properties"]
+        assembly.resource_id("EdgeOriginEuWest1", "Origin/LoadBalancer/Resource")]["Properties"]
     attributes = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
     assert alb["Scheme"] == "internet-facing"
     assert attributes["deletion_protection.enabled"] == "true"
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
     assert attributes["access_logs.s3.enabled"] == "true"
-    assert attributes["access_logs.s3.bucket"] == {"Ref": _id(assembly, "EdgeOriginEuWest1", "AccessLogs/Resource")}
-    public = {_id(assembly, "EdgeOriginEuWest1", f"Network/Vpc/PublicSubnet{i}/Subnet") for i in (1, 2)}
+    assert attributes["access_logs.s3.bucket"] == {"Ref": assembly.resource_id("EdgeOriginEuWest1", "AccessLogs/Resource")}
+    public = {assembly.resource_id("EdgeOriginEuWest1", f"Network/Vpc/PublicSubnet{i}/Subnet") for i in (1, 2)}
     assert {s["Ref"] for s in alb["Subnets"]} == public
 
 
@@ -409,28 +405,28 @@ def test_with_domain_alb_serves_tls13_and_redirects_http(assembly: Assembly) -> 
 @pytest.mark.parametrize(("stack", "ports"), [("EdgeOriginUsEast1", [80]), ("EdgeDomainOriginUsEast1", [443, 80])])
 def test_security_group_admits_the_listener_ports_and_reaches_only_the_vpc(assembly: Assembly, stack: str,
                                                                            ports: list[int]) -> None:
-    group_id = _id(assembly, stack, "Origin/SecurityGroup/Resource")
+    group_id = assembly.resource_id(stack, "Origin/SecurityGroup/Resource")
     group = _resources(assembly, stack, "AWS::EC2::SecurityGroup")[group_id]
     props = group["Properties"]
     assert [(r["CidrIp"], r["FromPort"]) for r in props["SecurityGroupIngress"]] == [("0.0.0.0/0", p) for p in ports]
     (egress,) = props["SecurityGroupEgress"]
     assert egress["FromPort"] == egress["ToPort"] == 8080
-    assert egress["CidrIp"] == {"Fn::GetAtt": [_id(assembly, stack, "Network/Vpc/Resource"), "CidrBlock"]}
+    assert egress["CidrIp"] == {"Fn::GetAtt": [assembly.resource_id(stack, "Network/Vpc/Resource"), "CidrBlock"]}
 
 
 def test_origin_alarms_carry_their_dimensions(assembly: Assembly) -> None:
     stack = "EdgeOriginUsEast1"
     alarms = {r["Properties"]["MetricName"]: r["Properties"] for r in _resources(assembly, stack,
                                                                                  "AWS::CloudWatch::Alarm").values()}
-    group = _id(assembly, stack, "Origin/Targets/Resource")
-    alb = _id(assembly, stack, "Origin/LoadBalancer/Resource")
+    group = assembly.resource_id(stack, "Origin/Targets/Resource")
+    alb = assembly.resource_id(stack, "Origin/LoadBalancer/Resource")
     unhealthy = alarms["UnHealthyHostCount"]
     assert [d["Name"] for d in unhealthy["Dimensions"]] == ["LoadBalancer", "TargetGroup"]
     assert unhealthy["Dimensions"][1]["Value"] == {"Fn::GetAtt": [group, "TargetGroupFullName"]}
     assert (unhealthy["Threshold"], unhealthy["Statistic"]) == (0, "Maximum")
     elb5xx = alarms["HTTPCode_ELB_5XX_Count"]
     assert elb5xx["Dimensions"] == [{"Name": "LoadBalancer", "Value": {"Fn::GetAtt": [alb, "LoadBalancerFullName"]}}]
-    topic = {"Ref": _id(assembly, stack, "Alarms/Topic/Resource")}
+    topic = {"Ref": assembly.resource_id(stack, "Alarms/Topic/Resource")}
     assert all(a["AlarmActions"] == [topic] and a["OKActions"] == [topic] for a in alarms.values())
 
 
@@ -502,13 +498,13 @@ def _pascal(region: str) -> str:
     ],
 )
 def test_stateful_logical_ids_are_pinned(assembly: Assembly, stack: str, path: str, logical_id: str) -> None:
-    assert _id(assembly, stack, path) == logical_id
+    assert assembly.resource_id(stack, path) == logical_id
 
 
 @pytest.mark.parametrize("path", ["Site/Key/Resource", "Site/Content/Resource", "Site/Logs/Resource",
                                   "Site/AccessLogs/Resource"])
 def test_data_is_retained(assembly: Assembly, path: str) -> None:
-    resource = assembly.template("EdgeStack")["Resources"][_id(assembly, "EdgeStack", path)]
+    resource = assembly.template("EdgeStack")["Resources"][assembly.resource_id("EdgeStack", path)]
     assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
 
 

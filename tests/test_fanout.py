@@ -29,14 +29,6 @@ def consumers(assembly: Assembly) -> Template:
     return Template.from_json(assembly.template("FanOutWithConsumers"))
 
 
-def _id(assembly: Assembly, stack: str, path: str) -> str:
-    return assembly.logical_id(stack, f"{stack}/{path}")
-
-
-def _props(assembly: Assembly, stack: str, path: str) -> dict:
-    return assembly.template(stack)["Resources"][_id(assembly, stack, path)]
-
-
 # --- resources and encryption ------------------------------------------------
 
 
@@ -50,14 +42,14 @@ def test_example_creates_topic_queues_and_alarms(example: Template) -> None:
 
 
 def test_key_is_customer_managed_rotated_and_retained(assembly: Assembly) -> None:
-    key = _props(assembly, "FanOutStack", "Orders/Key/Resource")
+    key = assembly.resource("FanOutStack", "Orders/Key/Resource")
     assert key["Properties"]["EnableKeyRotation"] is True
     assert key["Properties"]["PendingWindowInDays"] == 30
     assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"
 
 
 def test_key_policy_lets_sns_encrypt_only_for_this_accounts_topics(assembly: Assembly) -> None:
-    statements = _props(assembly, "FanOutStack", "Orders/Key/Resource")["Properties"]["KeyPolicy"]["Statement"]
+    statements = assembly.resource("FanOutStack", "Orders/Key/Resource")["Properties"]["KeyPolicy"]["Statement"]
     sns_statement = next(s for s in statements if s.get("Principal") == {"Service": "sns.amazonaws.com"})
     assert sns_statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
     arn = sns_statement["Condition"]["ArnLike"]["aws:SourceArn"][0]["Fn::Join"][1]
@@ -67,8 +59,8 @@ def test_key_policy_lets_sns_encrypt_only_for_this_accounts_topics(assembly: Ass
 
 
 def test_topic_is_encrypted_signed_with_sha256_and_tls_only(assembly: Assembly, example: Template) -> None:
-    key_id = _id(assembly, "FanOutStack", "Orders/Key/Resource")
-    topic_id = _id(assembly, "FanOutStack", "Orders/Topic/Resource")
+    key_id = assembly.resource_id("FanOutStack", "Orders/Key/Resource")
+    topic_id = assembly.resource_id("FanOutStack", "Orders/Topic/Resource")
     topic = assembly.template("FanOutStack")["Resources"][topic_id]["Properties"]
     assert topic == {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}, "SignatureVersion": "2"}
     example.has_resource_properties(
@@ -79,9 +71,9 @@ def test_topic_is_encrypted_signed_with_sha256_and_tls_only(assembly: Assembly, 
 
 @pytest.mark.parametrize("name", ["Billing", "Shipping", "Audit"])
 def test_queue_defaults(assembly: Assembly, name: str) -> None:
-    key_id = _id(assembly, "FanOutStack", "Orders/Key/Resource")
-    queue = _props(assembly, "FanOutStack", f"Orders/{name}/Queue/Resource")
-    dlq_id = _id(assembly, "FanOutStack", f"Orders/{name}/DeadLetterQueue/Resource")
+    key_id = assembly.resource_id("FanOutStack", "Orders/Key/Resource")
+    queue = assembly.resource("FanOutStack", f"Orders/{name}/Queue/Resource")
+    dlq_id = assembly.resource_id("FanOutStack", f"Orders/{name}/DeadLetterQueue/Resource")
     assert queue["Properties"] == {
         "KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]},
         "MessageRetentionPeriod": 4 * 24 * 3600,
@@ -94,8 +86,8 @@ def test_queue_defaults(assembly: Assembly, name: str) -> None:
 @pytest.mark.parametrize("name", ["Billing", "Shipping", "Audit"])
 @pytest.mark.parametrize("dlq", ["DeadLetterQueue", "DeliveryDeadLetterQueue"])
 def test_dead_letter_queues_keep_14_days_encrypted(assembly: Assembly, name: str, dlq: str) -> None:
-    key_id = _id(assembly, "FanOutStack", "Orders/Key/Resource")
-    queue = _props(assembly, "FanOutStack", f"Orders/{name}/{dlq}/Resource")
+    key_id = assembly.resource_id("FanOutStack", "Orders/Key/Resource")
+    queue = assembly.resource("FanOutStack", f"Orders/{name}/{dlq}/Resource")
     assert queue["Properties"] == {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}, "MessageRetentionPeriod": 1209600}
     assert queue["DeletionPolicy"] == "Retain"
 
@@ -113,8 +105,8 @@ def test_every_queue_is_tls_only(assembly: Assembly, example: Template) -> None:
 
 
 def test_queue_policy_admits_only_this_topic(assembly: Assembly) -> None:
-    topic_id = _id(assembly, "FanOutStack", "Orders/Topic/Resource")
-    policy = _props(assembly, "FanOutStack", "Orders/Billing/Queue/Policy/Resource")["Properties"]["PolicyDocument"]
+    topic_id = assembly.resource_id("FanOutStack", "Orders/Topic/Resource")
+    policy = assembly.resource("FanOutStack", "Orders/Billing/Queue/Policy/Resource")["Properties"]["PolicyDocument"]
     allow = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
     assert allow == [
         {
@@ -122,15 +114,15 @@ def test_queue_policy_admits_only_this_topic(assembly: Assembly) -> None:
             "Effect": "Allow",
             "Principal": {"Service": "sns.amazonaws.com"},
             "Action": "sqs:SendMessage",
-            "Resource": {"Fn::GetAtt": [_id(assembly, "FanOutStack", "Orders/Billing/Queue/Resource"), "Arn"]},
+            "Resource": {"Fn::GetAtt": [assembly.resource_id("FanOutStack", "Orders/Billing/Queue/Resource"), "Arn"]},
             "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": topic_id}}},
         }
     ]
 
 
 def test_delivery_dead_letter_queue_admits_only_this_topic(assembly: Assembly) -> None:
-    topic_id = _id(assembly, "FanOutStack", "Orders/Topic/Resource")
-    policy = _props(assembly, "FanOutStack", "Orders/Billing/DeliveryDeadLetterQueue/Policy/Resource")
+    topic_id = assembly.resource_id("FanOutStack", "Orders/Topic/Resource")
+    policy = assembly.resource("FanOutStack", "Orders/Billing/DeliveryDeadLetterQueue/Policy/Resource")
     allow = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
     assert len(allow) == 1
     assert allow[0]["Principal"] == {"Service": "sns.amazonaws.com"}
@@ -142,20 +134,20 @@ def test_delivery_dead_letter_queue_admits_only_this_topic(assembly: Assembly) -
 
 def test_subscriptions_have_delivery_dlq_and_wait_for_queue_policies(assembly: Assembly) -> None:
     for name in ("Billing", "Shipping", "Audit"):
-        sub = _props(assembly, "FanOutStack", f"Orders/{name}/Subscription/Resource")
-        delivery_dlq = _id(assembly, "FanOutStack", f"Orders/{name}/DeliveryDeadLetterQueue/Resource")
+        sub = assembly.resource("FanOutStack", f"Orders/{name}/Subscription/Resource")
+        delivery_dlq = assembly.resource_id("FanOutStack", f"Orders/{name}/DeliveryDeadLetterQueue/Resource")
         assert sub["Properties"]["Protocol"] == "sqs"
         assert sub["Properties"]["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [delivery_dlq, "Arn"]}}
         assert set(sub["DependsOn"]) >= {
-            _id(assembly, "FanOutStack", f"Orders/{name}/Queue/Policy/Resource"),
-            _id(assembly, "FanOutStack", f"Orders/{name}/DeliveryDeadLetterQueue/Policy/Resource"),
+            assembly.resource_id("FanOutStack", f"Orders/{name}/Queue/Policy/Resource"),
+            assembly.resource_id("FanOutStack", f"Orders/{name}/DeliveryDeadLetterQueue/Policy/Resource"),
         }
 
 
 def test_filter_policy_and_raw_delivery_only_where_asked(assembly: Assembly) -> None:
-    billing = _props(assembly, "FanOutStack", "Orders/Billing/Subscription/Resource")["Properties"]
-    shipping = _props(assembly, "FanOutStack", "Orders/Shipping/Subscription/Resource")["Properties"]
-    audit = _props(assembly, "FanOutStack", "Orders/Audit/Subscription/Resource")["Properties"]
+    billing = assembly.resource("FanOutStack", "Orders/Billing/Subscription/Resource")["Properties"]
+    shipping = assembly.resource("FanOutStack", "Orders/Shipping/Subscription/Resource")["Properties"]
+    audit = assembly.resource("FanOutStack", "Orders/Audit/Subscription/Resource")["Properties"]
     assert "FilterPolicy" not in billing and "RawMessageDelivery" not in billing
     assert shipping["FilterPolicy"] == {"event_type": ["order_placed", "order_cancelled"]}
     assert shipping.get("FilterPolicyScope", "MessageAttributes") == "MessageAttributes"
@@ -167,13 +159,13 @@ def test_filter_policy_and_raw_delivery_only_where_asked(assembly: Assembly) -> 
 
 @pytest.mark.parametrize("name", ["Billing", "Shipping", "Audit"])
 def test_alarms_watch_the_right_queues_and_notify(assembly: Assembly, name: str) -> None:
-    alarm_topic = _id(assembly, "FanOutStack", "Alarms/Topic/Resource")
+    alarm_topic = assembly.resource_id("FanOutStack", "Alarms/Topic/Resource")
 
     def alarm(child: str) -> dict:
-        return _props(assembly, "FanOutStack", f"Orders/{name}/{child}/Resource")["Properties"]
+        return assembly.resource("FanOutStack", f"Orders/{name}/{child}/Resource")["Properties"]
 
     def dimension(queue: str) -> list:
-        return [{"Name": "QueueName", "Value": {"Fn::GetAtt": [_id(assembly, "FanOutStack", f"Orders/{name}/{queue}/Resource"), "QueueName"]}}]
+        return [{"Name": "QueueName", "Value": {"Fn::GetAtt": [assembly.resource_id("FanOutStack", f"Orders/{name}/{queue}/Resource"), "QueueName"]}}]
 
     dlq, delivery, age = alarm("DeadLetterAlarm"), alarm("DeliveryFailureAlarm"), alarm("OldestMessageAlarm")
     for a in (dlq, delivery):
@@ -191,7 +183,7 @@ def test_alarms_watch_the_right_queues_and_notify(assembly: Assembly, name: str)
 
 
 def test_alarm_topic_key_admits_only_cloudwatch_alarms(assembly: Assembly) -> None:
-    statements = _props(assembly, "FanOutStack", "Alarms/Key/Resource")["Properties"]["KeyPolicy"]["Statement"]
+    statements = assembly.resource("FanOutStack", "Alarms/Key/Resource")["Properties"]["KeyPolicy"]["Statement"]
     cw = next(s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"})
     assert ":cloudwatch:" in str(cw["Condition"]["ArnLike"]["aws:SourceArn"]) and "alarm:*" in str(cw["Condition"])
 
@@ -253,14 +245,14 @@ def test_message_body_filter(fifo: Template) -> None:
 
 
 def test_consumer_visibility_timeout_is_six_times_timeout_plus_window(assembly: Assembly) -> None:
-    billing = _props(assembly, "FanOutWithConsumers", "Orders/Billing/Queue/Resource")["Properties"]
-    email = _props(assembly, "FanOutWithConsumers", "Orders/Email/Queue/Resource")["Properties"]
+    billing = assembly.resource("FanOutWithConsumers", "Orders/Billing/Queue/Resource")["Properties"]
+    email = assembly.resource("FanOutWithConsumers", "Orders/Email/Queue/Resource")["Properties"]
     assert billing["VisibilityTimeout"] == 6 * 20 + 5
     assert email["VisibilityTimeout"] == 6 * 30
 
 
 def test_consumer_event_source_reports_batch_failures(assembly: Assembly, consumers: Template) -> None:
-    queue = _id(assembly, "FanOutWithConsumers", "Orders/Billing/Queue/Resource")
+    queue = assembly.resource_id("FanOutWithConsumers", "Orders/Billing/Queue/Resource")
     consumers.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
@@ -278,31 +270,31 @@ def test_consumer_event_source_reports_batch_failures(assembly: Assembly, consum
 
 
 def test_consumer_function_defaults(assembly: Assembly) -> None:
-    key = _id(assembly, "FanOutWithConsumers", "Orders/Key/Resource")
-    logs = _id(assembly, "FanOutWithConsumers", "Orders/Billing/ConsumerLogs/Resource")
-    fn = _props(assembly, "FanOutWithConsumers", "Orders/Billing/Consumer/Resource")["Properties"]
+    key = assembly.resource_id("FanOutWithConsumers", "Orders/Key/Resource")
+    logs = assembly.resource_id("FanOutWithConsumers", "Orders/Billing/ConsumerLogs/Resource")
+    fn = assembly.resource("FanOutWithConsumers", "Orders/Billing/Consumer/Resource")["Properties"]
     assert fn["Runtime"] == "python3.14"
     assert fn["TracingConfig"] == {"Mode": "Active"}
     assert fn["KmsKeyArn"] == {"Fn::GetAtt": [key, "Arn"]}
     assert fn["MemorySize"] == 256 and fn["Timeout"] == 20
     assert fn["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": {"Ref": logs}}
-    log_group = _props(assembly, "FanOutWithConsumers", "Orders/Billing/ConsumerLogs/Resource")
+    log_group = assembly.resource("FanOutWithConsumers", "Orders/Billing/ConsumerLogs/Resource")
     assert log_group["Properties"] == {"KmsKeyId": {"Fn::GetAtt": [key, "Arn"]}, "RetentionInDays": 365}
     assert log_group["DeletionPolicy"] == "Retain"
 
 
 def test_consumer_key_admits_cloudwatch_logs_of_this_account(assembly: Assembly) -> None:
-    statements = _props(assembly, "FanOutWithConsumers", "Orders/Key/Resource")["Properties"]["KeyPolicy"]["Statement"]
+    statements = assembly.resource("FanOutWithConsumers", "Orders/Key/Resource")["Properties"]["KeyPolicy"]["Statement"]
     logs = next(s for s in statements if s.get("Sid") == "AllowCloudWatchLogsToUseKey")
     assert "kms:EncryptionContext:aws:logs:arn" in logs["Condition"]["ArnLike"]
 
 
 def test_consumer_role_is_least_privilege(assembly: Assembly) -> None:
-    role = _props(assembly, "FanOutWithConsumers", "Orders/Billing/ConsumerRole/Resource")["Properties"]
+    role = assembly.resource("FanOutWithConsumers", "Orders/Billing/ConsumerRole/Resource")["Properties"]
     assert "ManagedPolicyArns" not in role
-    policy = _props(assembly, "FanOutWithConsumers", "Orders/Billing/ConsumerRole/DefaultPolicy/Resource")
+    policy = assembly.resource("FanOutWithConsumers", "Orders/Billing/ConsumerRole/DefaultPolicy/Resource")
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    queue = _id(assembly, "FanOutWithConsumers", "Orders/Billing/Queue/Resource")
+    queue = assembly.resource_id("FanOutWithConsumers", "Orders/Billing/Queue/Resource")
     by_resource = {str(s["Resource"]): s for s in statements}
     sqs_statement = by_resource[str({"Fn::GetAtt": [queue, "Arn"]})]
     assert set(sqs_statement["Action"]) == {
@@ -353,7 +345,7 @@ def test_existing_topic_is_used_not_replaced(assembly: Assembly) -> None:
     template = Template.from_json(assembly.template("FanOutExistingTopic"))
     template.resource_count_is("AWS::SNS::Topic", 1)
     template.resource_count_is("AWS::KMS::Key", 1)
-    topic = _id(assembly, "FanOutExistingTopic", "Events/Resource")
+    topic = assembly.resource_id("FanOutExistingTopic", "Events/Resource")
     template.has_resource_properties("AWS::SNS::Subscription", {"TopicArn": {"Ref": topic}})
 
 

@@ -17,20 +17,8 @@ STACKS = ("PushStack", "PushApnsCertificateSandbox", "PushJwt")
 TLS_ONLY = Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
 
 
-def _id(assembly: Assembly, stack: str, path: str) -> str:
-    return assembly.logical_id(stack, f"{stack}/{path}")
-
-
-def _res(assembly: Assembly, stack: str, path: str) -> dict:
-    return assembly.template(stack)["Resources"][_id(assembly, stack, path)]
-
-
-def _props(assembly: Assembly, stack: str, path: str) -> dict:
-    return _res(assembly, stack, path)["Properties"]
-
-
 def _statements(assembly: Assembly, stack: str, path: str) -> list[dict]:
-    return _props(assembly, stack, path)["PolicyDocument"]["Statement"]
+    return assembly.properties(stack, path)["PolicyDocument"]["Statement"]
 
 
 def _list(value):
@@ -69,10 +57,10 @@ def test_custom_resources_carry_only_the_secret_id_and_settings(assembly: Assemb
 
 def test_example_creates_two_platform_applications(assembly: Assembly, example: Template) -> None:
     example.resource_count_is("Custom::SnsPlatformApplication", 2)
-    role = _id(assembly, "PushStack", "Push/DeliveryStatusRole/Resource")
-    provider = _id(assembly, "PushStack", "Push/Provider/framework-onEvent/Resource")
-    apns = _res(assembly, "PushStack", "Push/Apns/Resource/Default")
-    fcm = _props(assembly, "PushStack", "Push/Fcm/Resource/Default")
+    role = assembly.resource_id("PushStack", "Push/DeliveryStatusRole/Resource")
+    provider = assembly.resource_id("PushStack", "Push/Provider/framework-onEvent/Resource")
+    apns = assembly.resource("PushStack", "Push/Apns/Resource/Default")
+    fcm = assembly.properties("PushStack", "Push/Fcm/Resource/Default")
     assert apns["Properties"] == {
         "ServiceToken": {"Fn::GetAtt": [provider, "Arn"]},
         "Platform": "APNS",
@@ -87,19 +75,19 @@ def test_example_creates_two_platform_applications(assembly: Assembly, example: 
     # No data lives in a platform application; it goes with the stack, and only
     # once the handler may call SNS.
     assert apns["DeletionPolicy"] == "Delete"
-    assert apns["DependsOn"] == [_id(assembly, "PushStack", "Push/PlatformApplicationHandlerPolicy/Resource")]
+    assert apns["DependsOn"] == [assembly.resource_id("PushStack", "Push/PlatformApplicationHandlerPolicy/Resource")]
 
 
 def test_certificate_sandbox_case(assembly: Assembly) -> None:
-    app = _props(assembly, "PushApnsCertificateSandbox", "Push/ApnsSandbox/Resource/Default")
+    app = assembly.properties("PushApnsCertificateSandbox", "Push/ApnsSandbox/Resource/Default")
     assert (app["Platform"], app["Auth"], app["CredentialsVersion"], app["SuccessFeedbackSampleRate"]) == (
         "APNS_SANDBOX", "certificate", "2026-11", "100")
     assert app["SecretId"] == "arn:aws:secretsmanager:eu-west-1:111122223333:secret:push/apns-dev-AbCdEf"
-    alarm = _props(assembly, "PushApnsCertificateSandbox", "Push/ApnsSandbox/FailedAlarm/Resource")
+    alarm = assembly.properties("PushApnsCertificateSandbox", "Push/ApnsSandbox/FailedAlarm/Resource")
     assert alarm["Threshold"] == 25 and "AlarmActions" not in alarm
     for path in ("Push/Key/Resource", "Push/ApnsSandbox/FailureLogs/Resource", "Push/AccessLogs/Resource"):
-        assert _res(assembly, "PushApnsCertificateSandbox", path)["DeletionPolicy"] == "Delete"
-    logs = _props(assembly, "PushApnsCertificateSandbox", "Push/ApnsSandbox/SuccessLogs/Resource")
+        assert assembly.resource("PushApnsCertificateSandbox", path)["DeletionPolicy"] == "Delete"
+    logs = assembly.properties("PushApnsCertificateSandbox", "Push/ApnsSandbox/SuccessLogs/Resource")
     assert logs["RetentionInDays"] == 30
 
 
@@ -112,7 +100,7 @@ def test_handler_reads_only_the_given_secrets(assembly: Assembly) -> None:
 
 
 def test_handler_sns_policy_is_separate_and_passes_only_the_delivery_role(assembly: Assembly) -> None:
-    policy = _res(assembly, "PushStack", "Push/PlatformApplicationHandlerPolicy/Resource")
+    policy = assembly.resource("PushStack", "Push/PlatformApplicationHandlerPolicy/Resource")
     sns_statement, pass_role = policy["Properties"]["PolicyDocument"]["Statement"]
     assert set(sns_statement["Action"]) == {
         "sns:CreatePlatformApplication", "sns:GetPlatformApplicationAttributes",
@@ -121,7 +109,7 @@ def test_handler_sns_policy_is_separate_and_passes_only_the_delivery_role(assemb
     assert sns_statement["Resource"] == "*"
     assert pass_role == {
         "Action": "iam:PassRole", "Effect": "Allow",
-        "Resource": {"Fn::GetAtt": [_id(assembly, "PushStack", "Push/DeliveryStatusRole/Resource"), "Arn"]},
+        "Resource": {"Fn::GetAtt": [assembly.resource_id("PushStack", "Push/DeliveryStatusRole/Resource"), "Arn"]},
         "Condition": {"StringEquals": {"iam:PassedToService": "sns.amazonaws.com"}},
     }
     [ack] = policy["Metadata"]["cdk_nag"]["rules_to_suppress"]
@@ -129,27 +117,27 @@ def test_handler_sns_policy_is_separate_and_passes_only_the_delivery_role(assemb
 
 
 def test_handler_function_defaults(assembly: Assembly) -> None:
-    key = _id(assembly, "PushStack", "Push/Key/Resource")
-    fn = _props(assembly, "PushStack", "Push/PlatformApplicationHandler/Resource")
+    key = assembly.resource_id("PushStack", "Push/Key/Resource")
+    fn = assembly.properties("PushStack", "Push/PlatformApplicationHandler/Resource")
     assert (fn["Runtime"], fn["Handler"], fn["Timeout"]) == ("python3.14", "platform_application.on_event", 120)
     assert fn["TracingConfig"] == {"Mode": "Active"} and fn["KmsKeyArn"] == {"Fn::GetAtt": [key, "Arn"]}
     assert "Environment" not in fn  # it learns the secret's ID from the custom resource properties only
 
 
 def test_provider_framework_uses_our_role_log_group_and_key(assembly: Assembly) -> None:
-    key = _id(assembly, "PushStack", "Push/Key/Resource")
-    logs = _id(assembly, "PushStack", "Push/ProviderLogs/Resource")
-    fn = _props(assembly, "PushStack", "Push/Provider/framework-onEvent/Resource")
-    assert fn["Role"] == {"Fn::GetAtt": [_id(assembly, "PushStack", "Push/ProviderRole/Resource"), "Arn"]}
+    key = assembly.resource_id("PushStack", "Push/Key/Resource")
+    logs = assembly.resource_id("PushStack", "Push/ProviderLogs/Resource")
+    fn = assembly.properties("PushStack", "Push/Provider/framework-onEvent/Resource")
+    assert fn["Role"] == {"Fn::GetAtt": [assembly.resource_id("PushStack", "Push/ProviderRole/Resource"), "Arn"]}
     assert fn["LoggingConfig"]["LogGroup"] == {"Ref": logs}
     assert fn["KmsKeyArn"] == {"Fn::GetAtt": [key, "Arn"]}
     assert fn["Runtime"].startswith("nodejs")
-    role = _props(assembly, "PushStack", "Push/ProviderRole/Resource")
+    role = assembly.properties("PushStack", "Push/ProviderRole/Resource")
     assert "ManagedPolicyArns" not in role
     statements = _statements(assembly, "PushStack", "Push/ProviderRole/DefaultPolicy/Resource")
     actions = sorted(a for s in statements for a in _list(s["Action"]))
     assert actions == ["lambda:GetFunction", "lambda:InvokeFunction", "logs:CreateLogStream", "logs:PutLogEvents"]
-    assert _props(assembly, "PushStack", "Push/ProviderLogs/Resource") == {
+    assert assembly.properties("PushStack", "Push/ProviderLogs/Resource") == {
         "KmsKeyId": {"Fn::GetAtt": [key, "Arn"]}, "RetentionInDays": 365}
 
 
@@ -157,7 +145,7 @@ def test_provider_framework_uses_our_role_log_group_and_key(assembly: Assembly) 
 
 
 def test_delivery_status_role_is_assumed_by_sns_of_this_account_only(assembly: Assembly) -> None:
-    role = _props(assembly, "PushStack", "Push/DeliveryStatusRole/Resource")
+    role = assembly.properties("PushStack", "Push/DeliveryStatusRole/Resource")
     [trust] = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "sns.amazonaws.com"}
     assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
@@ -168,7 +156,7 @@ def test_delivery_status_role_is_assumed_by_sns_of_this_account_only(assembly: A
 def test_delivery_status_role_writes_only_its_six_log_groups(assembly: Assembly) -> None:
     streams, create = _statements(assembly, "PushStack", "Push/DeliveryStatusRole/DefaultPolicy/Resource")
     groups = [f"Push/{owner}{kind}Logs/Resource" for owner in ("Apns/", "Fcm/", "Topic") for kind in ("Success", "Failure")]
-    expected = sorted(_id(assembly, "PushStack", g) for g in groups)
+    expected = sorted(assembly.resource_id("PushStack", g) for g in groups)
     assert streams["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert sorted(r["Fn::GetAtt"][0] for r in streams["Resource"]) == expected
     # The bare group ARN (no ":*"), for CreateLogGroup only; never PutRetentionPolicy.
@@ -180,23 +168,23 @@ def test_delivery_status_role_writes_only_its_six_log_groups(assembly: Assembly)
 
 @pytest.mark.parametrize(("owner", "platform"), [("Apns", "APNS"), ("Fcm", "GCM")])
 def test_application_log_groups_are_named_as_sns_writes_them(assembly: Assembly, owner: str, platform: str) -> None:
-    key = _id(assembly, "PushStack", "Push/Key/Resource")
-    app = _id(assembly, "PushStack", f"Push/{owner}/Resource/Default")
+    key = assembly.resource_id("PushStack", "Push/Key/Resource")
+    app = assembly.resource_id("PushStack", f"Push/{owner}/Resource/Default")
     name = {"Fn::Join": ["/", ["sns", {"Ref": "AWS::Region"}, {"Ref": "AWS::AccountId"}, f"app/{platform}",
                                {"Fn::GetAtt": [app, "Name"]}]]}
-    success = _res(assembly, "PushStack", f"Push/{owner}/SuccessLogs/Resource")
-    failure = _res(assembly, "PushStack", f"Push/{owner}/FailureLogs/Resource")
+    success = assembly.resource("PushStack", f"Push/{owner}/SuccessLogs/Resource")
+    failure = assembly.resource("PushStack", f"Push/{owner}/FailureLogs/Resource")
     assert success["Properties"] == {"LogGroupName": name, "RetentionInDays": 365, "KmsKeyId": {"Fn::GetAtt": [key, "Arn"]}}
     assert failure["Properties"]["LogGroupName"] == {"Fn::Join": ["", [name, "/Failure"]]}
     assert success["DeletionPolicy"] == failure["DeletionPolicy"] == "Retain"
 
 
 def test_topic_log_groups_are_named_as_sns_writes_them(assembly: Assembly) -> None:
-    topic = _id(assembly, "PushStack", "Push/Topic/Resource")
-    name = _props(assembly, "PushStack", "Push/TopicSuccessLogs/Resource")["LogGroupName"]
+    topic = assembly.resource_id("PushStack", "Push/Topic/Resource")
+    name = assembly.properties("PushStack", "Push/TopicSuccessLogs/Resource")["LogGroupName"]
     assert name == {"Fn::Join": ["/", ["sns", {"Ref": "AWS::Region"}, {"Ref": "AWS::AccountId"},
                                        {"Fn::GetAtt": [topic, "TopicName"]}]]}
-    assert _props(assembly, "PushStack", "Push/TopicFailureLogs/Resource")["LogGroupName"] == {
+    assert assembly.properties("PushStack", "Push/TopicFailureLogs/Resource")["LogGroupName"] == {
         "Fn::Join": ["", [name, "/Failure"]]}
 
 
@@ -204,10 +192,10 @@ def test_topic_log_groups_are_named_as_sns_writes_them(assembly: Assembly) -> No
 
 
 def test_topic_is_encrypted_tls_only_and_logs_application_delivery(assembly: Assembly, example: Template) -> None:
-    key = _id(assembly, "PushStack", "Push/Key/Resource")
-    role = {"Fn::GetAtt": [_id(assembly, "PushStack", "Push/DeliveryStatusRole/Resource"), "Arn"]}
-    topic_id = _id(assembly, "PushStack", "Push/Topic/Resource")
-    assert _props(assembly, "PushStack", "Push/Topic/Resource") == {
+    key = assembly.resource_id("PushStack", "Push/Key/Resource")
+    role = {"Fn::GetAtt": [assembly.resource_id("PushStack", "Push/DeliveryStatusRole/Resource"), "Arn"]}
+    topic_id = assembly.resource_id("PushStack", "Push/Topic/Resource")
+    assert assembly.properties("PushStack", "Push/Topic/Resource") == {
         "KmsMasterKeyId": {"Fn::GetAtt": [key, "Arn"]},
         "SignatureVersion": "2",
         "DeliveryStatusLogging": [{"Protocol": "application", "SuccessFeedbackRoleArn": role,
@@ -220,33 +208,33 @@ def test_topic_is_encrypted_tls_only_and_logs_application_delivery(assembly: Ass
 
 
 def test_key_is_rotated_retained_and_admits_sns_and_logs(assembly: Assembly) -> None:
-    key = _res(assembly, "PushStack", "Push/Key/Resource")
+    key = assembly.resource("PushStack", "Push/Key/Resource")
     assert key["Properties"]["EnableKeyRotation"] is True and key["DeletionPolicy"] == "Retain"
     sids = {s.get("Sid") for s in key["Properties"]["KeyPolicy"]["Statement"]}
     assert {"AllowSnsToUseKey", "AllowCloudWatchLogsToUseKey"} <= sids
 
 
 def test_existing_key_is_used_not_replaced(assembly: Assembly) -> None:
-    shared = _id(assembly, "PushJwt", "SharedKey/Resource")
+    shared = assembly.resource_id("PushJwt", "SharedKey/Resource")
     template = Template.from_json(assembly.template("PushJwt"))
     template.resource_count_is("AWS::KMS::Key", 2)  # the shared key and the alarm topic's
-    assert _props(assembly, "PushJwt", "Push/Topic/Resource")["KmsMasterKeyId"] == {"Fn::GetAtt": [shared, "Arn"]}
+    assert assembly.properties("PushJwt", "Push/Topic/Resource")["KmsMasterKeyId"] == {"Fn::GetAtt": [shared, "Arn"]}
 
 
 # --- registration API ------------------------------------------------------------------
 
 
 def test_registration_route_requires_iam_by_default(assembly: Assembly) -> None:
-    route = _props(assembly, "PushStack", "Push/RegisterRoute/Resource")
+    route = assembly.properties("PushStack", "Push/RegisterRoute/Resource")
     assert (route["RouteKey"], route["AuthorizationType"]) == ("POST /devices", "AWS_IAM")
 
 
 def test_jwt_authorizer_variant(assembly: Assembly) -> None:
-    route = _props(assembly, "PushJwt", "Push/RegisterRoute/Resource")
-    authorizer = _id(assembly, "PushJwt", "Push/Api/Jwt/Resource")
+    route = assembly.properties("PushJwt", "Push/RegisterRoute/Resource")
+    authorizer = assembly.resource_id("PushJwt", "Push/Api/Jwt/Resource")
     assert route["AuthorizationType"] == "JWT" and route["AuthorizerId"] == {"Ref": authorizer}
     assert route["AuthorizationScopes"] == ["push/register"]
-    assert _props(assembly, "PushJwt", "Push/Api/Jwt/Resource")["JwtConfiguration"] == {
+    assert assembly.properties("PushJwt", "Push/Api/Jwt/Resource")["JwtConfiguration"] == {
         "Audience": ["app-client-id"], "Issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"}
 
 
@@ -258,33 +246,33 @@ def test_every_route_is_authorized(assembly: Assembly, stack: str) -> None:
 
 
 def test_stage_throttles_and_logs_access_without_the_body(assembly: Assembly) -> None:
-    logs = _id(assembly, "PushStack", "Push/AccessLogs/Resource")
-    stage = _props(assembly, "PushStack", "Push/Stage/Resource")
+    logs = assembly.resource_id("PushStack", "Push/AccessLogs/Resource")
+    stage = assembly.properties("PushStack", "Push/Stage/Resource")
     assert (stage["StageName"], stage["AutoDeploy"]) == ("$default", True)
     assert stage["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}
     assert stage["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": [logs, "Arn"]}
     fields = json.loads(stage["AccessLogSettings"]["Format"])
     assert fields["requestId"] == "$context.requestId" and fields["status"] == "$context.status"
     assert not [v for v in fields.values() if "body" in v.lower() or "header" in v.lower()]
-    jwt_stage = _props(assembly, "PushJwt", "Push/Stage/Resource")
+    jwt_stage = assembly.properties("PushJwt", "Push/Stage/Resource")
     assert jwt_stage["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 20, "ThrottlingRateLimit": 10}
 
 
 def test_access_log_group_is_encrypted_with_retention(assembly: Assembly) -> None:
-    key = _id(assembly, "PushStack", "Push/Key/Resource")
-    logs = _res(assembly, "PushStack", "Push/AccessLogs/Resource")
+    key = assembly.resource_id("PushStack", "Push/Key/Resource")
+    logs = assembly.resource("PushStack", "Push/AccessLogs/Resource")
     assert logs["Properties"] == {"KmsKeyId": {"Fn::GetAtt": [key, "Arn"]}, "RetentionInDays": 365}
 
 
 def test_register_function_environment_and_permissions(assembly: Assembly) -> None:
-    topic = _id(assembly, "PushStack", "Push/Topic/Resource")
-    fn = _props(assembly, "PushStack", "Push/RegisterFunction/Resource")
+    topic = assembly.resource_id("PushStack", "Push/Topic/Resource")
+    fn = assembly.properties("PushStack", "Push/RegisterFunction/Resource")
     assert fn["Handler"] == "register.handler" and fn["Timeout"] == 10
     env = fn["Environment"]["Variables"]
     assert env["TOPIC_ARN"] == {"Ref": topic}
     rendered = json.dumps(env["PLATFORM_APPLICATIONS"])
     for owner in ("Apns", "Fcm"):
-        assert _id(assembly, "PushStack", f"Push/{owner}/Resource/Default") in rendered
+        assert assembly.resource_id("PushStack", f"Push/{owner}/Resource/Default") in rendered
     assert '\\"apns\\"' in rendered and '\\"fcm\\"' in rendered
     default = _statements(assembly, "PushStack", "Push/RegisterFunctionRole/DefaultPolicy/Resource")
     assert {"Action": "sns:Subscribe", "Effect": "Allow", "Resource": {"Ref": topic}} in default
@@ -297,9 +285,9 @@ def test_register_function_environment_and_permissions(assembly: Assembly) -> No
 
 @pytest.mark.parametrize(("owner", "platform"), [("Apns", "APNS"), ("Fcm", "GCM")])
 def test_platform_application_alarm_has_application_and_platform(assembly: Assembly, owner: str, platform: str) -> None:
-    app = _id(assembly, "PushStack", f"Push/{owner}/Resource/Default")
-    alarms = {"Ref": _id(assembly, "PushStack", "Alarms/Topic/Resource")}
-    alarm = _props(assembly, "PushStack", f"Push/{owner}/FailedAlarm/Resource")
+    app = assembly.resource_id("PushStack", f"Push/{owner}/Resource/Default")
+    alarms = {"Ref": assembly.resource_id("PushStack", "Alarms/Topic/Resource")}
+    alarm = assembly.properties("PushStack", f"Push/{owner}/FailedAlarm/Resource")
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == (
         "AWS/SNS", "NumberOfNotificationsFailed", "Sum", 300)
     assert alarm["Dimensions"] == [{"Name": "Application", "Value": {"Fn::GetAtt": [app, "Name"]}},
@@ -310,8 +298,8 @@ def test_platform_application_alarm_has_application_and_platform(assembly: Assem
 
 
 def test_topic_alarm_has_topic_name(assembly: Assembly) -> None:
-    topic = _id(assembly, "PushStack", "Push/Topic/Resource")
-    alarm = _props(assembly, "PushStack", "Push/TopicFailedAlarm/Resource")
+    topic = assembly.resource_id("PushStack", "Push/Topic/Resource")
+    alarm = assembly.properties("PushStack", "Push/TopicFailedAlarm/Resource")
     assert alarm["MetricName"] == "NumberOfNotificationsFailed"
     assert alarm["Dimensions"] == [{"Name": "TopicName", "Value": {"Fn::GetAtt": [topic, "TopicName"]}}]
 

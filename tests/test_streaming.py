@@ -18,24 +18,12 @@ MAIN = "StreamingStack"
 CODE = lambda_.Code.from_inline("def handler(event, context):\n    return {'batchItemFailures': []}\n")
 
 
-def _id(assembly: Assembly, stack: str, path: str) -> str:
-    return assembly.logical_id(stack, f"{stack}/{path}")
-
-
-def _res(assembly: Assembly, stack: str, path: str) -> dict:
-    return assembly.template(stack)["Resources"][_id(assembly, stack, path)]
-
-
-def _props(assembly: Assembly, stack: str, path: str) -> dict:
-    return _res(assembly, stack, path)["Properties"]
-
-
 def _arn(assembly: Assembly, stack: str, path: str, attribute: str = "Arn") -> dict:
-    return {"Fn::GetAtt": [_id(assembly, stack, path), attribute]}
+    return {"Fn::GetAtt": [assembly.resource_id(stack, path), attribute]}
 
 
 def _ref(assembly: Assembly, stack: str, path: str) -> dict:
-    return {"Ref": _id(assembly, stack, path)}
+    return {"Ref": assembly.resource_id(stack, path)}
 
 
 def _of_type(assembly: Assembly, stack: str, resource_type: str) -> dict[str, dict]:
@@ -47,21 +35,21 @@ def _of_type(assembly: Assembly, stack: str, resource_type: str) -> dict[str, di
 
 def test_stream_is_encrypted_with_the_pattern_key_and_retained(assembly: Assembly) -> None:
     for stack, name in [(MAIN, "Clicks"), ("StreamingOnDemand", "Events"), ("StreamingProvisioned", "Telemetry")]:
-        stream = _res(assembly, stack, f"{name}/Stream/Resource")
+        stream = assembly.resource(stack, f"{name}/Stream/Resource")
         assert stream["Properties"]["StreamEncryption"] == {
             "EncryptionType": "KMS", "KeyId": _arn(assembly, stack, f"{name}/Key/Resource")}
         assert stream["DeletionPolicy"] == stream["UpdateReplacePolicy"] == "Retain"
 
 
 def test_shared_key_is_used_not_replaced(assembly: Assembly) -> None:
-    stream = _props(assembly, "StreamingEnhancedFanOut", "Orders/Stream/Resource")
+    stream = assembly.properties("StreamingEnhancedFanOut", "Orders/Stream/Resource")
     assert stream["StreamEncryption"]["KeyId"] == _arn(assembly, "StreamingEnhancedFanOut", "SharedKey/Resource")
     assert len(_of_type(assembly, "StreamingEnhancedFanOut", "AWS::KMS::Key")) == 1
 
 
 def test_key_is_rotated_and_admits_logs_only_when_there_are_log_groups(assembly: Assembly) -> None:
     for stack, name, has_logs in [(MAIN, "Clicks", True), ("StreamingOnDemand", "Events", False)]:
-        key = _res(assembly, stack, f"{name}/Key/Resource")
+        key = assembly.resource(stack, f"{name}/Key/Resource")
         assert key["Properties"]["EnableKeyRotation"] is True and key["Properties"]["PendingWindowInDays"] == 30
         assert key["DeletionPolicy"] == "Retain"
         sids = {s.get("Sid") for s in key["Properties"]["KeyPolicy"]["Statement"]}
@@ -69,15 +57,15 @@ def test_key_is_rotated_and_admits_logs_only_when_there_are_log_groups(assembly:
 
 
 def test_retention_defaults_to_24_hours(assembly: Assembly) -> None:
-    assert _props(assembly, "StreamingOnDemand", "Events/Stream/Resource")["RetentionPeriodHours"] == 24
-    assert _props(assembly, MAIN, "Clicks/Stream/Resource")["RetentionPeriodHours"] == 7 * 24
-    assert _props(assembly, "StreamingProvisioned", "Telemetry/Stream/Resource")["RetentionPeriodHours"] == 30 * 24
+    assert assembly.properties("StreamingOnDemand", "Events/Stream/Resource")["RetentionPeriodHours"] == 24
+    assert assembly.properties(MAIN, "Clicks/Stream/Resource")["RetentionPeriodHours"] == 7 * 24
+    assert assembly.properties("StreamingProvisioned", "Telemetry/Stream/Resource")["RetentionPeriodHours"] == 30 * 24
 
 
 def test_undeclared_workload_is_on_demand_without_shard_count(assembly: Assembly) -> None:
-    stream = _props(assembly, "StreamingOnDemand", "Events/Stream/Resource")
+    stream = assembly.properties("StreamingOnDemand", "Events/Stream/Resource")
     assert stream["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"} and "ShardCount" not in stream
-    forced = _props(assembly, "StreamingFirehose", "Logs/Stream/Resource")
+    forced = assembly.properties("StreamingFirehose", "Logs/Stream/Resource")
     assert forced["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"} and "ShardCount" not in forced
 
 
@@ -94,7 +82,7 @@ def test_undeclared_workload_is_on_demand_without_shard_count(assembly: Assembly
 )
 def test_provisioned_shards_are_the_computed_numbers(assembly: Assembly, stack, name, workload, shared_readers) -> None:
     expected = sizing.stream_capacity(**workload, shared_consumers=shared_readers).shards
-    stream = _props(assembly, stack, f"{name}/Stream/Resource")
+    stream = assembly.properties(stack, f"{name}/Stream/Resource")
     assert stream["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
     assert stream["ShardCount"] == expected
     assert (stack, expected) in {(MAIN, 3), ("StreamingProvisioned", 5), ("StreamingEnhancedFanOut", 2)}
@@ -143,36 +131,36 @@ def test_enhanced_fan_out_two_consumers_by_default_one_on_request_one_opted_out(
     assert all(c["Properties"]["StreamARN"] == _arn(assembly, stack, "Orders/Stream/Resource") for c in consumers.values())
     sources = {r["Properties"]["FunctionName"]["Ref"]: r["Properties"]["EventSourceArn"]
                for r in _of_type(assembly, stack, "AWS::Lambda::EventSourceMapping").values()}
-    assert sources[_id(assembly, stack, "Orders/Audit/Function/Resource")] == _arn(
+    assert sources[assembly.resource_id(stack, "Orders/Audit/Function/Resource")] == _arn(
         assembly, stack, "Orders/Audit/StreamConsumer/Resource", "ConsumerARN")
-    assert sources[_id(assembly, stack, "Orders/Metrics/Function/Resource")] == _arn(assembly, stack, "Orders/Stream/Resource")
+    assert sources[assembly.resource_id(stack, "Orders/Metrics/Function/Resource")] == _arn(assembly, stack, "Orders/Stream/Resource")
     # One consumer alone reads with shared throughput.
     assert _of_type(assembly, "StreamingProvisioned", "AWS::Kinesis::StreamConsumer") == {}
     assert len(_of_type(assembly, MAIN, "AWS::Kinesis::StreamConsumer")) == 2
 
 
 def test_consumer_dead_letter_queue_is_encrypted_kept_14_days_and_tls_only(assembly: Assembly) -> None:
-    queue = _res(assembly, MAIN, "Clicks/Sessionizer/DeadLetterQueue/Resource")
+    queue = assembly.resource(MAIN, "Clicks/Sessionizer/DeadLetterQueue/Resource")
     assert queue["Properties"] == {"KmsMasterKeyId": _arn(assembly, MAIN, "Clicks/Key/Resource"), "MessageRetentionPeriod": 1209600}
     assert queue["DeletionPolicy"] == "Retain"
-    policy = _props(assembly, MAIN, "Clicks/Sessionizer/DeadLetterQueue/Policy/Resource")["PolicyDocument"]["Statement"]
+    policy = assembly.properties(MAIN, "Clicks/Sessionizer/DeadLetterQueue/Policy/Resource")["PolicyDocument"]["Statement"]
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy)
 
 
 def test_consumer_function_defaults(assembly: Assembly) -> None:
-    fn = _props(assembly, MAIN, "Clicks/Sessionizer/Function/Resource")
+    fn = assembly.properties(MAIN, "Clicks/Sessionizer/Function/Resource")
     assert fn["Runtime"] == "python3.14" and fn["Handler"] == "app.handler"
     assert (fn["Timeout"], fn["MemorySize"]) == (60, 256)
     assert fn["TracingConfig"] == {"Mode": "Active"}
     assert fn["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": _ref(assembly, MAIN, "Clicks/Sessionizer/FunctionLogs/Resource")}
-    logs = _res(assembly, MAIN, "Clicks/Sessionizer/FunctionLogs/Resource")
+    logs = assembly.resource(MAIN, "Clicks/Sessionizer/FunctionLogs/Resource")
     assert logs["Properties"] == {"KmsKeyId": _arn(assembly, MAIN, "Clicks/Key/Resource"), "RetentionInDays": 365}
 
 
 def test_consumer_role_is_least_privilege(assembly: Assembly) -> None:
-    role = _props(assembly, MAIN, "Clicks/Sessionizer/FunctionRole/Resource")
+    role = assembly.properties(MAIN, "Clicks/Sessionizer/FunctionRole/Resource")
     assert "ManagedPolicyArns" not in role
-    statements = _props(assembly, MAIN, "Clicks/Sessionizer/FunctionRole/DefaultPolicy/Resource")["PolicyDocument"]["Statement"]
+    statements = assembly.properties(MAIN, "Clicks/Sessionizer/FunctionRole/DefaultPolicy/Resource")["PolicyDocument"]["Statement"]
     by_resource = {str(s["Resource"]): s["Action"] for s in statements}
     key = str(_arn(assembly, MAIN, "Clicks/Key/Resource"))
     dlq = str(_arn(assembly, MAIN, "Clicks/Sessionizer/DeadLetterQueue/Resource"))
@@ -190,7 +178,7 @@ def test_consumer_role_is_least_privilege(assembly: Assembly) -> None:
 
 
 def test_firehose_reads_the_stream_and_writes_gzip_time_partitioned(assembly: Assembly) -> None:
-    d = _res(assembly, MAIN, "Clicks/Delivery/DeliveryStream")
+    d = assembly.resource(MAIN, "Clicks/Delivery/DeliveryStream")
     role = _arn(assembly, MAIN, "Clicks/Delivery/Role/Resource")
     assert d["Properties"]["DeliveryStreamType"] == "KinesisStreamAsSource"
     assert d["Properties"]["KinesisStreamSourceConfiguration"] == {
@@ -210,22 +198,22 @@ def test_firehose_reads_the_stream_and_writes_gzip_time_partitioned(assembly: As
         },
     }
     # Created only once its role may read the stream.
-    assert _id(assembly, MAIN, "Clicks/Delivery/RolePolicy/Resource") in d["DependsOn"]
+    assert assembly.resource_id(MAIN, "Clicks/Delivery/RolePolicy/Resource") in d["DependsOn"]
 
 
 def test_custom_prefixes_and_buffering(assembly: Assembly) -> None:
-    s3 = _props(assembly, "StreamingFirehose", "Logs/Delivery/DeliveryStream")["ExtendedS3DestinationConfiguration"]
+    s3 = assembly.properties("StreamingFirehose", "Logs/Delivery/DeliveryStream")["ExtendedS3DestinationConfiguration"]
     assert s3["Prefix"] == "logs/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
     assert s3["ErrorOutputPrefix"] == "failed/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
     assert s3["BufferingHints"] == {"IntervalInSeconds": 60, "SizeInMBs": 16}
 
 
 def test_firehose_role_is_least_privilege(assembly: Assembly) -> None:
-    trust = _props(assembly, MAIN, "Clicks/Delivery/Role/Resource")["AssumeRolePolicyDocument"]["Statement"]
+    trust = assembly.properties(MAIN, "Clicks/Delivery/Role/Resource")["AssumeRolePolicyDocument"]["Statement"]
     assert trust == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"},
                       "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]
     statements = {s["Sid"]: s for s in
-                  _props(assembly, MAIN, "Clicks/Delivery/RolePolicy/Resource")["PolicyDocument"]["Statement"]}
+                  assembly.properties(MAIN, "Clicks/Delivery/RolePolicy/Resource")["PolicyDocument"]["Statement"]}
     bucket = _arn(assembly, MAIN, "Clicks/Delivery/Bucket/Resource")
     key = _arn(assembly, MAIN, "Clicks/Key/Resource")
     assert statements["ReadStream"]["Resource"] == _arn(assembly, MAIN, "Clicks/Stream/Resource")
@@ -246,7 +234,7 @@ def test_firehose_role_is_least_privilege(assembly: Assembly) -> None:
 
 
 def test_archive_bucket_is_encrypted_versioned_logged_tls_only_with_lifecycle(assembly: Assembly) -> None:
-    bucket = _res(assembly, MAIN, "Clicks/Delivery/Bucket/Resource")
+    bucket = assembly.resource(MAIN, "Clicks/Delivery/Bucket/Resource")
     props = bucket["Properties"]
     assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [{
         "BucketKeyEnabled": True,
@@ -262,17 +250,17 @@ def test_archive_bucket_is_encrypted_versioned_logged_tls_only_with_lifecycle(as
     }]
     assert all(props["PublicAccessBlockConfiguration"].values())
     assert bucket["DeletionPolicy"] == "Retain"
-    policy = _props(assembly, MAIN, "Clicks/Delivery/Bucket/Policy/Resource")["PolicyDocument"]["Statement"]
+    policy = assembly.properties(MAIN, "Clicks/Delivery/Bucket/Policy/Resource")["PolicyDocument"]["Statement"]
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy)
-    custom = _props(assembly, "StreamingFirehose", "Logs/Delivery/Bucket/Resource")["LifecycleConfiguration"]["Rules"][0]
+    custom = assembly.properties("StreamingFirehose", "Logs/Delivery/Bucket/Resource")["LifecycleConfiguration"]["Rules"][0]
     assert custom["ExpirationInDays"] == 400 and custom["Transitions"] == [{"StorageClass": "GLACIER_IR", "TransitionInDays": 30}]
 
 
 def test_delivery_errors_are_logged_encrypted(assembly: Assembly) -> None:
-    logs = _res(assembly, MAIN, "Clicks/Delivery/Logs/Resource")
+    logs = assembly.resource(MAIN, "Clicks/Delivery/Logs/Resource")
     assert logs["Properties"] == {"KmsKeyId": _arn(assembly, MAIN, "Clicks/Key/Resource"), "RetentionInDays": 365}
     assert logs["DeletionPolicy"] == "Retain"
-    assert _props(assembly, MAIN, "Clicks/Delivery/LogStream/Resource") == {
+    assert assembly.properties(MAIN, "Clicks/Delivery/LogStream/Resource") == {
         "LogGroupName": _ref(assembly, MAIN, "Clicks/Delivery/Logs/Resource")}
 
 
@@ -280,7 +268,7 @@ def test_delivery_errors_are_logged_encrypted(assembly: Assembly) -> None:
 
 
 def _alarm(assembly: Assembly, stack: str, path: str) -> dict:
-    return _props(assembly, stack, f"{path}/Resource")
+    return assembly.properties(stack, f"{path}/Resource")
 
 
 def test_stream_alarms_carry_the_stream_name(assembly: Assembly) -> None:
@@ -316,7 +304,7 @@ def test_consumer_alarms_carry_the_function_name(assembly: Assembly, name: str) 
 def test_firehose_freshness_alarm_carries_the_delivery_stream_name(assembly: Assembly) -> None:
     a = _alarm(assembly, MAIN, "Clicks/Delivery/FreshnessAlarm")
     assert (a["Namespace"], a["MetricName"]) == ("AWS/Firehose", "DeliveryToS3.DataFreshness")
-    assert a["Dimensions"] == [{"Name": "DeliveryStreamName", "Value": {"Ref": _id(assembly, MAIN, "Clicks/Delivery/DeliveryStream")}}]
+    assert a["Dimensions"] == [{"Name": "DeliveryStreamName", "Value": {"Ref": assembly.resource_id(MAIN, "Clicks/Delivery/DeliveryStream")}}]
     assert a["Threshold"] == sizing.firehose_freshness_threshold_s(300) == 1200
     assert _alarm(assembly, "StreamingFirehose", "Logs/Delivery/FreshnessAlarm")["Threshold"] == 60 + 900
 
@@ -347,7 +335,7 @@ def test_stack_outputs_and_termination_protection(assembly: Assembly) -> None:
 
 
 def test_producer_role_may_only_write(assembly: Assembly) -> None:
-    statements = _props(assembly, MAIN, "ProducerRole/DefaultPolicy/Resource")["PolicyDocument"]["Statement"]
+    statements = assembly.properties(MAIN, "ProducerRole/DefaultPolicy/Resource")["PolicyDocument"]["Statement"]
     assert statements == [
         {"Action": ["kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:PutRecord", "kinesis:PutRecords"],
          "Effect": "Allow", "Resource": _arn(assembly, MAIN, "Clicks/Stream/Resource")},

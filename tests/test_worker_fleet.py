@@ -20,20 +20,8 @@ SQS_CONSUME = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueue
                "sqs:ReceiveMessage"]
 
 
-def _id(assembly: Assembly, stack: str, path: str) -> str:
-    return assembly.logical_id(stack, f"{stack}/{path}")
-
-
-def _res(assembly: Assembly, stack: str, path: str) -> dict:
-    return assembly.template(stack)["Resources"][_id(assembly, stack, path)]
-
-
-def _props(assembly: Assembly, stack: str, path: str) -> dict:
-    return _res(assembly, stack, path)["Properties"]
-
-
 def _arn(assembly: Assembly, stack: str, path: str) -> dict:
-    return {"Fn::GetAtt": [_id(assembly, stack, path), "Arn"]}
+    return {"Fn::GetAtt": [assembly.resource_id(stack, path), "Arn"]}
 
 
 def _of_type(assembly: Assembly, stack: str, resource_type: str) -> dict:
@@ -41,7 +29,7 @@ def _of_type(assembly: Assembly, stack: str, resource_type: str) -> dict:
 
 
 def _container(assembly: Assembly, stack: str, fleet: str) -> dict:
-    [container] = _props(assembly, stack, f"{fleet}/TaskDefinition/Resource")["ContainerDefinitions"]
+    [container] = assembly.properties(stack, f"{fleet}/TaskDefinition/Resource")["ContainerDefinitions"]
     return container
 
 
@@ -76,7 +64,7 @@ def test_example_vpc_reaches_aws_through_endpoints(example: Template) -> None:
 
 
 def test_key_rotated_retained_and_open_to_cloudwatch_logs(assembly: Assembly) -> None:
-    key = _res(assembly, STACK, "Thumbnails/Key/Resource")
+    key = assembly.resource(STACK, "Thumbnails/Key/Resource")
     assert key["Properties"]["EnableKeyRotation"] is True and key["Properties"]["PendingWindowInDays"] == 30
     assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"
     sids = [s.get("Sid") for s in key["Properties"]["KeyPolicy"]["Statement"]]
@@ -84,7 +72,7 @@ def test_key_rotated_retained_and_open_to_cloudwatch_logs(assembly: Assembly) ->
 
 
 def test_queue_defaults(assembly: Assembly) -> None:
-    queue = _res(assembly, STACK, "Thumbnails/Queue/Resource")
+    queue = assembly.resource(STACK, "Thumbnails/Queue/Resource")
     assert queue["Properties"] == {
         "KmsMasterKeyId": _arn(assembly, STACK, "Thumbnails/Key/Resource"),
         "MessageRetentionPeriod": 4 * 24 * 3600,
@@ -94,7 +82,7 @@ def test_queue_defaults(assembly: Assembly) -> None:
         "VisibilityTimeout": 60,  # the worker's, which it asks for on every receive and extends
     }
     assert queue["DeletionPolicy"] == queue["UpdateReplacePolicy"] == "Retain"
-    dlq = _res(assembly, STACK, "Thumbnails/DeadLetterQueue/Resource")
+    dlq = assembly.resource(STACK, "Thumbnails/DeadLetterQueue/Resource")
     assert dlq["Properties"] == {"KmsMasterKeyId": _arn(assembly, STACK, "Thumbnails/Key/Resource"),
                                  "MessageRetentionPeriod": 14 * 24 * 3600}
     assert dlq["DeletionPolicy"] == "Retain"
@@ -102,14 +90,14 @@ def test_queue_defaults(assembly: Assembly) -> None:
 
 def test_both_queues_are_tls_only(assembly: Assembly) -> None:
     for queue in ("Queue", "DeadLetterQueue"):
-        policy = _props(assembly, STACK, f"Thumbnails/{queue}/Policy/Resource")
-        assert policy["Queues"] == [{"Ref": _id(assembly, STACK, f"Thumbnails/{queue}/Resource")}]
+        policy = assembly.properties(STACK, f"Thumbnails/{queue}/Policy/Resource")
+        assert policy["Queues"] == [{"Ref": assembly.resource_id(STACK, f"Thumbnails/{queue}/Resource")}]
         assert any(s["Effect"] == TLS_ONLY["Effect"] and s.get("Condition") == TLS_ONLY["Condition"]
                    for s in policy["PolicyDocument"]["Statement"])
 
 
 def test_log_group_encrypted_with_retention_and_retained(assembly: Assembly) -> None:
-    logs = _res(assembly, STACK, "Thumbnails/Logs/Resource")
+    logs = assembly.resource(STACK, "Thumbnails/Logs/Resource")
     assert logs["Properties"] == {"KmsKeyId": _arn(assembly, STACK, "Thumbnails/Key/Resource"), "RetentionInDays": 365}
     assert logs["DeletionPolicy"] == "Retain"
 
@@ -118,12 +106,12 @@ def test_log_group_encrypted_with_retention_and_retained(assembly: Assembly) -> 
 
 
 def test_cluster_has_container_insights(assembly: Assembly) -> None:
-    cluster = _props(assembly, STACK, "Thumbnails/Cluster/Resource")
+    cluster = assembly.properties(STACK, "Thumbnails/Cluster/Resource")
     assert cluster == {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]}  # no ECS Exec config
 
 
 def test_task_definition_defaults(assembly: Assembly) -> None:
-    task = _props(assembly, STACK, "Thumbnails/TaskDefinition/Resource")
+    task = assembly.properties(STACK, "Thumbnails/TaskDefinition/Resource")
     assert (task["Cpu"], task["Memory"], task["NetworkMode"]) == ("256", "512", "awsvpc")
     assert task["RequiresCompatibilities"] == ["FARGATE"]
     assert task["RuntimePlatform"] == {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"}
@@ -138,7 +126,7 @@ def test_container_runs_the_shipped_worker_read_only_with_matching_stop_timeout(
     assert container["LinuxParameters"]["InitProcessEnabled"] is True
     assert container["StopTimeout"] == 30
     assert _env(container) == {
-        "WORKER_QUEUE_URL": {"Ref": _id(assembly, STACK, "Thumbnails/Queue/Resource")},
+        "WORKER_QUEUE_URL": {"Ref": assembly.resource_id(STACK, "Thumbnails/Queue/Resource")},
         "WORKER_HANDLER": "handlers:log_message",
         "WORKER_BATCH_SIZE": "10",
         "WORKER_WAIT_TIME_SECONDS": "20",
@@ -153,7 +141,7 @@ def test_container_logs_to_the_encrypted_group_without_blocking(assembly: Assemb
     options = _container(assembly, STACK, "Thumbnails")["LogConfiguration"]
     assert options["LogDriver"] == "awslogs"
     assert options["Options"] == {
-        "awslogs-group": {"Ref": _id(assembly, STACK, "Thumbnails/Logs/Resource")},
+        "awslogs-group": {"Ref": assembly.resource_id(STACK, "Thumbnails/Logs/Resource")},
         "awslogs-stream-prefix": "worker",
         "awslogs-region": {"Ref": "AWS::Region"},
         "mode": "non-blocking",
@@ -162,9 +150,9 @@ def test_container_logs_to_the_encrypted_group_without_blocking(assembly: Assemb
 
 
 def test_task_role_consumes_this_queue_only(assembly: Assembly) -> None:
-    role = _props(assembly, STACK, "Thumbnails/TaskDefinition/TaskRole/Resource")
+    role = assembly.properties(STACK, "Thumbnails/TaskDefinition/TaskRole/Resource")
     assert "ManagedPolicyArns" not in role and "Policies" not in role
-    statements = _props(assembly, STACK, "Thumbnails/TaskDefinition/TaskRole/DefaultPolicy/Resource")[
+    statements = assembly.properties(STACK, "Thumbnails/TaskDefinition/TaskRole/DefaultPolicy/Resource")[
         "PolicyDocument"]["Statement"]
     assert statements == [
         {"Action": SQS_CONSUME, "Effect": "Allow", "Resource": _arn(assembly, STACK, "Thumbnails/Queue/Resource")},
@@ -173,9 +161,9 @@ def test_task_role_consumes_this_queue_only(assembly: Assembly) -> None:
 
 
 def test_execution_role_pulls_the_image_and_writes_the_log_group(assembly: Assembly) -> None:
-    role = _props(assembly, STACK, "Thumbnails/TaskDefinition/ExecutionRole/Resource")
+    role = assembly.properties(STACK, "Thumbnails/TaskDefinition/ExecutionRole/Resource")
     assert "ManagedPolicyArns" not in role
-    policy = _res(assembly, STACK, "Thumbnails/TaskDefinition/ExecutionRole/DefaultPolicy/Resource")
+    policy = assembly.resource(STACK, "Thumbnails/TaskDefinition/ExecutionRole/DefaultPolicy/Resource")
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert [s["Resource"] for s in statements if s["Resource"] == "*"] == ["*"]
     assert next(s for s in statements if s["Resource"] == "*")["Action"] == "ecr:GetAuthorizationToken"
@@ -186,7 +174,7 @@ def test_execution_role_pulls_the_image_and_writes_the_log_group(assembly: Assem
 
 
 def test_service_defaults(assembly: Assembly) -> None:
-    service = _props(assembly, STACK, "Thumbnails/Service/Service")
+    service = assembly.properties(STACK, "Thumbnails/Service/Service")
     assert service["DeploymentConfiguration"] == {
         "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
         "MaximumPercent": 200,
@@ -197,14 +185,14 @@ def test_service_defaults(assembly: Assembly) -> None:
     assert service["EnableECSManagedTags"] is True and service["PropagateTags"] == "SERVICE"
     network = service["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert network["AssignPublicIp"] == "DISABLED"
-    assert network["SecurityGroups"] == [{"Fn::GetAtt": [_id(assembly, STACK, "Thumbnails/SecurityGroup/Resource"),
+    assert network["SecurityGroups"] == [{"Fn::GetAtt": [assembly.resource_id(STACK, "Thumbnails/SecurityGroup/Resource"),
                                                          "GroupId"]}]
     # The Private tier of secure.Network, not the Isolated (data) tier.
-    assert network["Subnets"] == [{"Ref": _id(assembly, STACK, f"Network/Vpc/PrivateSubnet{i}/Subnet")} for i in (1, 2)]
+    assert network["Subnets"] == [{"Ref": assembly.resource_id(STACK, f"Network/Vpc/PrivateSubnet{i}/Subnet")} for i in (1, 2)]
 
 
 def test_security_group_admits_nothing_and_sends_only_https(assembly: Assembly) -> None:
-    sg = _props(assembly, STACK, "Thumbnails/SecurityGroup/Resource")
+    sg = assembly.properties(STACK, "Thumbnails/SecurityGroup/Resource")
     assert "SecurityGroupIngress" not in sg
     assert sg["SecurityGroupEgress"] == [{"CidrIp": "0.0.0.0/0", "Description": "HTTPS to AWS APIs and S3",
                                           "FromPort": 443, "IpProtocol": "tcp", "ToPort": 443}]
@@ -214,12 +202,12 @@ def test_security_group_admits_nothing_and_sends_only_https(assembly: Assembly) 
 
 
 def test_scalable_target_spans_min_to_max_workers(assembly: Assembly) -> None:
-    target = _props(assembly, STACK, "Thumbnails/ScalableTarget/Resource")
+    target = assembly.properties(STACK, "Thumbnails/ScalableTarget/Resource")
     assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 20)
     assert (target["ServiceNamespace"], target["ScalableDimension"]) == ("ecs", "ecs:service:DesiredCount")
     assert target["ResourceId"] == {"Fn::Join": ["", [
-        "service/", {"Ref": _id(assembly, STACK, "Thumbnails/Cluster/Resource")},
-        "/", {"Fn::GetAtt": [_id(assembly, STACK, "Thumbnails/Service/Service"), "Name"]}]]}
+        "service/", {"Ref": assembly.resource_id(STACK, "Thumbnails/Cluster/Resource")},
+        "/", {"Fn::GetAtt": [assembly.resource_id(STACK, "Thumbnails/Service/Service"), "Name"]}]]}
     assert "AWSServiceRoleForApplicationAutoScaling_ECSService" in str(target["RoleARN"])
 
 
@@ -227,13 +215,13 @@ def _backlog_metrics(assembly: Assembly, stack: str, fleet: str, queue_path: str
     return [
         {"Id": "m1", "Label": "Messages waiting", "ReturnData": False, "MetricStat": {"Stat": "Sum", "Metric": {
             "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
-            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [_id(assembly, stack, queue_path),
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [assembly.resource_id(stack, queue_path),
                                                                           "QueueName"]}}]}}},
         {"Id": "m2", "Label": "Running workers", "ReturnData": False, "MetricStat": {"Stat": "Average", "Metric": {
             "Namespace": "ECS/ContainerInsights", "MetricName": "RunningTaskCount",
             "Dimensions": [
-                {"Name": "ClusterName", "Value": {"Ref": _id(assembly, stack, f"{fleet}/Cluster/Resource")}},
-                {"Name": "ServiceName", "Value": {"Fn::GetAtt": [_id(assembly, stack, f"{fleet}/Service/Service"),
+                {"Name": "ClusterName", "Value": {"Ref": assembly.resource_id(stack, f"{fleet}/Cluster/Resource")}},
+                {"Name": "ServiceName", "Value": {"Fn::GetAtt": [assembly.resource_id(stack, f"{fleet}/Service/Service"),
                                                                  "Name"]}},
             ]}}},
         {"Id": "e1", "Label": "Backlog per worker", "Expression": "m1 / m2", "ReturnData": True},
@@ -241,9 +229,9 @@ def _backlog_metrics(assembly: Assembly, stack: str, fleet: str, queue_path: str
 
 
 def test_target_tracking_on_backlog_per_worker(assembly: Assembly) -> None:
-    policy = _props(assembly, STACK, "Thumbnails/BacklogPerWorkerScaling")
+    policy = assembly.properties(STACK, "Thumbnails/BacklogPerWorkerScaling")
     assert policy["PolicyType"] == "TargetTrackingScaling"
-    assert policy["ScalingTargetId"] == {"Ref": _id(assembly, STACK, "Thumbnails/ScalableTarget/Resource")}
+    assert policy["ScalingTargetId"] == {"Ref": assembly.resource_id(STACK, "Thumbnails/ScalableTarget/Resource")}
     config = policy["TargetTrackingScalingPolicyConfiguration"]
     # 5 minutes of acceptable latency / 2 s per message = 150 messages per worker.
     assert config["TargetValue"] == sizing.backlog_per_worker(300, 2) == 150
@@ -254,17 +242,17 @@ def test_target_tracking_on_backlog_per_worker(assembly: Assembly) -> None:
 
 def test_scale_to_zero_adds_a_guarded_wake_up_step(assembly: Assembly) -> None:
     stack, fleet = "WorkerFleetScaleToZero", "Exports"
-    target = _props(assembly, stack, f"{fleet}/ScalableTarget/Resource")
+    target = assembly.properties(stack, f"{fleet}/ScalableTarget/Resource")
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 4)
-    tracking = _props(assembly, stack, f"{fleet}/BacklogPerWorkerScaling")["TargetTrackingScalingPolicyConfiguration"]
+    tracking = assembly.properties(stack, f"{fleet}/BacklogPerWorkerScaling")["TargetTrackingScalingPolicyConfiguration"]
     assert tracking["TargetValue"] == sizing.backlog_per_worker(900, 30) == 30
-    step = _props(assembly, stack, f"{fleet}/WakeUp/Resource")
+    step = assembly.properties(stack, f"{fleet}/WakeUp/Resource")
     assert step["PolicyType"] == "StepScaling"
     assert step["StepScalingPolicyConfiguration"] == {
         "AdjustmentType": "ExactCapacity", "Cooldown": 60, "MetricAggregationType": "Maximum",
         "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]}
-    alarm = _props(assembly, stack, f"{fleet}/WakeUpAlarm/Resource")
-    assert alarm["AlarmActions"] == [{"Ref": _id(assembly, stack, f"{fleet}/WakeUp/Resource")}]
+    alarm = assembly.properties(stack, f"{fleet}/WakeUpAlarm/Resource")
+    assert alarm["AlarmActions"] == [{"Ref": assembly.resource_id(stack, f"{fleet}/WakeUp/Resource")}]
     assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["EvaluationPeriods"]) == (
         0, "GreaterThanThreshold", 1)
     assert alarm["TreatMissingData"] == "notBreaching"
@@ -274,7 +262,7 @@ def test_scale_to_zero_adds_a_guarded_wake_up_step(assembly: Assembly) -> None:
     assert metrics["m1"]["MetricStat"] == {"Period": 60, "Stat": "Maximum", "Metric": {
         "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
         "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [
-            _id(assembly, stack, f"{fleet}/Queue/Resource"), "QueueName"]}}]}}
+            assembly.resource_id(stack, f"{fleet}/Queue/Resource"), "QueueName"]}}]}}
     assert metrics["m2"]["MetricStat"]["Metric"]["MetricName"] == "RunningTaskCount"
     assert [d["Name"] for d in metrics["m2"]["MetricStat"]["Metric"]["Dimensions"]] == ["ClusterName", "ServiceName"]
 
@@ -283,29 +271,29 @@ def test_scale_to_zero_adds_a_guarded_wake_up_step(assembly: Assembly) -> None:
 
 
 def test_alarms_carry_their_dimensions_and_notify(assembly: Assembly) -> None:
-    topic = {"Ref": _id(assembly, STACK, "Alarms/Topic/Resource")}
+    topic = {"Ref": assembly.resource_id(STACK, "Alarms/Topic/Resource")}
 
     def alarm(name: str) -> dict:
-        return _props(assembly, STACK, f"Thumbnails/{name}/Resource")
+        return assembly.properties(STACK, f"Thumbnails/{name}/Resource")
 
     dlq, age, at_max = alarm("DeadLetterAlarm"), alarm("OldestMessageAlarm"), alarm("AtMaxCapacityAlarm")
     assert (dlq["MetricName"], dlq["Threshold"], dlq["ComparisonOperator"]) == (
         "ApproximateNumberOfMessagesVisible", 0, "GreaterThanThreshold")
     assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [
-        _id(assembly, STACK, "Thumbnails/DeadLetterQueue/Resource"), "QueueName"]}}]
+        assembly.resource_id(STACK, "Thumbnails/DeadLetterQueue/Resource"), "QueueName"]}}]
     # Oldest message older than max_acceptable_latency (5 minutes), via sizing.oldest_message_alarm.
     assert age["MetricName"] == "ApproximateAgeOfOldestMessage"
     assert (age["Threshold"], age["Period"], age["EvaluationPeriods"], age["DatapointsToAlarm"]) == (300, 60, 3, 2)
     assert age["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [
-        _id(assembly, STACK, "Thumbnails/Queue/Resource"), "QueueName"]}}]
+        assembly.resource_id(STACK, "Thumbnails/Queue/Resource"), "QueueName"]}}]
     # At max capacity: the fewest running tasks of each 5 minutes was max_workers, three times running.
     assert (at_max["Namespace"], at_max["MetricName"], at_max["Statistic"]) == (
         "ECS/ContainerInsights", "RunningTaskCount", "Minimum")
     assert (at_max["Threshold"], at_max["ComparisonOperator"]) == (20, "GreaterThanOrEqualToThreshold")
     assert (at_max["Period"], at_max["EvaluationPeriods"], at_max["DatapointsToAlarm"]) == (300, 3, 3)
     assert at_max["Dimensions"] == [
-        {"Name": "ClusterName", "Value": {"Ref": _id(assembly, STACK, "Thumbnails/Cluster/Resource")}},
-        {"Name": "ServiceName", "Value": {"Fn::GetAtt": [_id(assembly, STACK, "Thumbnails/Service/Service"), "Name"]}},
+        {"Name": "ClusterName", "Value": {"Ref": assembly.resource_id(STACK, "Thumbnails/Cluster/Resource")}},
+        {"Name": "ServiceName", "Value": {"Fn::GetAtt": [assembly.resource_id(STACK, "Thumbnails/Service/Service"), "Name"]}},
     ]
     for a in (dlq, age, at_max):
         assert a["AlarmActions"] == a["OKActions"] == [topic]
@@ -351,7 +339,7 @@ def test_lambda_workers(assembly: Assembly) -> None:
     template = Template.from_json(assembly.template(stack))
     for absent in ("AWS::ECS::Cluster", "AWS::ECS::Service", "AWS::ApplicationAutoScaling::ScalableTarget"):
         template.resource_count_is(absent, 0)
-    fn = _props(assembly, stack, f"{fleet}/Function/Resource")
+    fn = assembly.properties(stack, f"{fleet}/Function/Resource")
     assert fn["Handler"] == "worker.lambda_handler" and fn["Timeout"] == 60
     assert fn["Environment"] == {"Variables": {"WORKER_HANDLER": "handlers:require_json"}}
     assert fn["KmsKeyArn"] == _arn(assembly, stack, f"{fleet}/Key/Resource")
@@ -360,23 +348,23 @@ def test_lambda_workers(assembly: Assembly) -> None:
     assert esm["Properties"] == {
         "BatchSize": 50,
         "EventSourceArn": _arn(assembly, stack, f"{fleet}/Queue/Resource"),
-        "FunctionName": {"Ref": _id(assembly, stack, f"{fleet}/Function/Resource")},
+        "FunctionName": {"Ref": assembly.resource_id(stack, f"{fleet}/Function/Resource")},
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "MaximumBatchingWindowInSeconds": 10,
         "ScalingConfig": {"MaximumConcurrency": 25},  # max_workers
     }
-    queue = _props(assembly, stack, f"{fleet}/Queue/Resource")
+    queue = assembly.properties(stack, f"{fleet}/Queue/Resource")
     assert queue["VisibilityTimeout"] == sizing.lambda_visibility_timeout(60, 10) == 370
 
 
 def test_lambda_at_max_alarm_watches_the_functions_concurrency(assembly: Assembly) -> None:
     stack = "WorkerFleetLambda"
-    at_max = _props(assembly, stack, "Reports/AtMaxCapacityAlarm/Resource")
+    at_max = assembly.properties(stack, "Reports/AtMaxCapacityAlarm/Resource")
     assert (at_max["Namespace"], at_max["MetricName"], at_max["Statistic"]) == (
         "AWS/Lambda", "ConcurrentExecutions", "Maximum")
     assert at_max["Threshold"] == 25
     assert at_max["Dimensions"] == [{"Name": "FunctionName",
-                                     "Value": {"Ref": _id(assembly, stack, "Reports/Function/Resource")}}]
+                                     "Value": {"Ref": assembly.resource_id(stack, "Reports/Function/Resource")}}]
 
 
 # --- other configurations -----------------------------------------------------------------
@@ -386,9 +374,9 @@ def test_scale_to_zero_case_settings(assembly: Assembly) -> None:
     stack, fleet = "WorkerFleetScaleToZero", "Exports"
     queues = _of_type(assembly, stack, "AWS::SQS::Queue")
     assert len(queues) == 2 and all(q["Properties"]["FifoQueue"] is True for q in queues.values())
-    queue = _props(assembly, stack, f"{fleet}/Queue/Resource")
+    queue = assembly.properties(stack, f"{fleet}/Queue/Resource")
     assert queue["VisibilityTimeout"] == 120 and queue["RedrivePolicy"]["maxReceiveCount"] == 3
-    task = _props(assembly, stack, f"{fleet}/TaskDefinition/Resource")
+    task = assembly.properties(stack, f"{fleet}/TaskDefinition/Resource")
     assert (task["Cpu"], task["Memory"]) == ("1024", "2048")
     assert task["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
     container = _container(assembly, stack, fleet)
@@ -400,13 +388,13 @@ def test_scale_to_zero_case_settings(assembly: Assembly) -> None:
 
 def test_ecs_exec_when_enabled_is_logged_and_encrypted(assembly: Assembly) -> None:
     stack, fleet = "WorkerFleetScaleToZero", "Exports"
-    assert _props(assembly, stack, f"{fleet}/Service/Service")["EnableExecuteCommand"] is True
-    config = _props(assembly, stack, f"{fleet}/Cluster/Resource")["Configuration"]["ExecuteCommandConfiguration"]
+    assert assembly.properties(stack, f"{fleet}/Service/Service")["EnableExecuteCommand"] is True
+    config = assembly.properties(stack, f"{fleet}/Cluster/Resource")["Configuration"]["ExecuteCommandConfiguration"]
     assert config == {
         "KmsKeyId": _arn(assembly, stack, f"{fleet}/Key/Resource"),
         "Logging": "OVERRIDE",
         "LogConfiguration": {"CloudWatchEncryptionEnabled": True,
-                             "CloudWatchLogGroupName": {"Ref": _id(assembly, stack, f"{fleet}/Logs/Resource")}},
+                             "CloudWatchLogGroupName": {"Ref": assembly.resource_id(stack, f"{fleet}/Logs/Resource")}},
     }
 
 
@@ -414,22 +402,22 @@ def test_fanout_subscriber_queue_plugs_in(assembly: Assembly) -> None:
     stack, fleet = "WorkerFleetFanOutSubscriber", "Invoicing"
     assert len(_of_type(assembly, stack, "AWS::SQS::Queue")) == 6  # FanOut's only: the fleet made none
     queue = "Orders/Invoicing/Queue/Resource"
-    statements = _props(assembly, stack, f"{fleet}/TaskDefinition/TaskRole/DefaultPolicy/Resource")[
+    statements = assembly.properties(stack, f"{fleet}/TaskDefinition/TaskRole/DefaultPolicy/Resource")[
         "PolicyDocument"]["Statement"]
     assert statements == [
         {"Action": SQS_CONSUME, "Effect": "Allow", "Resource": _arn(assembly, stack, queue)},
         {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": _arn(assembly, stack, "Orders/Key/Resource")},
     ]
-    assert _env(_container(assembly, stack, fleet))["WORKER_QUEUE_URL"] == {"Ref": _id(assembly, stack, queue)}
-    dlq_alarm = _props(assembly, stack, f"{fleet}/DeadLetterAlarm/Resource")
+    assert _env(_container(assembly, stack, fleet))["WORKER_QUEUE_URL"] == {"Ref": assembly.resource_id(stack, queue)}
+    dlq_alarm = assembly.properties(stack, f"{fleet}/DeadLetterAlarm/Resource")
     assert dlq_alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": [
-        _id(assembly, stack, "Orders/Invoicing/DeadLetterQueue/Resource"), "QueueName"]}
-    policy = _props(assembly, stack, f"{fleet}/BacklogPerWorkerScaling")["TargetTrackingScalingPolicyConfiguration"]
+        assembly.resource_id(stack, "Orders/Invoicing/DeadLetterQueue/Resource"), "QueueName"]}
+    policy = assembly.properties(stack, f"{fleet}/BacklogPerWorkerScaling")["TargetTrackingScalingPolicyConfiguration"]
     assert policy["TargetValue"] == sizing.backlog_per_worker(60, 0.6) == 100
     assert policy["CustomizedMetricSpecification"]["Metrics"] == _backlog_metrics(assembly, stack, fleet, queue)
     # No subnets passed: the Private group of secure.Network by default.
-    subnets = _props(assembly, stack, f"{fleet}/Service/Service")["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"]
-    assert subnets == [{"Ref": _id(assembly, stack, f"Network/Vpc/PrivateSubnet{i}/Subnet")} for i in (1, 2)]
+    subnets = assembly.properties(stack, f"{fleet}/Service/Service")["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"]
+    assert subnets == [{"Ref": assembly.resource_id(stack, f"Network/Vpc/PrivateSubnet{i}/Subnet")} for i in (1, 2)]
 
 
 # --- API -----------------------------------------------------------------------------------
