@@ -68,34 +68,49 @@ def test_nag_acknowledgments_are_written_into_templates(assembly: Assembly) -> N
         assert {"id": v["acknowledgedId"], "reason": v["reason"]} in rules, f"{v['path']} lacks {v['acknowledgedId']}"
 
 
-def test_cfn_lint_clean_including_informational(assembly: Assembly) -> None:
-    paths = [str(assembly.template_path(s)) for s in ALL_STACKS]
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "--include-checks", "I", "--format", "json", "--", *paths],
-        capture_output=True,
-        text=True,
-    )
-    findings = json.loads(result.stdout or "[]")
-    lines = [f"{f['Rule']['Id']} {Path(f['Filename']).name}:{f['Location']['Start']['LineNumber']} {f['Message']}"
-             for f in findings]
-    assert findings == [] and result.returncode == 0, "cfn-lint:\n" + "\n".join(lines) + result.stderr
-
-
 def _checkov() -> str:
     path = os.environ.get("CHECKOV") or shutil.which("checkov")
     assert path, "checkov not found: run the tests through `make test`, which installs it"
     return path
 
 
-def test_checkov_no_failed_checks(assembly: Assembly, tmp_path: Path) -> None:
-    for stack_id in ALL_STACKS:  # only templates: checkov would also parse cdk.out's other JSON
-        shutil.copy(assembly.template_path(stack_id), tmp_path / f"{stack_id}.template.json")
-    result = subprocess.run(
-        [_checkov(), "-d", str(tmp_path), "--framework", "cloudformation", "--skip-download", "--quiet",
-         "--compact", "-o", "json"],
-        capture_output=True,
-        text=True,
-    )
+@pytest.fixture(scope="module")
+def linters(assembly: Assembly, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[subprocess.CompletedProcess]]:
+    """cfn-lint (in two halves) and checkov over every template, all three at once: each is a
+    single-threaded process, and together they are most of the suite's time."""
+    paths = [str(assembly.template_path(s)) for s in ALL_STACKS]
+    only_templates = tmp_path_factory.mktemp("checkov")  # checkov would also parse cdk.out's other JSON
+    for stack_id in ALL_STACKS:
+        shutil.copy(assembly.template_path(stack_id), only_templates / f"{stack_id}.template.json")
+    cfn_lint = [str(Path(sys.executable).parent / "cfn-lint"), "--include-checks", "I", "--format", "json", "--"]
+    commands = {
+        "cfn-lint": [[*cfn_lint, *paths[0::2]], [*cfn_lint, *paths[1::2]]],
+        "checkov": [[_checkov(), "-d", str(only_templates), "--framework", "cloudformation", "--skip-download",
+                     "--quiet", "--compact", "-o", "json"]],
+    }
+    running = {name: [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
+               for name, cmds in commands.items()}
+    results = {}
+    for name, procs in running.items():
+        results[name] = []
+        for proc, cmd in zip(procs, commands[name]):
+            out, err = proc.communicate()
+            results[name].append(subprocess.CompletedProcess(cmd, proc.returncode, out, err))
+    return results
+
+
+def test_cfn_lint_clean_including_informational(linters) -> None:
+    for result in linters["cfn-lint"]:
+        findings = json.loads(result.stdout or "[]")
+        lines = [f"{f['Rule']['Id']} {Path(f['Filename']).name}:{f['Location']['Start']['LineNumber']} {f['Message']}"
+                 for f in findings]
+        assert findings == [] and result.returncode == 0, "cfn-lint:\n" + "\n".join(lines) + result.stderr
+    linted = sum(len(r.args) - 6 for r in linters["cfn-lint"])
+    assert linted == len(ALL_STACKS), f"cfn-lint saw {linted} of {len(ALL_STACKS)} templates"
+
+
+def test_checkov_no_failed_checks(linters) -> None:
+    [result] = linters["checkov"]
     data = json.loads(result.stdout)
     reports = data if isinstance(data, list) else [data]
     summary = reports[0]["summary"]
