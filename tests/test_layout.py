@@ -1,0 +1,59 @@
+"""The layout rules the README promises, checked on the source itself."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PATTERNS = sorted(p for p in (ROOT / "refarch").glob("*.py") if p.stem not in {"__init__", "secure", "sizing"})
+
+
+def _copyable(name: str) -> bool:
+    return name.split(".")[0] in {"aws_cdk", "constructs"} or name in {"refarch", "refarch.secure", "refarch.sizing"}
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names if node.module == "refarch"}
+    return found
+
+
+def _third_party(names: set[str]) -> set[str]:
+    return {n for n in names if n.split(".")[0] not in sys.stdlib_module_names and n != "__future__"}
+
+
+def test_there_are_pattern_modules() -> None:
+    assert {p.stem for p in PATTERNS} >= {"fanout", "worker_fleet", "streaming", "mobile_push", "database", "edge"}
+
+
+@pytest.mark.parametrize("module", PATTERNS, ids=lambda p: p.stem)
+def test_pattern_module_is_copyable(module: Path) -> None:
+    # aws_cdk, constructs, secure.py and sizing.py: nothing else to copy along.
+    outside = {n for n in _third_party(_imports(module)) if not _copyable(n)}
+    assert outside == set(), f"{module.name} imports {sorted(outside)}"
+
+
+def test_sizing_is_pure_python() -> None:
+    assert _third_party(_imports(ROOT / "refarch" / "sizing.py")) == set()
+
+
+def test_shared_module_imports_only_the_cdk() -> None:
+    outside = {n for n in _third_party(_imports(ROOT / "refarch" / "secure.py"))
+               if n.split(".")[0] not in {"aws_cdk", "constructs"}}
+    assert outside == set()
+
+
+@pytest.mark.parametrize("path", sorted([*(ROOT / "refarch").glob("*.py"), *(ROOT / "stacks").glob("*.py")]),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_only_app_py_reads_context_or_environment(path: Path) -> None:
+    text = path.read_text()
+    for needle in ("try_get_context", "os.environ", "getenv(", "from_lookup("):
+        assert needle not in text, f"{path.name} uses {needle}: context, environment and lookups belong in app.py"
