@@ -10,9 +10,12 @@ synthesized rather than a hand-written copy.
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,6 +23,7 @@ import boto3
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+ASSETS_BUCKET = f"cdk-hnb659fds-assets-{ACCOUNT}-{REGION}"
 
 
 class SkippedResourceError(AssertionError):
@@ -74,7 +78,9 @@ class DeployedStack:
         if (resource_type, attribute) in {("AWS::SNS::Topic", "TopicArn")}:
             return physical
         if (resource_type, attribute) == ("AWS::KMS::Key", "Arn"):
-            return boto3.client("kms", region_name=REGION).describe_key(KeyId=physical)["KeyMetadata"]["Arn"]
+            # Built as AWS builds it: moto's DescribeKey fails on keys its CloudFormation
+            # created (it re-parses the stored policy, a dict, as a JSON string).
+            return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{physical}"
         raise NotImplementedError(f"Fn::GetAtt {resource_type}.{attribute} is not resolved by this harness")
 
 
@@ -110,6 +116,28 @@ def deploy(template: Mapping, stack_name: str, *, allowed_skips: Mapping[str, st
         )
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     return DeployedStack(name=stack_name, template=dict(template), physical_ids=physical, outputs=outputs, skipped=skipped)
+
+
+def upload_assets(template: Mapping, outdir: Path) -> list[str]:
+    """Zip each Lambda function's asset directory from the cloud assembly into
+    the bootstrap bucket, under the key the template names, so moto can create
+    the functions (and their event source mappings). Returns the keys."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=ASSETS_BUCKET)
+    keys = []
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Lambda::Function" or "S3Key" not in resource["Properties"].get("Code", {}):
+            continue
+        key = resource["Properties"]["Code"]["S3Key"]
+        source = outdir / f"asset.{key.removesuffix('.zip')}"
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for path in sorted(source.rglob("*")):
+                if path.is_file():
+                    archive.write(path, path.relative_to(source).as_posix())
+        s3.put_object(Bucket=ASSETS_BUCKET, Key=key, Body=buffer.getvalue())
+        keys.append(key)
+    return keys
 
 
 def _name_fifo_resources(template: Mapping) -> dict:

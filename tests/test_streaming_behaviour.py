@@ -35,8 +35,8 @@ from moto import mock_aws
 
 from refarch.tools import kinesis_replay
 from tests.conftest import Assembly
-from tests.moto_cfn import ACCOUNT, REGION, DeployedStack, deploy
-from tests.moto_streaming import apply_stream_settings, upload_assets
+from tests.moto_cfn import ACCOUNT, REGION, DeployedStack, deploy, upload_assets
+from tests.moto_streaming import apply_stream_settings
 
 ALLOWED_SKIPS = {
     "AWS::CloudWatch::Alarm": "moto cannot evaluate Kinesis or Lambda metrics; alarm metrics and dimensions are asserted on the template",
