@@ -309,6 +309,23 @@ def test_firehose_freshness_alarm_carries_the_delivery_stream_name(assembly: Ass
     assert _alarm(assembly, "StreamingFirehose", "Logs/Delivery/FreshnessAlarm")["Threshold"] == 60 + 900
 
 
+#: The dimension each namespace's alarms need to have data at all.
+DIMENSION = {"AWS/Kinesis": "StreamName", "AWS/Lambda": "FunctionName", "AWS/SQS": "QueueName",
+             "AWS/Firehose": "DeliveryStreamName"}
+
+
+@pytest.mark.parametrize("stack, count", [(MAIN, 10), ("StreamingOnDemand", 3), ("StreamingProvisioned", 6),
+                                          ("StreamingEnhancedFanOut", 12), ("StreamingFirehose", 4)])
+def test_every_alarm_in_every_configuration_carries_its_dimension(assembly: Assembly, stack: str, count: int) -> None:
+    alarms = _of_type(assembly, stack, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == count
+    for logical_id, alarm in alarms.items():
+        props = alarm["Properties"]
+        names = [d["Name"] for d in props.get("Dimensions", [])]
+        assert names == [DIMENSION[props["Namespace"]]], (logical_id, names)
+        assert all(d["Value"] for d in props["Dimensions"]), logical_id
+
+
 def test_every_alarm_has_dimensions_and_notifies(assembly: Assembly) -> None:
     topic = _ref(assembly, MAIN, "Alarms/Topic/Resource")
     alarms = _of_type(assembly, MAIN, "AWS::CloudWatch::Alarm")
