@@ -442,10 +442,13 @@ class StreamPipeline(Construct):
         what = f"{self.node.path} {spec.name}"
         minute = cdk.Duration.minutes(1)
         res.alarms = [
+            # Function errors only: records reported in batchItemFailures are retried without counting here,
+            # and show up as IteratorAge and, once given up on, in the dead-letter queue.
             cloudwatch.Alarm(  # FunctionName dimension
                 res,
                 "ErrorsAlarm",
-                alarm_description=f"{what}: the consumer failed; batches are being retried",
+                alarm_description=f"{what}: the function raised, timed out or ran out of memory; the batch is "
+                "being retried",
                 metric=res.function.metric_errors(period=minute, statistic="Sum"),
                 threshold=0,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
