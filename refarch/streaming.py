@@ -8,8 +8,10 @@ What can fail has somewhere to go:
   after ``retry_attempts`` or ``max_record_age`` the batch's shard and
   sequence range goes to the consumer's dead-letter queue (re-read it with
   ``python -m refarch.tools.kinesis_replay``);
-* Firehose cannot deliver to S3 -> records land under the error-output
-  prefix and the failure is logged to an encrypted log group.
+* Firehose cannot write to S3 -> it keeps retrying while the stream still
+  holds the records (its freshness alarm fires) and logs the failure to an
+  encrypted log group; records it fails to process (a transformation or
+  format conversion you add) land under the error-output prefix.
 
 Capacity comes from the declared workload (see ``sizing.stream_capacity``);
 the alarms carry the dimensions that make them fire: StreamName,
@@ -127,7 +129,8 @@ class S3Delivery:
     :param prefix: object key prefix. Default: ``data/`` partitioned by UTC
         arrival hour (``data/!{timestamp:yyyy}/!{timestamp:MM}/...``), so
         Athena or Glue can prune by time.
-    :param error_prefix: where records that failed delivery land; must contain
+    :param error_prefix: where Firehose writes records it fails to process
+        (with a transformation or format conversion); must contain
         ``!{firehose:error-output-type}``. Default: ``errors/<type>/yyyy/MM/dd/``.
     :param buffering_interval: deliver at least this often, 0-900 s.
         Default: 300 s.
@@ -442,10 +445,13 @@ class StreamPipeline(Construct):
         what = f"{self.node.path} {spec.name}"
         minute = cdk.Duration.minutes(1)
         res.alarms = [
+            # Function errors only: records reported in batchItemFailures are retried without counting here,
+            # and show up as IteratorAge and, once given up on, in the dead-letter queue.
             cloudwatch.Alarm(  # FunctionName dimension
                 res,
                 "ErrorsAlarm",
-                alarm_description=f"{what}: the consumer failed; batches are being retried",
+                alarm_description=f"{what}: the function raised, timed out or ran out of memory; the batch is "
+                "being retried",
                 metric=res.function.metric_errors(period=minute, statistic="Sum"),
                 threshold=0,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -572,7 +578,7 @@ class StreamPipeline(Construct):
         secure.acknowledge(
             policy.node.default_child,
             f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefixes[1]}*]",
-            "Firehose writes records it could not deliver under keys it generates; the wildcard is limited to "
+            "Firehose writes records it could not process under keys it generates; the wildcard is limited to "
             "the error-output prefix of this one bucket.",
         )
         cfn = firehose.CfnDeliveryStream(

@@ -7,10 +7,11 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
 
 from refarch import sizing
-from refarch.streaming import LambdaConsumer, StreamPipeline
+from refarch.streaming import LambdaConsumer, S3Delivery, StreamPipeline
 from tests.cases.streaming import REPLAY_FROM
 from tests.conftest import Assembly, new_app
 
@@ -309,6 +310,23 @@ def test_firehose_freshness_alarm_carries_the_delivery_stream_name(assembly: Ass
     assert _alarm(assembly, "StreamingFirehose", "Logs/Delivery/FreshnessAlarm")["Threshold"] == 60 + 900
 
 
+#: The dimension each namespace's alarms need to have data at all.
+DIMENSION = {"AWS/Kinesis": "StreamName", "AWS/Lambda": "FunctionName", "AWS/SQS": "QueueName",
+             "AWS/Firehose": "DeliveryStreamName"}
+
+
+@pytest.mark.parametrize("stack, count", [(MAIN, 10), ("StreamingOnDemand", 3), ("StreamingProvisioned", 6),
+                                          ("StreamingEnhancedFanOut", 12), ("StreamingFirehose", 4)])
+def test_every_alarm_in_every_configuration_carries_its_dimension(assembly: Assembly, stack: str, count: int) -> None:
+    alarms = _of_type(assembly, stack, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == count
+    for logical_id, alarm in alarms.items():
+        props = alarm["Properties"]
+        names = [d["Name"] for d in props.get("Dimensions", [])]
+        assert names == [DIMENSION[props["Namespace"]]], (logical_id, names)
+        assert all(d["Value"] for d in props["Dimensions"]), logical_id
+
+
 def test_every_alarm_has_dimensions_and_notifies(assembly: Assembly) -> None:
     topic = _ref(assembly, MAIN, "Alarms/Topic/Resource")
     alarms = _of_type(assembly, MAIN, "AWS::CloudWatch::Alarm")
@@ -416,6 +434,31 @@ def test_grant_write_and_grant_read() -> None:
     assert not any(a.startswith("kinesis:Get") for a in write_actions) and "kms:Decrypt" not in write_actions
     assert {"kinesis:GetRecords", "kinesis:GetShardIterator", "kms:Decrypt"} <= read_actions
     assert not any("Put" in a or "GenerateDataKey" in a for a in read_actions)
+
+
+def test_every_option_reaches_the_template() -> None:
+    """Non-default values of the props the cases leave at their defaults."""
+    consumer = LambdaConsumer(name="a", code=CODE, handler="index.handler", runtime=lambda_.Runtime.PYTHON_3_12,
+                              timeout=cdk.Duration.seconds(30), memory_size=512, environment={"TABLE": "t"},
+                              reserved_concurrency=4)
+    stack, p = _pipeline(write_mb_per_s=1, read_mb_per_s=3, consumers=[consumer], enhanced_fan_out=True,
+                         delivery=S3Delivery(archive_after=None), removal_policy=cdk.RemovalPolicy.DESTROY,
+                         log_retention=logs.RetentionDays.ONE_MONTH)
+    # One consumer, enhanced fan-out on request; Firehose alone reads 3 MB/s shared: ⌈3 ÷ 2⌉ = 2 shards.
+    assert p.consumers["a"].stream_consumer is not None and p.capacity.shards == 2
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    [fn] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    assert (fn["Runtime"], fn["Timeout"], fn["MemorySize"], fn["ReservedConcurrentExecutions"]) == ("python3.12", 30, 512, 4)
+    assert fn["Environment"] == {"Variables": {"TABLE": "t"}} and "KmsKeyArn" in fn
+    logs_ = [r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
+    assert len(logs_) == 2 and all(r["Properties"]["RetentionInDays"] == 30 for r in logs_)
+    stateful = [r for r in resources.values() if r["Type"] in {"AWS::Kinesis::Stream", "AWS::KMS::Key", "AWS::SQS::Queue",
+                                                              "AWS::Logs::LogGroup"}]
+    assert stateful and all(r["DeletionPolicy"] == "Delete" for r in stateful)
+    [bucket] = [r for r in resources.values() if r["Type"] == "AWS::S3::Bucket"
+                and "LifecycleConfiguration" in r["Properties"] and "LoggingConfiguration" in r["Properties"]]
+    assert "Transitions" not in bucket["Properties"]["LifecycleConfiguration"]["Rules"][0]
+    assert bucket["DeletionPolicy"] == "Delete"
 
 
 def _list(value):

@@ -183,3 +183,37 @@ def test_cli_reports_unsent_records_and_exits_1(monkeypatch: pytest.MonkeyPatch)
                         "--to-stream", "t"], err=err)
     assert code == 1
     assert "still failed" in err.getvalue() and '"partition_key": "user-7"' in err.getvalue()
+
+
+class FailingPut:
+    """PutRecords that fails outright, as boto3 does once its own retries are spent."""
+
+    def put_records(self, **_kwargs) -> dict:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no such stream"}}, "PutRecords")
+
+
+def test_a_put_call_that_fails_outright_reports_the_batch_in_flight() -> None:
+    records = [_rec(i) for i in range(3)]
+    with pytest.raises(replay.ReplayError, match=re.escape("0 were sent, the rest of the window was not read")) as err:
+        replay.put_window(FailingPut(), "target", records, sleep=lambda s: None)
+    assert err.value.unsent == records
+
+
+@pytest.mark.parametrize("value, message", [("0", "must be at least 1 (got 0)"), ("two", "not a whole number: 'two'")])
+def test_cli_rejects_max_attempts_below_one(value: str, message: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        replay.main(["--stream", "s", "--start", "2026-11-21T08:00:00Z", "--end", "2026-11-21T09:00:00Z",
+                     "--to-stream", "t", "--max-attempts", value])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_cli_sees_a_name_and_an_arn_of_the_same_stream_as_one() -> None:
+    future = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).isoformat()
+    for source, target in (("clicks", "arn:aws:kinesis:us-east-1:123456789012:stream/clicks"),
+                           ("arn:aws:kinesis:us-east-1:123456789012:stream/clicks", "clicks")):
+        err = io.StringIO()
+        assert replay.main(["--stream", source, "--start", "2026-11-21T08:00:00Z", "--end", future,
+                            "--to-stream", target], err=err) == 2
+        assert "would read its own records" in err.getvalue()

@@ -16,8 +16,11 @@ JSON line carries the shard, sequence number, partition key, arrival time and
 the data (base64). Re-putting keeps each record's partition key, sends
 ``PutRecords`` batches of at most 500 records and 5 MiB, and retries only the
 entries that failed, with exponential backoff; what still fails after
-``--max-attempts`` is reported and the tool exits 1, so nothing is dropped
-silently. Replayed records are new records to consumers: make them idempotent.
+``--max-attempts`` (or a batch whose ``PutRecords`` call fails outright) is
+reported and the tool exits 1, so nothing is dropped silently. Re-putting into
+the source stream needs an ``--end`` in the past (a name and an ARN of the
+same stream count as the same). Replayed records are new records to
+consumers: make them idempotent.
 
 Credentials, region and endpoint come from the usual boto3 sources
 (``AWS_PROFILE``, ``AWS_REGION``, ...) or ``--region`` / ``--endpoint-url``.
@@ -37,6 +40,7 @@ from typing import Any, TextIO
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 #: PutRecords limits: 500 records and 5 MiB (data plus partition keys) per request.
 MAX_BATCH_RECORDS = 500
@@ -158,7 +162,8 @@ def put_window(
 
     Entries a ``PutRecords`` call rejects (throttled, internal failure) are
     retried alone after ``base_delay_s * 2**attempt``; raises
-    :class:`ReplayError` with the ones still failing after ``max_attempts``.
+    :class:`ReplayError` with the ones still failing after ``max_attempts``,
+    or with the batch in flight when a call fails outright.
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1 (got {max_attempts!r})")
@@ -168,10 +173,15 @@ def put_window(
         for attempt in range(max_attempts):
             if attempt:
                 sleep(base_delay_s * 2 ** (attempt - 1))
-            response = kinesis.put_records(
-                **_stream(stream),
-                Records=[{"Data": r.data, "PartitionKey": r.partition_key} for r in pending],
-            )
+            try:
+                response = kinesis.put_records(
+                    **_stream(stream),
+                    Records=[{"Data": r.data, "PartitionKey": r.partition_key} for r in pending],
+                )
+            except (BotoCoreError, ClientError) as error:  # the client's own retries are spent
+                raise ReplayError(
+                    f"PutRecords failed ({error}); {sent} were sent, the rest of the window was not read", pending
+                ) from error
             failed = [r for r, result in zip(pending, response["Records"], strict=True) if result.get("ErrorCode")]
             sent += len(pending) - len(failed)
             pending = failed
@@ -182,6 +192,21 @@ def put_window(
                 f"{len(pending)} record(s) still failed after {max_attempts} attempts; {sent} were sent", pending
             )
     return sent
+
+
+def _stream_name(stream: str) -> str:
+    """The name part of a stream ARN (``arn:aws:kinesis:<region>:<account>:stream/<name>``), or the name."""
+    return stream.rsplit(":stream/", 1)[-1] if stream.startswith("arn:") else stream
+
+
+def _attempts(value: str) -> int:
+    try:
+        attempts = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if attempts < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {attempts})")
+    return attempts
 
 
 def _timestamp(value: str) -> dt.datetime:
@@ -203,7 +228,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--start", required=True, type=_timestamp, help="window start (inclusive), ISO 8601 with zone")
     parser.add_argument("--end", required=True, type=_timestamp, help="window end (exclusive), ISO 8601 with zone")
     parser.add_argument("--to-stream", help="re-put the records into this stream (name or ARN) instead of printing")
-    parser.add_argument("--max-attempts", type=int, default=5, help="PutRecords attempts per batch (default 5)")
+    parser.add_argument("--max-attempts", type=_attempts, default=5, help="PutRecords attempts per batch (default 5)")
     parser.add_argument("--region", help="AWS region (default: from the environment)")
     parser.add_argument("--endpoint-url", help="a Kinesis endpoint other than AWS's (e.g. a local emulator)")
     return parser
@@ -216,7 +241,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     if args.end <= args.start:
         print(f"error: --end ({args.end.isoformat()}) must be after --start ({args.start.isoformat()})", file=err)
         return 2
-    if args.to_stream == args.stream and args.end > dt.datetime.now(dt.timezone.utc):
+    # A name and an ARN can name the same stream.
+    same_stream = args.to_stream is not None and _stream_name(args.to_stream) == _stream_name(args.stream)
+    if same_stream and args.end > dt.datetime.now(dt.timezone.utc):
         print("error: --end must not be in the future when re-putting into the source stream, "
               "or the replay would read its own records", file=err)
         return 2
