@@ -834,14 +834,17 @@ class EdgeAccelerator(Construct):
     goes to the nearest region whose endpoints are healthy, keeping the client
     IP. Listeners default to TCP 443 and 80.
 
+    Endpoint health is the ALBs' own: Global Accelerator ignores an endpoint
+    group's health check settings for load balancer endpoints and treats an
+    ALB as healthy while its target groups have healthy targets, so the
+    settings that matter are the target group's (``RegionalOrigin``'s
+    ``health_check_path``). A region with no healthy endpoint loses its
+    traffic to the next-nearest region.
+
     :param regions: at least two, each with 1-10 ALBs.
     :param listeners: at most 10, port ranges not overlapping. Default: TCP 443 and TCP 80.
-    :param health_check_path: for endpoints that use Global Accelerator's own
-        health checks; ALB endpoints use their target groups' health.
-        Default: ``/health``.
-    :param health_check_interval: 10 or 30 seconds. Default: 10 seconds.
-    :param health_check_threshold: consecutive checks that change health, 1-10. Default: 3.
-    :param dual_stack: IPv6 addresses too. Default: False (IPv4).
+    :param dual_stack: IPv6 addresses too; every ALB must be dual-stack.
+        Default: False (IPv4).
     :param record: a Route 53 zone and name to alias to the accelerator.
         Default: none.
     :param removal_policy: for the accelerator, whose static IPs clients and
@@ -859,20 +862,18 @@ class EdgeAccelerator(Construct):
         *,
         regions: Sequence[RegionEndpoints],
         listeners: Sequence[AcceleratorListener] = DEFAULT_LISTENERS,
-        health_check_path: str = "/health",
-        health_check_interval: cdk.Duration = cdk.Duration.seconds(10),
-        health_check_threshold: int = 3,
         dual_stack: bool = False,
         record: tuple[route53.IHostedZone, str] | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
         _validate_accelerator(regions, listeners)
-        _require_path("health_check_path", health_check_path)
-        interval = health_check_interval.to_seconds()
-        secure.require(interval in (10, 30), "health_check_interval", f"{interval} s", "must be 10 or 30 seconds")
-        secure.require(isinstance(health_check_threshold, int) and 1 <= health_check_threshold <= 10,
-                       "health_check_threshold", health_check_threshold, "must be 1 to 10")
+        if dual_stack:
+            # Only known types are checked: an imported ALB may not say which it is.
+            ipv4_only = [f"{group.region}: {alb.node.path}" for group in regions for alb in group.load_balancers
+                         if alb.ip_address_type == elbv2.IpAddressType.IPV4]
+            secure.require(not ipv4_only, "dual_stack", True,
+                           f"needs dual-stack endpoints, and these ALBs are IPv4 only: {ipv4_only}")
         if record is not None:
             _require_domain("record", record[1])
 
@@ -902,12 +903,6 @@ class EdgeAccelerator(Construct):
                             for alb in group.load_balancers
                         ],
                         traffic_dial_percentage=group.traffic_dial,
-                        health_check_path=health_check_path,
-                        health_check_protocol=ga.HealthCheckProtocol.HTTPS if first == 443
-                        else ga.HealthCheckProtocol.HTTP if spec.protocol == ga.ConnectionProtocol.TCP
-                        else ga.HealthCheckProtocol.TCP,
-                        health_check_interval=health_check_interval,
-                        health_check_threshold=health_check_threshold,
                     )
                 )
         if record is not None:

@@ -207,12 +207,6 @@ ACCELERATOR = {
     "overlapping ranges": (lambda s: dict(regions=_regions(s), listeners=[
         AcceleratorListener(ports=[(80, 90)]), AcceleratorListener(ports=[(85, 85)])]),
         "listeners[1].ports must not overlap other TCP port ranges (listeners[0]) (got (85, 85))"),
-    "health interval": (lambda s: dict(regions=_regions(s), health_check_interval=cdk.Duration.seconds(20)),
-                        "health_check_interval must be 10 or 30 seconds (got '20 s')"),
-    "health threshold": (lambda s: dict(regions=_regions(s), health_check_threshold=11),
-                         "health_check_threshold must be 1 to 10 (got 11)"),
-    "health path": (lambda s: dict(regions=_regions(s), health_check_path="x"),
-                    "health_check_path must be an absolute"),
     "record name": (lambda s: dict(regions=_regions(s), record=(_zone(s), "api_example.com")),
                     "record must be a lower-case DNS name"),
 }
@@ -224,6 +218,18 @@ def test_accelerator_rejects(case: str) -> None:
     stack = _stack("us-west-2")
     with pytest.raises(ValueError, match=re.escape(message)):
         EdgeAccelerator(stack, "Accel", **make(stack))
+
+
+def test_dual_stack_accelerator_rejects_ipv4_only_albs() -> None:
+    stack = _stack("us-west-2")
+    from aws_cdk import aws_ec2 as ec2
+
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0)
+    ipv4 = elbv2.ApplicationLoadBalancer(stack, "Ipv4Alb", vpc=vpc, internet_facing=True)
+    regions = [RegionEndpoints(region="us-east-1", load_balancers=[ipv4]), *_regions(stack)[1:]]
+    with pytest.raises(ValueError, match=re.escape("dual_stack needs dual-stack endpoints, and these ALBs are IPv4 "
+                                                   "only: ['us-east-1: Bad/Ipv4Alb'] (got True)")):
+        EdgeAccelerator(stack, "Accel", regions=regions, dual_stack=True)
 
 
 def test_udp_and_tcp_may_share_a_port_range() -> None:
