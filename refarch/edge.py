@@ -230,7 +230,9 @@ class RegionalOrigin(Construct):
     :param allow_from: who may connect to the listeners. Default: any IPv4
         address (Global Accelerator preserves client IPs and Route 53 health
         checkers come from the internet). Behind CloudFront only, pass the
-        CloudFront origin-facing managed prefix list (``ec2.Peer.prefix_list``).
+        CloudFront origin-facing managed prefix list (``ec2.Peer.prefix_list``);
+        that also shuts out Route 53's health checkers, so with a domain the
+        latency records' checks fail and Route 53 answers with every region.
     :param target_port: the port the application listens on. Default: 8080.
     :param health_check_path: probed by the target group and Route 53.
         Default: ``/health``.

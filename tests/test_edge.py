@@ -49,11 +49,6 @@ def _config(assembly: Assembly, stack: str) -> dict:
     return _one(assembly, stack, "AWS::CloudFront::Distribution")[1]["Properties"]["DistributionConfig"]
 
 
-def _stack_output(stack: str, region: str, output_prefix: str) -> dict:
-    return {"Fn::GetStackOutput": {"StackName": stack, "Region": region, "OutputName": Match.string_like_regexp(
-        f"^{output_prefix}")}}
-
-
 # --- environments -----------------------------------------------------------------
 
 
@@ -81,6 +76,48 @@ def test_deploy_order_origins_then_accelerator_then_distribution(assembly: Assem
 def test_availability_zones_come_from_committed_context(assembly: Assembly, stack: str, region: str) -> None:
     zones = {s["Properties"]["AvailabilityZone"] for s in _resources(assembly, stack, "AWS::EC2::Subnet").values()}
     assert zones == {f"{region}a", f"{region}b"}
+
+
+def _stack_outputs(node: object) -> list[dict]:
+    if isinstance(node, dict):
+        if set(node) == {"Fn::GetStackOutput"}:
+            return [node["Fn::GetStackOutput"]]
+        return [found for value in node.values() for found in _stack_outputs(value)]
+    if isinstance(node, list):
+        return [found for value in node for found in _stack_outputs(value)]
+    return []
+
+
+CONSUMERS = {
+    "EdgeStack": {"EdgeOriginUsEast1": "DNSName", "EdgeOriginEuWest1": "DNSName"},
+    "EdgeAccelStack": {"EdgeAccelAccelerator": "DnsName"},
+    "EdgeAccelAccelerator": {"EdgeAccelOriginUsEast1": "Ref", "EdgeAccelOriginEuWest1": "Ref",
+                             "EdgeAccelOriginApSoutheast2": "Ref"},
+    "EdgeDomainAccelerator": {"EdgeDomainOriginUsEast1": "Ref", "EdgeDomainOriginEuWest1": "Ref"},
+    "EdgeDomainStack": {},  # by name (api.<domain>): nothing crosses
+}
+
+
+@pytest.mark.parametrize("consumer", CONSUMERS)
+def test_cross_region_references_resolve_to_an_output_of_a_stack_deployed_first(assembly: Assembly,
+                                                                                 consumer: str) -> None:
+    # Fn::GetStackOutput reads StackName's output OutputName in Region when the consumer deploys: the stack
+    # name, its region and the output must all exist, and the producer must be deployed before the consumer.
+    references = _stack_outputs(assembly.template(consumer)["Resources"])
+    assert {r["StackName"] for r in references} == set(CONSUMERS[consumer])
+    depends_on = {d.stack_name for d in assembly.stacks[consumer].dependencies}
+    for reference in references:
+        producer = assembly.stacks[reference["StackName"]]
+        assert set(reference) == {"StackName", "Region", "OutputName"}
+        assert (producer.stack_name, producer.region) == (reference["StackName"], reference["Region"])
+        assert producer.account == assembly.stacks[consumer].account
+        assert producer.stack_name in depends_on
+        value = assembly.template(producer.stack_name)["Outputs"][reference["OutputName"]]["Value"]
+        expected = CONSUMERS[consumer][producer.stack_name]
+        resource = "Edge/Accelerator/Resource" if expected == "DnsName" else "Origin/LoadBalancer/Resource"
+        logical_id = assembly.resource_id(producer.stack_name, resource)
+        assert value == ({"Ref": logical_id} if expected == "Ref" else {"Fn::GetAtt": [logical_id, expected]})
+        assert "Export" not in assembly.template(producer.stack_name)["Outputs"][reference["OutputName"]]
 
 
 # --- WAF ------------------------------------------------------------------------------
