@@ -185,19 +185,24 @@ class EdgeWebAcl(Construct):
 class OriginDomain:
     """Names for a regional origin inside a Route 53 public hosted zone.
 
-    The origin answers on ``origin.<domain>`` (latency-routed across regions,
-    health-checked) and ``<region>.origin.<domain>`` (this region only, what
-    the health check probes). Its certificate also covers ``extra_names``
-    (e.g. ``api.<domain>`` when an accelerator in front uses that name).
+    The origin answers on ``origin.<domain>`` (latency- or failover-routed
+    across regions, health-checked) and ``<region>.origin.<domain>`` (this
+    region only, what the health check probes). Its certificate also covers
+    ``extra_names`` (e.g. ``api.<domain>`` when an accelerator in front uses that name).
 
     :param zone: the public hosted zone of ``domain``.
     :param domain: the apex, e.g. ``example.com``.
     :param extra_names: more names on the ALB's certificate. Default: none.
+    :param failover: ``PRIMARY`` or ``SECONDARY`` for active/standby: the
+        primary region answers while its health check passes, the secondary
+        only then. Give one region each. Default: none (latency routing: every
+        healthy region answers the clients nearest to it).
     """
 
     zone: route53.IHostedZone
     domain: str
     extra_names: Sequence[str] = ()
+    failover: route53.Failover | None = None
 
     @property
     def origin_name(self) -> str:
@@ -214,9 +219,9 @@ class RegionalOrigin(Construct):
     With ``domain``: an ACM certificate (DNS-validated, in this region), an
     HTTPS listener (TLS 1.3 policy) and an HTTP listener that only redirects;
     ``<region>.origin.<domain>`` points at the ALB, a Route 53 health check
-    probes it over HTTPS, and ``origin.<domain>`` is a latency record (one per
-    region, set identifier = region) that answers only while the health check
-    and the ALB's targets are healthy. Without: an HTTP listener on port 80
+    probes it over HTTPS, and ``origin.<domain>`` is a latency (or, with
+    ``domain.failover``, failover) record (one per region, set identifier =
+    region) that answers only while the health check and the ALB's targets are healthy. Without: an HTTP listener on port 80
     (CloudFront's default domain needs no origin certificate, but the hop
     CloudFront -> ALB is then plain HTTP: a demo, not production).
 
@@ -247,6 +252,8 @@ class RegionalOrigin(Construct):
     """The listener that forwards to the targets: HTTPS 443 with a domain, HTTP 80 without."""
     certificate: acm.Certificate | None
     health_check: route53.HealthCheck | None
+    routed_record: route53.CfnRecordSet | None
+    """``origin.<domain>`` in this region: latency (or failover) routed, health-checked. None without a domain."""
     alarms: list[cloudwatch.Alarm]
 
     def __init__(
@@ -274,6 +281,8 @@ class RegionalOrigin(Construct):
             _require_domain("domain.domain", domain.domain)
             for name in domain.extra_names:
                 _require_domain("domain.extra_names[]", name)
+            secure.require(domain.failover is None or isinstance(domain.failover, route53.Failover),
+                           "domain.failover", domain.failover, "must be route53.Failover.PRIMARY or SECONDARY")
             secure.require(not cdk.Token.is_unresolved(region), "region", region,
                            "must be explicit (a stack with an env) to name the regional record")
 
@@ -331,6 +340,7 @@ class RegionalOrigin(Construct):
 
         self.certificate = None
         self.health_check = None
+        self.routed_record = None
         if domain is None:
             self.listener = self.load_balancer.add_listener(
                 "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False,
@@ -374,18 +384,39 @@ class RegionalOrigin(Construct):
                 request_interval=cdk.Duration.seconds(30),
                 failure_threshold=3,
             )
-            latency = route53.ARecord(
-                self,
-                "LatencyRecord",
-                zone=domain.zone,
-                record_name=domain.origin_name,
-                target=alias,
-                region=region,
-                set_identifier=region,
-                health_check=self.health_check,
-            )
-            # Also answer only while the ALB has a healthy target (not just a reachable /health).
-            latency.node.default_child.add_property_override("AliasTarget.EvaluateTargetHealth", True)
+            # Both answer only while the health check passes and the ALB has a healthy
+            # target (EvaluateTargetHealth), not just while /health is reachable.
+            if domain.failover is None:
+                latency = route53.ARecord(
+                    self,
+                    "LatencyRecord",
+                    zone=domain.zone,
+                    record_name=domain.origin_name,
+                    target=alias,
+                    region=region,
+                    set_identifier=region,
+                    health_check=self.health_check,
+                )
+                self.routed_record = latency.node.default_child
+                self.routed_record.add_property_override("AliasTarget.EvaluateTargetHealth", True)
+            else:
+                # L1: the L2 record checks EvaluateTargetHealth on the target, which a
+                # Python LoadBalancerTarget cannot set without jsii.
+                self.routed_record = route53.CfnRecordSet(
+                    self,
+                    "FailoverRecord",
+                    hosted_zone_id=domain.zone.hosted_zone_id,
+                    name=f"{domain.origin_name}.",
+                    type="A",
+                    failover=domain.failover.value,
+                    set_identifier=region,
+                    health_check_id=self.health_check.health_check_id,
+                    alias_target=route53.CfnRecordSet.AliasTargetProperty(
+                        dns_name=f"dualstack.{self.load_balancer.load_balancer_dns_name}",
+                        hosted_zone_id=self.load_balancer.load_balancer_canonical_hosted_zone_id,
+                        evaluate_target_health=True,
+                    ),
+                )
 
         self.alarms = [
             cloudwatch.Alarm(

@@ -26,6 +26,7 @@ from refarch.edge import (
     EdgeWebAcl,
     RegionEndpoints,
 )
+from stacks.edge_stack import build_edge
 from tests.cases.edge import DOMAIN, ZONE_ID
 from tests.conftest import Assembly, new_app
 
@@ -607,6 +608,46 @@ def test_accelerator_options(options: Template) -> None:
         "EndpointGroupRegion": "eu-west-1", "TrafficDialPercentage": 25})
     options.resource_count_is("AWS::Route53::RecordSet", 2)  # A and AAAA
     options.has_resource_properties("AWS::Route53::RecordSet", {"Name": "api.example.org.", "Type": "AAAA"})
+
+
+def test_failover_routing_makes_one_region_primary_and_the_other_standby() -> None:
+    from refarch import secure
+    from refarch.edge import OriginDomain, RegionalOrigin
+
+    app = new_app()
+    records, origins = {}, {}
+    for region, role in (("us-east-1", route53.Failover.PRIMARY), ("eu-west-1", route53.Failover.SECONDARY)):
+        stack = cdk.Stack(app, f"Failover{_pascal(region)}",
+                          env=cdk.Environment(account="123456789012", region=region))
+        vpc = ec2.Vpc.from_vpc_attributes(stack, "Vpc", vpc_id="vpc-1", availability_zones=[f"{region}a"],
+                                          public_subnet_ids=["subnet-1"], public_subnet_route_table_ids=["rtb-1"],
+                                          vpc_cidr_block="10.0.0.0/16")
+        zone = route53.PublicHostedZone.from_hosted_zone_attributes(stack, "Zone", hosted_zone_id="Z1",
+                                                                    zone_name="example.org")
+        origins[region] = RegionalOrigin(stack, "Origin", vpc=vpc,
+                                         access_logs=secure.access_logs_bucket(stack, "Logs"),
+                                         domain=OriginDomain(zone=zone, domain="example.org", failover=role))
+    for region, origin in origins.items():
+        template = Template.from_stack(cdk.Stack.of(origin))
+        (check_id,) = template.find_resources("AWS::Route53::HealthCheck")
+        ((_, record),) = template.find_resources("AWS::Route53::RecordSet", {
+            "Properties": {"Name": "origin.example.org."}}).items()
+        records[region] = (record["Properties"], check_id)
+        assert origin.routed_record.node.id == "FailoverRecord"
+        alb = template.find_resources("AWS::ElasticLoadBalancingV2::LoadBalancer")
+        assert record["Properties"]["AliasTarget"]["HostedZoneId"] == {"Fn::GetAtt": [*alb, "CanonicalHostedZoneID"]}
+    for region, role in (("us-east-1", "PRIMARY"), ("eu-west-1", "SECONDARY")):
+        props, check_id = records[region]
+        assert (props["Failover"], props["SetIdentifier"], props["HealthCheckId"]) == (role, region, {"Ref": check_id})
+        assert "Region" not in props and props["AliasTarget"]["EvaluateTargetHealth"] is True
+
+
+def test_build_edge_failover_assigns_primary_then_standby() -> None:
+    stacks = build_edge(new_app(), "Fo", domain="example.org", hosted_zone_id="Z1", failover=True,
+                        regions=("eu-west-1", "us-east-1"))
+    roles = {stack_id: stacks[stack_id].origin.routed_record.failover
+             for stack_id in ("FoOriginEuWest1", "FoOriginUsEast1")}
+    assert roles == {"FoOriginEuWest1": "PRIMARY", "FoOriginUsEast1": "SECONDARY"}
 
 
 def test_allow_from_narrows_the_origin_and_drops_the_acknowledgment() -> None:

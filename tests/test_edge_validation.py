@@ -143,6 +143,9 @@ ORIGIN = {
     "invalid origin domain": (lambda s: dict(domain=OriginDomain(zone=_zone(s), domain="-bad.com")),
                               "domain.domain must be a lower-case DNS name such as 'example.com' (labels of letters, "
                               "digits and hyphens) (got '-bad.com')"),
+    "failover not an enum": (lambda s: dict(domain=OriginDomain(zone=_zone(s), domain="example.com",
+                                                                failover="PRIMARY")),
+                             "domain.failover must be route53.Failover.PRIMARY or SECONDARY (got 'PRIMARY')"),
     "invalid extra name": (lambda s: dict(domain=OriginDomain(zone=_zone(s), domain="example.com",
                                                               extra_names=["api example.com"])),
                            "domain.extra_names[] must be a lower-case DNS name"),
@@ -253,6 +256,11 @@ APP = {
     "bad zone id": (dict(domain="example.com", hosted_zone_id="zone-1"),
                     "edge_hosted_zone_id must be a Route 53 hosted zone ID such as Z0123456789ABC (got 'zone-1')"),
     "bad domain": (dict(domain="EXAMPLE.COM", hosted_zone_id="Z1"), "domain.domain must be a lower-case DNS name"),
+    "failover without a domain": (dict(failover=True), "edge_failover needs edge_domain and exactly two edge_regions "
+                                                       "(a primary and a standby) (got True)"),
+    "failover over three regions": (dict(failover=True, domain="example.com", hosted_zone_id="Z1",
+                                         regions=("us-east-1", "eu-west-1", "ap-southeast-2")),
+                                    "edge_failover needs edge_domain and exactly two edge_regions"),
 }
 
 
