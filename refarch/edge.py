@@ -185,19 +185,24 @@ class EdgeWebAcl(Construct):
 class OriginDomain:
     """Names for a regional origin inside a Route 53 public hosted zone.
 
-    The origin answers on ``origin.<domain>`` (latency-routed across regions,
-    health-checked) and ``<region>.origin.<domain>`` (this region only, what
-    the health check probes). Its certificate also covers ``extra_names``
-    (e.g. ``api.<domain>`` when an accelerator in front uses that name).
+    The origin answers on ``origin.<domain>`` (latency- or failover-routed
+    across regions, health-checked) and ``<region>.origin.<domain>`` (this
+    region only, what the health check probes). Its certificate also covers
+    ``extra_names`` (e.g. ``api.<domain>`` when an accelerator in front uses that name).
 
     :param zone: the public hosted zone of ``domain``.
     :param domain: the apex, e.g. ``example.com``.
     :param extra_names: more names on the ALB's certificate. Default: none.
+    :param failover: ``PRIMARY`` or ``SECONDARY`` for active/standby: the
+        primary region answers while its health check passes, the secondary
+        only then. Give one region each. Default: none (latency routing: every
+        healthy region answers the clients nearest to it).
     """
 
     zone: route53.IHostedZone
     domain: str
     extra_names: Sequence[str] = ()
+    failover: route53.Failover | None = None
 
     @property
     def origin_name(self) -> str:
@@ -214,9 +219,9 @@ class RegionalOrigin(Construct):
     With ``domain``: an ACM certificate (DNS-validated, in this region), an
     HTTPS listener (TLS 1.3 policy) and an HTTP listener that only redirects;
     ``<region>.origin.<domain>`` points at the ALB, a Route 53 health check
-    probes it over HTTPS, and ``origin.<domain>`` is a latency record (one per
-    region, set identifier = region) that answers only while the health check
-    and the ALB's targets are healthy. Without: an HTTP listener on port 80
+    probes it over HTTPS, and ``origin.<domain>`` is a latency (or, with
+    ``domain.failover``, failover) record (one per region, set identifier =
+    region) that answers only while the health check and the ALB's targets are healthy. Without: an HTTP listener on port 80
     (CloudFront's default domain needs no origin certificate, but the hop
     CloudFront -> ALB is then plain HTTP: a demo, not production).
 
@@ -230,7 +235,9 @@ class RegionalOrigin(Construct):
     :param allow_from: who may connect to the listeners. Default: any IPv4
         address (Global Accelerator preserves client IPs and Route 53 health
         checkers come from the internet). Behind CloudFront only, pass the
-        CloudFront origin-facing managed prefix list (``ec2.Peer.prefix_list``).
+        CloudFront origin-facing managed prefix list (``ec2.Peer.prefix_list``);
+        that also shuts out Route 53's health checkers, so with a domain the
+        latency records' checks fail and Route 53 answers with every region.
     :param target_port: the port the application listens on. Default: 8080.
     :param health_check_path: probed by the target group and Route 53.
         Default: ``/health``.
@@ -245,6 +252,8 @@ class RegionalOrigin(Construct):
     """The listener that forwards to the targets: HTTPS 443 with a domain, HTTP 80 without."""
     certificate: acm.Certificate | None
     health_check: route53.HealthCheck | None
+    routed_record: route53.CfnRecordSet | None
+    """``origin.<domain>`` in this region: latency (or failover) routed, health-checked. None without a domain."""
     alarms: list[cloudwatch.Alarm]
 
     def __init__(
@@ -272,6 +281,8 @@ class RegionalOrigin(Construct):
             _require_domain("domain.domain", domain.domain)
             for name in domain.extra_names:
                 _require_domain("domain.extra_names[]", name)
+            secure.require(domain.failover is None or isinstance(domain.failover, route53.Failover),
+                           "domain.failover", domain.failover, "must be route53.Failover.PRIMARY or SECONDARY")
             secure.require(not cdk.Token.is_unresolved(region), "region", region,
                            "must be explicit (a stack with an env) to name the regional record")
 
@@ -329,6 +340,7 @@ class RegionalOrigin(Construct):
 
         self.certificate = None
         self.health_check = None
+        self.routed_record = None
         if domain is None:
             self.listener = self.load_balancer.add_listener(
                 "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False,
@@ -372,18 +384,39 @@ class RegionalOrigin(Construct):
                 request_interval=cdk.Duration.seconds(30),
                 failure_threshold=3,
             )
-            latency = route53.ARecord(
-                self,
-                "LatencyRecord",
-                zone=domain.zone,
-                record_name=domain.origin_name,
-                target=alias,
-                region=region,
-                set_identifier=region,
-                health_check=self.health_check,
-            )
-            # Also answer only while the ALB has a healthy target (not just a reachable /health).
-            latency.node.default_child.add_property_override("AliasTarget.EvaluateTargetHealth", True)
+            # Both answer only while the health check passes and the ALB has a healthy
+            # target (EvaluateTargetHealth), not just while /health is reachable.
+            if domain.failover is None:
+                latency = route53.ARecord(
+                    self,
+                    "LatencyRecord",
+                    zone=domain.zone,
+                    record_name=domain.origin_name,
+                    target=alias,
+                    region=region,
+                    set_identifier=region,
+                    health_check=self.health_check,
+                )
+                self.routed_record = latency.node.default_child
+                self.routed_record.add_property_override("AliasTarget.EvaluateTargetHealth", True)
+            else:
+                # L1: the L2 record checks EvaluateTargetHealth on the target, which a
+                # Python LoadBalancerTarget cannot set without jsii.
+                self.routed_record = route53.CfnRecordSet(
+                    self,
+                    "FailoverRecord",
+                    hosted_zone_id=domain.zone.hosted_zone_id,
+                    name=f"{domain.origin_name}.",
+                    type="A",
+                    failover=domain.failover.value,
+                    set_identifier=region,
+                    health_check_id=self.health_check.health_check_id,
+                    alias_target=route53.CfnRecordSet.AliasTargetProperty(
+                        dns_name=f"dualstack.{self.load_balancer.load_balancer_dns_name}",
+                        hosted_zone_id=self.load_balancer.load_balancer_canonical_hosted_zone_id,
+                        evaluate_target_health=True,
+                    ),
+                )
 
         self.alarms = [
             cloudwatch.Alarm(
@@ -834,14 +867,17 @@ class EdgeAccelerator(Construct):
     goes to the nearest region whose endpoints are healthy, keeping the client
     IP. Listeners default to TCP 443 and 80.
 
+    Endpoint health is the ALBs' own: Global Accelerator ignores an endpoint
+    group's health check settings for load balancer endpoints and treats an
+    ALB as healthy while its target groups have healthy targets, so the
+    settings that matter are the target group's (``RegionalOrigin``'s
+    ``health_check_path``). A region with no healthy endpoint loses its
+    traffic to the next-nearest region.
+
     :param regions: at least two, each with 1-10 ALBs.
     :param listeners: at most 10, port ranges not overlapping. Default: TCP 443 and TCP 80.
-    :param health_check_path: for endpoints that use Global Accelerator's own
-        health checks; ALB endpoints use their target groups' health.
-        Default: ``/health``.
-    :param health_check_interval: 10 or 30 seconds. Default: 10 seconds.
-    :param health_check_threshold: consecutive checks that change health, 1-10. Default: 3.
-    :param dual_stack: IPv6 addresses too. Default: False (IPv4).
+    :param dual_stack: IPv6 addresses too; every ALB must be dual-stack.
+        Default: False (IPv4).
     :param record: a Route 53 zone and name to alias to the accelerator.
         Default: none.
     :param removal_policy: for the accelerator, whose static IPs clients and
@@ -859,20 +895,18 @@ class EdgeAccelerator(Construct):
         *,
         regions: Sequence[RegionEndpoints],
         listeners: Sequence[AcceleratorListener] = DEFAULT_LISTENERS,
-        health_check_path: str = "/health",
-        health_check_interval: cdk.Duration = cdk.Duration.seconds(10),
-        health_check_threshold: int = 3,
         dual_stack: bool = False,
         record: tuple[route53.IHostedZone, str] | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
         _validate_accelerator(regions, listeners)
-        _require_path("health_check_path", health_check_path)
-        interval = health_check_interval.to_seconds()
-        secure.require(interval in (10, 30), "health_check_interval", f"{interval} s", "must be 10 or 30 seconds")
-        secure.require(isinstance(health_check_threshold, int) and 1 <= health_check_threshold <= 10,
-                       "health_check_threshold", health_check_threshold, "must be 1 to 10")
+        if dual_stack:
+            # Only known types are checked: an imported ALB may not say which it is.
+            ipv4_only = [f"{group.region}: {alb.node.path}" for group in regions for alb in group.load_balancers
+                         if alb.ip_address_type == elbv2.IpAddressType.IPV4]
+            secure.require(not ipv4_only, "dual_stack", True,
+                           f"needs dual-stack endpoints, and these ALBs are IPv4 only: {ipv4_only}")
         if record is not None:
             _require_domain("record", record[1])
 
@@ -902,12 +936,6 @@ class EdgeAccelerator(Construct):
                             for alb in group.load_balancers
                         ],
                         traffic_dial_percentage=group.traffic_dial,
-                        health_check_path=health_check_path,
-                        health_check_protocol=ga.HealthCheckProtocol.HTTPS if first == 443
-                        else ga.HealthCheckProtocol.HTTP if spec.protocol == ga.ConnectionProtocol.TCP
-                        else ga.HealthCheckProtocol.TCP,
-                        health_check_interval=health_check_interval,
-                        health_check_threshold=health_check_threshold,
                     )
                 )
         if record is not None:

@@ -60,7 +60,7 @@ class EdgeOriginStack(cdk.Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, domain: str | None = None,
                  hosted_zone_id: str | None = None, extra_names: Sequence[str] = (),
-                 alarm_email: str | None = None, **kwargs) -> None:
+                 failover: route53.Failover | None = None, alarm_email: str | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         alarms = secure.AlarmTopic(self, "Alarms", email=alarm_email)
         network = secure.Network(self, "Network")
@@ -71,7 +71,7 @@ class EdgeOriginStack(cdk.Stack):
             "Origin",
             vpc=network.vpc,
             access_logs=access_logs,
-            domain=OriginDomain(zone=zone, domain=domain, extra_names=extra_names) if zone else None,
+            domain=OriginDomain(zone=zone, domain=domain, extra_names=extra_names, failover=failover) if zone else None,
             alarm_topic=alarms.topic,
         )
         cdk.CfnOutput(self, "LoadBalancerDnsName", value=self.origin.load_balancer.load_balancer_dns_name,
@@ -141,9 +141,14 @@ def build_edge(
     domain: str | None = None,
     hosted_zone_id: str | None = None,
     accelerator: bool = False,
+    failover: bool = False,
     alarm_email: str | None = None,
 ) -> dict[str, cdk.Stack]:
-    """Every stack of the edge pattern, keyed by stack ID."""
+    """Every stack of the edge pattern, keyed by stack ID.
+
+    ``failover``: ``origin.<domain>`` is failover-routed, the first region
+    primary and the second standby, instead of latency-routed.
+    """
     secure.require(bool(re.fullmatch(r"\d{12}", account)), "edge_account", account, "must be a 12-digit account ID")
     secure.require(len(regions) >= (2 if accelerator else 1) and len(set(regions)) == len(regions),
                    "edge_regions", list(regions),
@@ -153,14 +158,17 @@ def build_edge(
                    "and edge_domain go together: the records and certificates need both")
     secure.require(hosted_zone_id is None or bool(re.fullmatch(r"Z[A-Z0-9]{1,31}", hosted_zone_id)),
                    "edge_hosted_zone_id", hosted_zone_id, "must be a Route 53 hosted zone ID such as Z0123456789ABC")
+    secure.require(not failover or (domain is not None and len(regions) == 2), "edge_failover", failover,
+                   "needs edge_domain and exactly two edge_regions (a primary and a standby)")
     stacks: dict[str, cdk.Stack] = {}
     origins: list[RegionalOrigin] = []
     extra = [f"api.{domain}"] if domain and accelerator else []
-    for region in regions:
+    roles = (route53.Failover.PRIMARY, route53.Failover.SECONDARY) if failover else (None,) * len(regions)
+    for region, role in zip(regions, roles, strict=True):
         stack_id = f"{prefix}Origin{region_id(region)}"
         stack = EdgeOriginStack(
             app, stack_id, env=cdk.Environment(account=account, region=region), domain=domain,
-            hosted_zone_id=hosted_zone_id, extra_names=extra, alarm_email=alarm_email,
+            hosted_zone_id=hosted_zone_id, extra_names=extra, failover=role, alarm_email=alarm_email,
             description=f"refarch edge: the regional origin in {region}", termination_protection=True,
         )
         stacks[stack_id] = stack

@@ -26,6 +26,7 @@ from refarch.edge import (
     EdgeWebAcl,
     RegionEndpoints,
 )
+from stacks.edge_stack import build_edge
 from tests.cases.edge import DOMAIN, ZONE_ID
 from tests.conftest import Assembly, new_app
 
@@ -47,11 +48,6 @@ def _one(assembly: Assembly, stack: str, type_: str) -> tuple[str, dict]:
 
 def _config(assembly: Assembly, stack: str) -> dict:
     return _one(assembly, stack, "AWS::CloudFront::Distribution")[1]["Properties"]["DistributionConfig"]
-
-
-def _stack_output(stack: str, region: str, output_prefix: str) -> dict:
-    return {"Fn::GetStackOutput": {"StackName": stack, "Region": region, "OutputName": Match.string_like_regexp(
-        f"^{output_prefix}")}}
 
 
 # --- environments -----------------------------------------------------------------
@@ -81,6 +77,48 @@ def test_deploy_order_origins_then_accelerator_then_distribution(assembly: Assem
 def test_availability_zones_come_from_committed_context(assembly: Assembly, stack: str, region: str) -> None:
     zones = {s["Properties"]["AvailabilityZone"] for s in _resources(assembly, stack, "AWS::EC2::Subnet").values()}
     assert zones == {f"{region}a", f"{region}b"}
+
+
+def _stack_outputs(node: object) -> list[dict]:
+    if isinstance(node, dict):
+        if set(node) == {"Fn::GetStackOutput"}:
+            return [node["Fn::GetStackOutput"]]
+        return [found for value in node.values() for found in _stack_outputs(value)]
+    if isinstance(node, list):
+        return [found for value in node for found in _stack_outputs(value)]
+    return []
+
+
+CONSUMERS = {
+    "EdgeStack": {"EdgeOriginUsEast1": "DNSName", "EdgeOriginEuWest1": "DNSName"},
+    "EdgeAccelStack": {"EdgeAccelAccelerator": "DnsName"},
+    "EdgeAccelAccelerator": {"EdgeAccelOriginUsEast1": "Ref", "EdgeAccelOriginEuWest1": "Ref",
+                             "EdgeAccelOriginApSoutheast2": "Ref"},
+    "EdgeDomainAccelerator": {"EdgeDomainOriginUsEast1": "Ref", "EdgeDomainOriginEuWest1": "Ref"},
+    "EdgeDomainStack": {},  # by name (api.<domain>): nothing crosses
+}
+
+
+@pytest.mark.parametrize("consumer", CONSUMERS)
+def test_cross_region_references_resolve_to_an_output_of_a_stack_deployed_first(assembly: Assembly,
+                                                                                 consumer: str) -> None:
+    # Fn::GetStackOutput reads StackName's output OutputName in Region when the consumer deploys: the stack
+    # name, its region and the output must all exist, and the producer must be deployed before the consumer.
+    references = _stack_outputs(assembly.template(consumer)["Resources"])
+    assert {r["StackName"] for r in references} == set(CONSUMERS[consumer])
+    depends_on = {d.stack_name for d in assembly.stacks[consumer].dependencies}
+    for reference in references:
+        producer = assembly.stacks[reference["StackName"]]
+        assert set(reference) == {"StackName", "Region", "OutputName"}
+        assert (producer.stack_name, producer.region) == (reference["StackName"], reference["Region"])
+        assert producer.account == assembly.stacks[consumer].account
+        assert producer.stack_name in depends_on
+        value = assembly.template(producer.stack_name)["Outputs"][reference["OutputName"]]["Value"]
+        expected = CONSUMERS[consumer][producer.stack_name]
+        resource = "Edge/Accelerator/Resource" if expected == "DnsName" else "Origin/LoadBalancer/Resource"
+        logical_id = assembly.resource_id(producer.stack_name, resource)
+        assert value == ({"Ref": logical_id} if expected == "Ref" else {"Fn::GetAtt": [logical_id, expected]})
+        assert "Export" not in assembly.template(producer.stack_name)["Outputs"][reference["OutputName"]]
 
 
 # --- WAF ------------------------------------------------------------------------------
@@ -461,10 +499,10 @@ def test_endpoint_groups_in_every_region_point_at_that_regions_alb(assembly: Ass
         assert source["OutputName"].startswith("PublishOutputRefOriginLoadBalancer")
         assert endpoint["ClientIPPreservationEnabled"] is True
         assert props["TrafficDialPercentage"] == 100
-        assert (props["HealthCheckPath"], props["HealthCheckIntervalSeconds"], props["ThresholdCount"]) == (
-            "/health", 10, 3)
-        seen.add((region, props["HealthCheckProtocol"]))
-    assert seen == {(r, p) for r in ("us-east-1", "eu-west-1", "ap-southeast-2") for p in ("HTTPS", "HTTP")}
+        # Global Accelerator ignores these for ALB endpoints (it follows the target groups' health): none are set.
+        assert not {k for k in props if k.startswith("HealthCheck") or k == "ThresholdCount"}
+        seen.add((region, props["ListenerArn"]["Fn::GetAtt"][0]))
+    assert len(seen) == 6
 
 
 def test_with_domain_api_name_aliases_the_accelerator(assembly: Assembly) -> None:
@@ -537,7 +575,7 @@ def options() -> Template:
         regions=[RegionEndpoints(region="us-east-1", load_balancers=[albs["us-east-1"]], traffic_dial=100),
                  RegionEndpoints(region="eu-west-1", load_balancers=[albs["eu-west-1"]], traffic_dial=25)],
         listeners=[AcceleratorListener(ports=[(443, 443), (8443, 8450)], client_affinity=ga.ClientAffinity.SOURCE_IP)],
-        dual_stack=True, health_check_interval=cdk.Duration.seconds(30), record=(zone, "api.example.org"),
+        dual_stack=True, record=(zone, "api.example.org"),
     )
     return Template.from_stack(stack)
 
@@ -567,9 +605,49 @@ def test_accelerator_options(options: Template) -> None:
         "ClientAffinity": "SOURCE_IP",
         "PortRanges": [{"FromPort": 443, "ToPort": 443}, {"FromPort": 8443, "ToPort": 8450}]})
     options.has_resource_properties("AWS::GlobalAccelerator::EndpointGroup", {
-        "EndpointGroupRegion": "eu-west-1", "TrafficDialPercentage": 25, "HealthCheckIntervalSeconds": 30})
+        "EndpointGroupRegion": "eu-west-1", "TrafficDialPercentage": 25})
     options.resource_count_is("AWS::Route53::RecordSet", 2)  # A and AAAA
     options.has_resource_properties("AWS::Route53::RecordSet", {"Name": "api.example.org.", "Type": "AAAA"})
+
+
+def test_failover_routing_makes_one_region_primary_and_the_other_standby() -> None:
+    from refarch import secure
+    from refarch.edge import OriginDomain, RegionalOrigin
+
+    app = new_app()
+    records, origins = {}, {}
+    for region, role in (("us-east-1", route53.Failover.PRIMARY), ("eu-west-1", route53.Failover.SECONDARY)):
+        stack = cdk.Stack(app, f"Failover{_pascal(region)}",
+                          env=cdk.Environment(account="123456789012", region=region))
+        vpc = ec2.Vpc.from_vpc_attributes(stack, "Vpc", vpc_id="vpc-1", availability_zones=[f"{region}a"],
+                                          public_subnet_ids=["subnet-1"], public_subnet_route_table_ids=["rtb-1"],
+                                          vpc_cidr_block="10.0.0.0/16")
+        zone = route53.PublicHostedZone.from_hosted_zone_attributes(stack, "Zone", hosted_zone_id="Z1",
+                                                                    zone_name="example.org")
+        origins[region] = RegionalOrigin(stack, "Origin", vpc=vpc,
+                                         access_logs=secure.access_logs_bucket(stack, "Logs"),
+                                         domain=OriginDomain(zone=zone, domain="example.org", failover=role))
+    for region, origin in origins.items():
+        template = Template.from_stack(cdk.Stack.of(origin))
+        (check_id,) = template.find_resources("AWS::Route53::HealthCheck")
+        ((_, record),) = template.find_resources("AWS::Route53::RecordSet", {
+            "Properties": {"Name": "origin.example.org."}}).items()
+        records[region] = (record["Properties"], check_id)
+        assert origin.routed_record.node.id == "FailoverRecord"
+        alb = template.find_resources("AWS::ElasticLoadBalancingV2::LoadBalancer")
+        assert record["Properties"]["AliasTarget"]["HostedZoneId"] == {"Fn::GetAtt": [*alb, "CanonicalHostedZoneID"]}
+    for region, role in (("us-east-1", "PRIMARY"), ("eu-west-1", "SECONDARY")):
+        props, check_id = records[region]
+        assert (props["Failover"], props["SetIdentifier"], props["HealthCheckId"]) == (role, region, {"Ref": check_id})
+        assert "Region" not in props and props["AliasTarget"]["EvaluateTargetHealth"] is True
+
+
+def test_build_edge_failover_assigns_primary_then_standby() -> None:
+    stacks = build_edge(new_app(), "Fo", domain="example.org", hosted_zone_id="Z1", failover=True,
+                        regions=("eu-west-1", "us-east-1"))
+    roles = {stack_id: stacks[stack_id].origin.routed_record.failover
+             for stack_id in ("FoOriginEuWest1", "FoOriginUsEast1")}
+    assert roles == {"FoOriginEuWest1": "PRIMARY", "FoOriginUsEast1": "SECONDARY"}
 
 
 def test_allow_from_narrows_the_origin_and_drops_the_acknowledgment() -> None:

@@ -143,6 +143,9 @@ ORIGIN = {
     "invalid origin domain": (lambda s: dict(domain=OriginDomain(zone=_zone(s), domain="-bad.com")),
                               "domain.domain must be a lower-case DNS name such as 'example.com' (labels of letters, "
                               "digits and hyphens) (got '-bad.com')"),
+    "failover not an enum": (lambda s: dict(domain=OriginDomain(zone=_zone(s), domain="example.com",
+                                                                failover="PRIMARY")),
+                             "domain.failover must be route53.Failover.PRIMARY or SECONDARY (got 'PRIMARY')"),
     "invalid extra name": (lambda s: dict(domain=OriginDomain(zone=_zone(s), domain="example.com",
                                                               extra_names=["api example.com"])),
                            "domain.extra_names[] must be a lower-case DNS name"),
@@ -207,12 +210,6 @@ ACCELERATOR = {
     "overlapping ranges": (lambda s: dict(regions=_regions(s), listeners=[
         AcceleratorListener(ports=[(80, 90)]), AcceleratorListener(ports=[(85, 85)])]),
         "listeners[1].ports must not overlap other TCP port ranges (listeners[0]) (got (85, 85))"),
-    "health interval": (lambda s: dict(regions=_regions(s), health_check_interval=cdk.Duration.seconds(20)),
-                        "health_check_interval must be 10 or 30 seconds (got '20 s')"),
-    "health threshold": (lambda s: dict(regions=_regions(s), health_check_threshold=11),
-                         "health_check_threshold must be 1 to 10 (got 11)"),
-    "health path": (lambda s: dict(regions=_regions(s), health_check_path="x"),
-                    "health_check_path must be an absolute"),
     "record name": (lambda s: dict(regions=_regions(s), record=(_zone(s), "api_example.com")),
                     "record must be a lower-case DNS name"),
 }
@@ -224,6 +221,18 @@ def test_accelerator_rejects(case: str) -> None:
     stack = _stack("us-west-2")
     with pytest.raises(ValueError, match=re.escape(message)):
         EdgeAccelerator(stack, "Accel", **make(stack))
+
+
+def test_dual_stack_accelerator_rejects_ipv4_only_albs() -> None:
+    stack = _stack("us-west-2")
+    from aws_cdk import aws_ec2 as ec2
+
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0)
+    ipv4 = elbv2.ApplicationLoadBalancer(stack, "Ipv4Alb", vpc=vpc, internet_facing=True)
+    regions = [RegionEndpoints(region="us-east-1", load_balancers=[ipv4]), *_regions(stack)[1:]]
+    with pytest.raises(ValueError, match=re.escape("dual_stack needs dual-stack endpoints, and these ALBs are IPv4 "
+                                                   "only: ['us-east-1: Bad/Ipv4Alb'] (got True)")):
+        EdgeAccelerator(stack, "Accel", regions=regions, dual_stack=True)
 
 
 def test_udp_and_tcp_may_share_a_port_range() -> None:
@@ -247,6 +256,11 @@ APP = {
     "bad zone id": (dict(domain="example.com", hosted_zone_id="zone-1"),
                     "edge_hosted_zone_id must be a Route 53 hosted zone ID such as Z0123456789ABC (got 'zone-1')"),
     "bad domain": (dict(domain="EXAMPLE.COM", hosted_zone_id="Z1"), "domain.domain must be a lower-case DNS name"),
+    "failover without a domain": (dict(failover=True), "edge_failover needs edge_domain and exactly two edge_regions "
+                                                       "(a primary and a standby) (got True)"),
+    "failover over three regions": (dict(failover=True, domain="example.com", hosted_zone_id="Z1",
+                                         regions=("us-east-1", "eu-west-1", "ap-southeast-2")),
+                                    "edge_failover needs edge_domain and exactly two edge_regions"),
 }
 
 
