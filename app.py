@@ -29,6 +29,7 @@ config = AppConfig(
     edge_domain=_context("edge_domain"),
     edge_hosted_zone_id=_context("edge_hosted_zone_id"),
     edge_accelerator=str(_context("edge_accelerator")).lower() in ("true", "1", "yes"),
+    edge_failover=str(_context("edge_failover")).lower() in ("true", "1", "yes"),
 )
 add_compliance_checks(app)
 build(app, config)

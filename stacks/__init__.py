@@ -47,6 +47,8 @@ class AppConfig:
         (CloudFront's default domain).
     :param edge_hosted_zone_id: that zone's ID. Default: none.
     :param edge_accelerator: add Global Accelerator in front of the origins. Default: False.
+    :param edge_failover: failover-routed DNS (first region primary) instead of latency routing;
+        needs a domain and exactly two regions. Default: False.
     """
 
     alarm_email: str | None = None
@@ -56,6 +58,7 @@ class AppConfig:
     edge_domain: str | None = None
     edge_hosted_zone_id: str | None = None
     edge_accelerator: bool = False
+    edge_failover: bool = False
 
 
 def add_compliance_checks(app: cdk.App) -> None:
@@ -119,6 +122,7 @@ def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
             domain=config.edge_domain,
             hosted_zone_id=config.edge_hosted_zone_id,
             accelerator=config.edge_accelerator,
+            failover=config.edge_failover,
             alarm_email=config.alarm_email,
         )
     )
