@@ -81,6 +81,7 @@ _DB_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
 _USERNAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,15}$")
 _PARAMETER_PATH = re.compile(r"^(/[a-zA-Z0-9_.\-]+)+$")
 _MONITORING_INTERVALS_S = (1, 5, 10, 15, 30, 60)
+_SERVERLESS_CAPACITY = (0.5, 16)
 # Characters that break connection strings and shells when they appear in a password.
 _EXCLUDE = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 
@@ -145,7 +146,8 @@ class AuroraCluster(Construct):
         provisioned. Default: False. Serverless readers in promotion tier 1
         scale with the writer, so a failover lands on a warm instance.
     :param serverless_capacity: (min, max) ACU of Serverless v2 readers,
-        0.5 to 256 in steps of 0.5. Default: (0.5, 16).
+        0.5 to 256 in steps of 0.5; only with ``serverless_readers``.
+        Default: (0.5, 16).
     :param reader_scaling: auto scaling of the reader count. Default: none
         (the reader count is fixed).
     :param port: 1150 to 65535, not the engine's default. Default: 15432
@@ -210,7 +212,7 @@ class AuroraCluster(Construct):
         instance_type: ec2.InstanceType = DEFAULT_INSTANCE_TYPE,
         readers: int = 1,
         serverless_readers: bool = False,
-        serverless_capacity: tuple[float, float] = (0.5, 16),
+        serverless_capacity: tuple[float, float] | None = None,
         reader_scaling: ReaderScaling | None = None,
         port: int | None = None,
         database_name: str = "app",
@@ -243,7 +245,9 @@ class AuroraCluster(Construct):
             isinstance(readers, int) and not isinstance(readers, bool) and 1 <= readers <= sizing.AURORA_MAX_READERS,
             "readers", readers, f"must be 1 to {sizing.AURORA_MAX_READERS} (Aurora's limit)",
         )
-        low, high = serverless_capacity
+        require(serverless_capacity is None or serverless_readers, "serverless_capacity", serverless_capacity,
+                "applies only with serverless_readers=True (provisioned readers have no ACU range)")
+        low, high = serverless_capacity or _SERVERLESS_CAPACITY
         for name, acu in (("serverless_capacity[0]", low), ("serverless_capacity[1]", high)):
             require(
                 sizing.SERVERLESS_V2_MIN_ACU <= acu <= sizing.SERVERLESS_V2_MAX_ACU and (acu * 2) == int(acu * 2),
@@ -255,7 +259,13 @@ class AuroraCluster(Construct):
         if reader_scaling is not None:
             _validate_scaling(reader_scaling, readers)
         writer_memory = _memory_gib("instance_type", instance_type)
-        reader_memory = sizing.serverless_v2_memory_gib(high) if serverless_readers else writer_memory
+        reader_memory = writer_memory
+        if serverless_readers:
+            reader_memory = sizing.serverless_v2_memory_gib(high)
+            if reader_scaling is not None:
+                # Auto scaling adds readers of the writer's class beside the Serverless ones; the READER
+                # alarms cover both, so they take the smaller instance's limits (no false alarm on it).
+                reader_memory = min(reader_memory, writer_memory)
 
         self.port = port
         self.proxy = None

@@ -3,11 +3,15 @@ on the synthesized DatabaseStack and the database test cases."""
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_rds as rds
 from aws_cdk.assertions import Match, Template
 
 from refarch import sizing
-from tests.conftest import Assembly
+from refarch.database import AuroraCluster, RdsWithReadReplicas
+from tests.conftest import Assembly, new_app
 
 STACK = "DatabaseStack"
 GIB = 1024**3
@@ -15,6 +19,12 @@ GIB = 1024**3
 
 def _of_type(assembly: Assembly, stack: str, resource_type: str) -> dict[str, dict]:
     return {k: r for k, r in assembly.template(stack)["Resources"].items() if r["Type"] == resource_type}
+
+
+def _isolated_vpc() -> tuple[cdk.Stack, ec2.Vpc]:
+    stack = cdk.Stack(new_app(), "S")
+    return stack, ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
+        ec2.SubnetConfiguration(name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
 
 
 @pytest.fixture(scope="module")
@@ -342,10 +352,28 @@ def test_thresholds_are_the_sizing_numbers() -> None:
     assert WRITER.freeable_memory_bytes == int(1.6 * GIB)
 
 
-def test_serverless_reader_thresholds_follow_max_acu(assembly: Assembly) -> None:
+def test_serverless_readers_with_auto_scaling_alarm_at_the_smaller_class(assembly: Assembly) -> None:
+    # Auto scaling adds r7g.large readers (the writer's class, 16 GiB) beside the 32-ACU (64 GiB)
+    # Serverless reader; the READER alarms aggregate both, so they use the smaller limits.
+    expected = sizing.database_alarm_thresholds("postgresql", 16)
+    assert expected != sizing.database_alarm_thresholds("postgresql", 32 * 2)
+    for name, threshold in (("ReaderConnectionsAlarm", expected.connections),
+                            ("ReaderMemoryAlarm", expected.freeable_memory_bytes),
+                            ("ReaderLocalStorageAlarm", expected.free_local_storage_bytes)):
+        assert _alarm(assembly, "DatabaseServerlessReaders", name)["Threshold"] == threshold
+
+
+def test_serverless_readers_without_auto_scaling_alarm_at_max_acu() -> None:
+    # Built, not synthesized: only the construct's threshold choice is read.
+    stack, vpc = _isolated_vpc()
+    db = AuroraCluster(stack, "Db", vpc=vpc, serverless_readers=True, serverless_capacity=(1, 32))
     expected = sizing.database_alarm_thresholds("postgresql", 32 * 2)  # 32 ACU x 2 GiB
-    alarm = _alarm(assembly, "DatabaseServerlessReaders", "ReaderConnectionsAlarm")
-    assert alarm["Threshold"] == expected.connections == 4000  # 5000 cap x 80 %
+    assert db.thresholds["readers"] == expected and expected.connections == 4000  # 5000 cap x 80 %
+    reader_connections = next(a for a in db.alarms if a.node.id == "ReaderConnectionsAlarm")
+    assert reader_connections.node.default_child.threshold == 4000
+
+
+def test_mysql_thresholds(assembly: Assembly) -> None:
     mysql = sizing.database_alarm_thresholds("mysql", 16)
     assert _alarm(assembly, "DatabaseMysql", "WriterConnectionsAlarm")["Threshold"] == mysql.connections
 

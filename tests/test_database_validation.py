@@ -64,6 +64,10 @@ AURORA = {
                              "serverless_capacity[0] must be 0.5 to 256 ACU in steps of 0.5 (got 0.25)"),
     "serverless odd step": (dict(serverless_readers=True, serverless_capacity=(1, 4.3)),
                             "serverless_capacity[1] must be 0.5 to 256 ACU in steps of 0.5 (got 4.3)"),
+    "serverless capacity without serverless readers": (
+        dict(serverless_capacity=(1, 32)),
+        "serverless_capacity applies only with serverless_readers=True (provisioned readers have no ACU range) "
+        "(got (1, 32))"),
     "serverless min above max": (dict(serverless_readers=True, serverless_capacity=(8, 4)),
                                  "serverless_capacity must be (min, max) with min <= max (got (8, 4))"),
     "parameter path trailing slash": (dict(parameter_path="/refarch/dev/database/"),
