@@ -730,7 +730,7 @@ class RdsWithReadReplicas(Construct):
             self.parameters = _parameters(self, parameter_path, settings, what=self.node.path)
 
         self.thresholds = sizing.database_alarm_thresholds(family["name"], memory, aurora=False)
-        self.alarms = self._alarms(cpu_alarm_percent, lag_s, max_allocated_storage)
+        self.alarms = self._alarms(cpu_alarm_percent, lag_s, allocated_storage)
         secure.notify(self.alarms, alarm_topic)
 
     def allow_from(self, peer: ec2.IConnectable) -> None:
@@ -749,8 +749,9 @@ class RdsWithReadReplicas(Construct):
         by path) and the credentials from Secrets Manager (decrypted with the key)."""
         _grant_read_configuration(grantee, self.parameters, self.parameter_path, self.secret, self.key)
 
-    def _alarms(self, cpu_percent: int, lag_s: float, max_storage_gib: int) -> list[cloudwatch.Alarm]:
+    def _alarms(self, cpu_percent: int, lag_s: float, allocated_gib: int) -> list[cloudwatch.Alarm]:
         t = self.thresholds
+        storage = sizing.rds_free_storage_alarm_bytes(allocated_gib)
 
         def alarm(construct_id: str, instance: rds.IDatabaseInstance, description: str, name: str, statistic: str,
                   threshold: float, above: bool = True) -> cloudwatch.Alarm:
@@ -776,9 +777,12 @@ class RdsWithReadReplicas(Construct):
                       "FreeableMemory", "Minimum", t.freeable_memory_bytes, above=False),
                 alarm(f"{prefix}ConnectionsAlarm", instance, f"{prefix} connections above {t.connections}",
                       "DatabaseConnections", "Maximum", t.connections),
-                # Storage autoscaling grows to max_allocated_storage; below 10 % of that, it is nearly out.
-                alarm(f"{prefix}StorageAlarm", instance, f"{prefix} free storage below 10 % of {max_storage_gib} GiB",
-                      "FreeStorageSpace", "Minimum", max_storage_gib * 1024**3 // 10, above=False),
+                # Autoscaling keeps free space near 10 % of the allocation; half of that on the initial
+                # allocation means it cannot keep up or has reached max_allocated_storage.
+                alarm(f"{prefix}StorageAlarm", instance,
+                      f"{prefix} free storage below {storage} bytes (5 % of the initial {allocated_gib} GiB): "
+                      "storage autoscaling is not keeping up or has reached max_allocated_storage",
+                      "FreeStorageSpace", "Minimum", storage, above=False),
             ]
             if instance is not self.instance:
                 alarms.append(alarm(f"{prefix}LagAlarm", instance,

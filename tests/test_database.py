@@ -510,8 +510,12 @@ def test_rds_alarms_carry_the_instance_dimension(assembly: Assembly) -> None:
     lag = _alarm(assembly, "DatabaseRds", "Replica1LagAlarm")
     assert lag["MetricName"] == "ReplicaLag" and lag["Threshold"] == 30
     assert lag["Dimensions"] == [{"Name": "DBInstanceIdentifier", "Value": {"Ref": "DatabaseReplica1ED560A1F"}}]
-    storage = _alarm(assembly, "DatabaseRds", "PrimaryStorageAlarm")
-    assert storage["MetricName"] == "FreeStorageSpace" and storage["Threshold"] == 100 * GIB
+    for name in ("Primary", "Replica1", "Replica2"):
+        storage = _alarm(assembly, "DatabaseRds", f"{name}StorageAlarm")
+        # 5 % of the initial 100 GiB: below anything autoscaling leaves free while it works
+        assert storage["MetricName"] == "FreeStorageSpace" and storage["Statistic"] == "Minimum"
+        assert storage["Threshold"] == sizing.rds_free_storage_alarm_bytes(100) == 5 * GIB
+        assert storage["ComparisonOperator"] == "LessThanThreshold"
     rds_limits = sizing.database_alarm_thresholds("postgresql", 16, aurora=False)
     assert _alarm(assembly, "DatabaseRds", "PrimaryConnectionsAlarm")["Threshold"] == rds_limits.connections
 
