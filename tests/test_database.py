@@ -50,8 +50,19 @@ PINNED = {
         "Database/PostgresqlLogs/Resource": "DatabasePostgresqlLogs0EEFD61B",
         "Database/SecurityGroup/Resource": "DatabaseSecurityGroup5C91FDCB",
         "Database/Proxy/Resource": "DatabaseProxyE01FC4E6",
+        "Alarms/Key/Resource": "AlarmsKey3C2381B3",
+    },
+    "NetworkStack": {
+        "Network/Key/Resource": "NetworkKey1D162FA0",
+        "Network/FlowLogs/Resource": "NetworkFlowLogs2BEC3212",
+    },
+    "DatabaseMysql": {
+        "Database/AuditLogs/Resource": "DatabaseAuditLogsDE187308",
+        "Database/ErrorLogs/Resource": "DatabaseErrorLogs89E52477",
+        "Database/SlowqueryLogs/Resource": "DatabaseSlowqueryLogs434FBADF",
     },
     "DatabaseRds": {
+        "Database/Parameters/Resource": "DatabaseParametersB8AC9B07",
         "Database/Key/Resource": "DatabaseKey5E5D9547",
         "Database/Primary/Resource": "DatabasePrimaryEDE0B3D0",
         "Database/Primary/SubnetGroup/Default": "DatabasePrimarySubnetGroup6A34E9A0",
@@ -518,6 +529,18 @@ def test_rds_alarms_carry_the_instance_dimension(assembly: Assembly) -> None:
         assert storage["ComparisonOperator"] == "LessThanThreshold"
     rds_limits = sizing.database_alarm_thresholds("postgresql", 16, aurora=False)
     assert _alarm(assembly, "DatabaseRds", "PrimaryConnectionsAlarm")["Threshold"] == rds_limits.connections
+
+
+def test_rds_for_mysql_requires_tls_with_its_own_value() -> None:
+    # RDS for MySQL's require_secure_transport takes 1 (Aurora MySQL's takes ON). Built, not synthesized.
+    stack, vpc = _isolated_vpc()
+    db = RdsWithReadReplicas(stack, "Db", vpc=vpc, engine=rds.DatabaseInstanceEngine.mysql(
+        version=rds.MysqlEngineVersion.VER_8_4_7))
+    cfn = db.instance.node.default_child
+    group = next(c for c in stack.node.find_all() if isinstance(c, rds.CfnDBParameterGroup))
+    assert stack.resolve(group.parameters) == {"require_secure_transport": "1"}
+    assert stack.resolve(cfn.port) == "13306"
+    assert cfn.enable_cloudwatch_logs_exports == ["error", "slowquery"]
 
 
 def test_rds_parameters(assembly: Assembly) -> None:
