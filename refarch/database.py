@@ -545,7 +545,8 @@ class RdsWithReadReplicas(Construct):
     :param replica_lag_alarm: default: 30 seconds (RDS replication is asynchronous and coarser than Aurora's).
     :param deletion_protection: default: True.
     :param removal_policy: for the primary. Default: SNAPSHOT. Replicas hold
-        no data of their own and are destroyed with the stack.
+        no data of their own and are destroyed with the stack (once
+        ``deletion_protection``, which covers them too, is off).
     """
 
     instance: rds.DatabaseInstance
@@ -801,8 +802,9 @@ class SessionManagerHost(Construct):
           --document-name AWS-StartPortForwardingSessionToRemoteHost \\
           --parameters '{"host":["<writer endpoint>"],"portNumber":["15432"],"localPortNumber":["15432"]}'
 
-    The VPC needs the ``secure.SESSION_MANAGER_ENDPOINTS`` interface endpoints
-    (or a NAT gateway). The host holds no database permission: the operator's
+    The VPC needs the ``secure.SESSION_MANAGER_ENDPOINTS`` interface endpoints:
+    the host sends HTTPS only to addresses inside the VPC, so a NAT gateway
+    alone does not do. The host holds no database permission: the operator's
     own credentials (password from Secrets Manager, or an IAM token) travel
     through the tunnel.
 
