@@ -971,7 +971,12 @@ def _validate_common(
 def _validate_scaling(spec: ReaderScaling, readers: int) -> None:
     require = secure.require
     limit = sizing.AURORA_MAX_READERS
-    require(isinstance(spec.max_replicas, int) and 1 <= spec.max_replicas <= limit, "reader_scaling.max_replicas",
+    require(isinstance(spec.metric, ReaderMetric), "reader_scaling.metric", spec.metric,
+            "must be ReaderMetric.CPU or ReaderMetric.CONNECTIONS")
+    require(isinstance(spec.target, (int, float)) and not isinstance(spec.target, bool), "reader_scaling.target",
+            spec.target, "must be a number")
+    require(isinstance(spec.max_replicas, int) and not isinstance(spec.max_replicas, bool)
+            and 1 <= spec.max_replicas <= limit, "reader_scaling.max_replicas",
             spec.max_replicas, f"must be 1 to {limit} (Aurora's limit)")
     low = readers if spec.min_replicas is None else spec.min_replicas
     require(isinstance(low, int) and low >= readers, "reader_scaling.min_replicas", low,

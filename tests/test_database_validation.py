@@ -34,6 +34,14 @@ AURORA = {
     "scaling max below readers": (dict(readers=4, reader_scaling=ReaderScaling(max_replicas=3)),
                                   "reader_scaling.min_replicas must not exceed reader_scaling.max_replicas (3) "
                                   "(got 4)"),
+    "scaling metric not a ReaderMetric": (
+        dict(reader_scaling=ReaderScaling(max_replicas=3, metric="RDSReaderAverageCPUUtilization")),
+        "reader_scaling.metric must be ReaderMetric.CPU or ReaderMetric.CONNECTIONS "
+        "(got 'RDSReaderAverageCPUUtilization')"),
+    "scaling target not a number": (dict(reader_scaling=ReaderScaling(max_replicas=3, target="60")),
+                                    "reader_scaling.target must be a number (got '60')"),
+    "scaling max a bool": (dict(reader_scaling=ReaderScaling(max_replicas=True)),
+                           "reader_scaling.max_replicas must be 1 to 15 (Aurora's limit) (got True)"),
     "cpu target too high": (dict(reader_scaling=ReaderScaling(max_replicas=3, target=95)),
                             "reader_scaling.target must be 10 to 90 percent CPU (got 95)"),
     "connections target zero": (dict(reader_scaling=ReaderScaling(max_replicas=3, metric=ReaderMetric.CONNECTIONS,
