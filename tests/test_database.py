@@ -450,6 +450,10 @@ def test_session_manager_host_has_no_inbound_rule_and_no_port_22(assembly: Assem
     group_id = assembly.resource_id(STACK, "AdminHost/SecurityGroup/Resource")
     group = assembly.properties(STACK, "AdminHost/SecurityGroup/Resource")
     assert "SecurityGroupIngress" not in group
+    # Outbound: HTTPS to the VPC's own range (the SSM endpoints), nothing to the internet.
+    [https] = group["SecurityGroupEgress"]
+    assert (https["IpProtocol"], https["FromPort"], https["ToPort"]) == ("tcp", 443, 443)
+    assert "CidrBlock" in str(https["CidrIp"]) and "0.0.0.0/0" not in str(group)
     ingress_to_host = [r for r in _of_type(assembly, STACK, "AWS::EC2::SecurityGroupIngress").values()
                        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}]
     assert ingress_to_host == []
