@@ -81,6 +81,7 @@ _DB_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
 _USERNAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,15}$")
 _PARAMETER_PATH = re.compile(r"^(/[a-zA-Z0-9_.\-]+)+$")
 _MONITORING_INTERVALS_S = (1, 5, 10, 15, 30, 60)
+_SERVERLESS_CAPACITY = (0.5, 16)
 # Characters that break connection strings and shells when they appear in a password.
 _EXCLUDE = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 
@@ -145,7 +146,8 @@ class AuroraCluster(Construct):
         provisioned. Default: False. Serverless readers in promotion tier 1
         scale with the writer, so a failover lands on a warm instance.
     :param serverless_capacity: (min, max) ACU of Serverless v2 readers,
-        0.5 to 256 in steps of 0.5. Default: (0.5, 16).
+        0.5 to 256 in steps of 0.5; only with ``serverless_readers``.
+        Default: (0.5, 16).
     :param reader_scaling: auto scaling of the reader count. Default: none
         (the reader count is fixed).
     :param port: 1150 to 65535, not the engine's default. Default: 15432
@@ -210,7 +212,7 @@ class AuroraCluster(Construct):
         instance_type: ec2.InstanceType = DEFAULT_INSTANCE_TYPE,
         readers: int = 1,
         serverless_readers: bool = False,
-        serverless_capacity: tuple[float, float] = (0.5, 16),
+        serverless_capacity: tuple[float, float] | None = None,
         reader_scaling: ReaderScaling | None = None,
         port: int | None = None,
         database_name: str = "app",
@@ -243,7 +245,9 @@ class AuroraCluster(Construct):
             isinstance(readers, int) and not isinstance(readers, bool) and 1 <= readers <= sizing.AURORA_MAX_READERS,
             "readers", readers, f"must be 1 to {sizing.AURORA_MAX_READERS} (Aurora's limit)",
         )
-        low, high = serverless_capacity
+        require(serverless_capacity is None or serverless_readers, "serverless_capacity", serverless_capacity,
+                "applies only with serverless_readers=True (provisioned readers have no ACU range)")
+        low, high = serverless_capacity or _SERVERLESS_CAPACITY
         for name, acu in (("serverless_capacity[0]", low), ("serverless_capacity[1]", high)):
             require(
                 sizing.SERVERLESS_V2_MIN_ACU <= acu <= sizing.SERVERLESS_V2_MAX_ACU and (acu * 2) == int(acu * 2),
@@ -255,7 +259,13 @@ class AuroraCluster(Construct):
         if reader_scaling is not None:
             _validate_scaling(reader_scaling, readers)
         writer_memory = _memory_gib("instance_type", instance_type)
-        reader_memory = sizing.serverless_v2_memory_gib(high) if serverless_readers else writer_memory
+        reader_memory = writer_memory
+        if serverless_readers:
+            reader_memory = sizing.serverless_v2_memory_gib(high)
+            if reader_scaling is not None:
+                # Auto scaling adds readers of the writer's class beside the Serverless ones; the READER
+                # alarms cover both, so they take the smaller instance's limits (no false alarm on it).
+                reader_memory = min(reader_memory, writer_memory)
 
         self.port = port
         self.proxy = None
@@ -535,7 +545,8 @@ class RdsWithReadReplicas(Construct):
     :param replica_lag_alarm: default: 30 seconds (RDS replication is asynchronous and coarser than Aurora's).
     :param deletion_protection: default: True.
     :param removal_policy: for the primary. Default: SNAPSHOT. Replicas hold
-        no data of their own and are destroyed with the stack.
+        no data of their own and are destroyed with the stack (once
+        ``deletion_protection``, which covers them too, is off).
     """
 
     instance: rds.DatabaseInstance
@@ -720,7 +731,7 @@ class RdsWithReadReplicas(Construct):
             self.parameters = _parameters(self, parameter_path, settings, what=self.node.path)
 
         self.thresholds = sizing.database_alarm_thresholds(family["name"], memory, aurora=False)
-        self.alarms = self._alarms(cpu_alarm_percent, lag_s, max_allocated_storage)
+        self.alarms = self._alarms(cpu_alarm_percent, lag_s, allocated_storage)
         secure.notify(self.alarms, alarm_topic)
 
     def allow_from(self, peer: ec2.IConnectable) -> None:
@@ -739,8 +750,9 @@ class RdsWithReadReplicas(Construct):
         by path) and the credentials from Secrets Manager (decrypted with the key)."""
         _grant_read_configuration(grantee, self.parameters, self.parameter_path, self.secret, self.key)
 
-    def _alarms(self, cpu_percent: int, lag_s: float, max_storage_gib: int) -> list[cloudwatch.Alarm]:
+    def _alarms(self, cpu_percent: int, lag_s: float, allocated_gib: int) -> list[cloudwatch.Alarm]:
         t = self.thresholds
+        storage = sizing.rds_free_storage_alarm_bytes(allocated_gib)
 
         def alarm(construct_id: str, instance: rds.IDatabaseInstance, description: str, name: str, statistic: str,
                   threshold: float, above: bool = True) -> cloudwatch.Alarm:
@@ -766,9 +778,12 @@ class RdsWithReadReplicas(Construct):
                       "FreeableMemory", "Minimum", t.freeable_memory_bytes, above=False),
                 alarm(f"{prefix}ConnectionsAlarm", instance, f"{prefix} connections above {t.connections}",
                       "DatabaseConnections", "Maximum", t.connections),
-                # Storage autoscaling grows to max_allocated_storage; below 10 % of that, it is nearly out.
-                alarm(f"{prefix}StorageAlarm", instance, f"{prefix} free storage below 10 % of {max_storage_gib} GiB",
-                      "FreeStorageSpace", "Minimum", max_storage_gib * 1024**3 // 10, above=False),
+                # Autoscaling keeps free space near 10 % of the allocation; half of that on the initial
+                # allocation means it cannot keep up or has reached max_allocated_storage.
+                alarm(f"{prefix}StorageAlarm", instance,
+                      f"{prefix} free storage below {storage} bytes (5 % of the initial {allocated_gib} GiB): "
+                      "storage autoscaling is not keeping up or has reached max_allocated_storage",
+                      "FreeStorageSpace", "Minimum", storage, above=False),
             ]
             if instance is not self.instance:
                 alarms.append(alarm(f"{prefix}LagAlarm", instance,
@@ -787,8 +802,9 @@ class SessionManagerHost(Construct):
           --document-name AWS-StartPortForwardingSessionToRemoteHost \\
           --parameters '{"host":["<writer endpoint>"],"portNumber":["15432"],"localPortNumber":["15432"]}'
 
-    The VPC needs the ``secure.SESSION_MANAGER_ENDPOINTS`` interface endpoints
-    (or a NAT gateway). The host holds no database permission: the operator's
+    The VPC needs the ``secure.SESSION_MANAGER_ENDPOINTS`` interface endpoints:
+    the host sends HTTPS only to addresses inside the VPC, so a NAT gateway
+    alone does not do. The host holds no database permission: the operator's
     own credentials (password from Secrets Manager, or an IAM token) travel
     through the tunnel.
 
@@ -955,7 +971,12 @@ def _validate_common(
 def _validate_scaling(spec: ReaderScaling, readers: int) -> None:
     require = secure.require
     limit = sizing.AURORA_MAX_READERS
-    require(isinstance(spec.max_replicas, int) and 1 <= spec.max_replicas <= limit, "reader_scaling.max_replicas",
+    require(isinstance(spec.metric, ReaderMetric), "reader_scaling.metric", spec.metric,
+            "must be ReaderMetric.CPU or ReaderMetric.CONNECTIONS")
+    require(isinstance(spec.target, (int, float)) and not isinstance(spec.target, bool), "reader_scaling.target",
+            spec.target, "must be a number")
+    require(isinstance(spec.max_replicas, int) and not isinstance(spec.max_replicas, bool)
+            and 1 <= spec.max_replicas <= limit, "reader_scaling.max_replicas",
             spec.max_replicas, f"must be 1 to {limit} (Aurora's limit)")
     low = readers if spec.min_replicas is None else spec.min_replicas
     require(isinstance(low, int) and low >= readers, "reader_scaling.min_replicas", low,

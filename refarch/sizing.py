@@ -521,3 +521,25 @@ def database_alarm_thresholds(engine: str, memory_gib: float, *, aurora: bool = 
         freeable_memory_bytes=math.floor(memory * 0.1),
         free_local_storage_bytes=math.floor(memory * 0.2),
     )
+
+
+#: RDS storage autoscaling adds storage once free space stays at or below 10 % of the allocation.
+RDS_AUTOSCALING_FREE_FRACTION = 0.10
+
+
+def rds_free_storage_alarm_bytes(allocated_storage_gib: int) -> int:
+    """Free-storage alarm threshold of an RDS instance with storage autoscaling.
+
+    Autoscaling keeps free space above about 10 % of the *current*
+    allocation, which only grows; CloudWatch has no metric of that
+    allocation. Half of the autoscaling trigger on the *initial* allocation
+    is therefore never crossed while autoscaling works, and is crossed when
+    it cannot keep up (at most one increase per six hours) or has reached
+    ``max_allocated_storage``. (10 % of the maximum instead would sit above
+    the whole initial allocation and alarm from the first day.)
+
+    >>> rds_free_storage_alarm_bytes(100) == 5 * 1024**3
+    True
+    """
+    _positive("allocated_storage_gib", allocated_storage_gib)
+    return math.floor(allocated_storage_gib * _GIB * RDS_AUTOSCALING_FREE_FRACTION / 2)

@@ -3,11 +3,15 @@ on the synthesized DatabaseStack and the database test cases."""
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_rds as rds
 from aws_cdk.assertions import Match, Template
 
 from refarch import sizing
-from tests.conftest import Assembly
+from refarch.database import AuroraCluster, RdsWithReadReplicas
+from tests.conftest import Assembly, new_app
 
 STACK = "DatabaseStack"
 GIB = 1024**3
@@ -15,6 +19,12 @@ GIB = 1024**3
 
 def _of_type(assembly: Assembly, stack: str, resource_type: str) -> dict[str, dict]:
     return {k: r for k, r in assembly.template(stack)["Resources"].items() if r["Type"] == resource_type}
+
+
+def _isolated_vpc() -> tuple[cdk.Stack, ec2.Vpc]:
+    stack = cdk.Stack(new_app(), "S")
+    return stack, ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
+        ec2.SubnetConfiguration(name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +50,19 @@ PINNED = {
         "Database/PostgresqlLogs/Resource": "DatabasePostgresqlLogs0EEFD61B",
         "Database/SecurityGroup/Resource": "DatabaseSecurityGroup5C91FDCB",
         "Database/Proxy/Resource": "DatabaseProxyE01FC4E6",
+        "Alarms/Key/Resource": "AlarmsKey3C2381B3",
+    },
+    "NetworkStack": {
+        "Network/Key/Resource": "NetworkKey1D162FA0",
+        "Network/FlowLogs/Resource": "NetworkFlowLogs2BEC3212",
+    },
+    "DatabaseMysql": {
+        "Database/AuditLogs/Resource": "DatabaseAuditLogsDE187308",
+        "Database/ErrorLogs/Resource": "DatabaseErrorLogs89E52477",
+        "Database/SlowqueryLogs/Resource": "DatabaseSlowqueryLogs434FBADF",
     },
     "DatabaseRds": {
+        "Database/Parameters/Resource": "DatabaseParametersB8AC9B07",
         "Database/Key/Resource": "DatabaseKey5E5D9547",
         "Database/Primary/Resource": "DatabasePrimaryEDE0B3D0",
         "Database/Primary/SubnetGroup/Default": "DatabasePrimarySubnetGroup6A34E9A0",
@@ -342,10 +363,28 @@ def test_thresholds_are_the_sizing_numbers() -> None:
     assert WRITER.freeable_memory_bytes == int(1.6 * GIB)
 
 
-def test_serverless_reader_thresholds_follow_max_acu(assembly: Assembly) -> None:
+def test_serverless_readers_with_auto_scaling_alarm_at_the_smaller_class(assembly: Assembly) -> None:
+    # Auto scaling adds r7g.large readers (the writer's class, 16 GiB) beside the 32-ACU (64 GiB)
+    # Serverless reader; the READER alarms aggregate both, so they use the smaller limits.
+    expected = sizing.database_alarm_thresholds("postgresql", 16)
+    assert expected != sizing.database_alarm_thresholds("postgresql", 32 * 2)
+    for name, threshold in (("ReaderConnectionsAlarm", expected.connections),
+                            ("ReaderMemoryAlarm", expected.freeable_memory_bytes),
+                            ("ReaderLocalStorageAlarm", expected.free_local_storage_bytes)):
+        assert _alarm(assembly, "DatabaseServerlessReaders", name)["Threshold"] == threshold
+
+
+def test_serverless_readers_without_auto_scaling_alarm_at_max_acu() -> None:
+    # Built, not synthesized: only the construct's threshold choice is read.
+    stack, vpc = _isolated_vpc()
+    db = AuroraCluster(stack, "Db", vpc=vpc, serverless_readers=True, serverless_capacity=(1, 32))
     expected = sizing.database_alarm_thresholds("postgresql", 32 * 2)  # 32 ACU x 2 GiB
-    alarm = _alarm(assembly, "DatabaseServerlessReaders", "ReaderConnectionsAlarm")
-    assert alarm["Threshold"] == expected.connections == 4000  # 5000 cap x 80 %
+    assert db.thresholds["readers"] == expected and expected.connections == 4000  # 5000 cap x 80 %
+    reader_connections = next(a for a in db.alarms if a.node.id == "ReaderConnectionsAlarm")
+    assert reader_connections.node.default_child.threshold == 4000
+
+
+def test_mysql_thresholds(assembly: Assembly) -> None:
     mysql = sizing.database_alarm_thresholds("mysql", 16)
     assert _alarm(assembly, "DatabaseMysql", "WriterConnectionsAlarm")["Threshold"] == mysql.connections
 
@@ -411,6 +450,10 @@ def test_session_manager_host_has_no_inbound_rule_and_no_port_22(assembly: Assem
     group_id = assembly.resource_id(STACK, "AdminHost/SecurityGroup/Resource")
     group = assembly.properties(STACK, "AdminHost/SecurityGroup/Resource")
     assert "SecurityGroupIngress" not in group
+    # Outbound: HTTPS to the VPC's own range (the SSM endpoints), nothing to the internet.
+    [https] = group["SecurityGroupEgress"]
+    assert (https["IpProtocol"], https["FromPort"], https["ToPort"]) == ("tcp", 443, 443)
+    assert "CidrBlock" in str(https["CidrIp"]) and "0.0.0.0/0" not in str(group)
     ingress_to_host = [r for r in _of_type(assembly, STACK, "AWS::EC2::SecurityGroupIngress").values()
                        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}]
     assert ingress_to_host == []
@@ -482,10 +525,26 @@ def test_rds_alarms_carry_the_instance_dimension(assembly: Assembly) -> None:
     lag = _alarm(assembly, "DatabaseRds", "Replica1LagAlarm")
     assert lag["MetricName"] == "ReplicaLag" and lag["Threshold"] == 30
     assert lag["Dimensions"] == [{"Name": "DBInstanceIdentifier", "Value": {"Ref": "DatabaseReplica1ED560A1F"}}]
-    storage = _alarm(assembly, "DatabaseRds", "PrimaryStorageAlarm")
-    assert storage["MetricName"] == "FreeStorageSpace" and storage["Threshold"] == 100 * GIB
+    for name in ("Primary", "Replica1", "Replica2"):
+        storage = _alarm(assembly, "DatabaseRds", f"{name}StorageAlarm")
+        # 5 % of the initial 100 GiB: below anything autoscaling leaves free while it works
+        assert storage["MetricName"] == "FreeStorageSpace" and storage["Statistic"] == "Minimum"
+        assert storage["Threshold"] == sizing.rds_free_storage_alarm_bytes(100) == 5 * GIB
+        assert storage["ComparisonOperator"] == "LessThanThreshold"
     rds_limits = sizing.database_alarm_thresholds("postgresql", 16, aurora=False)
     assert _alarm(assembly, "DatabaseRds", "PrimaryConnectionsAlarm")["Threshold"] == rds_limits.connections
+
+
+def test_rds_for_mysql_requires_tls_with_its_own_value() -> None:
+    # RDS for MySQL's require_secure_transport takes 1 (Aurora MySQL's takes ON). Built, not synthesized.
+    stack, vpc = _isolated_vpc()
+    db = RdsWithReadReplicas(stack, "Db", vpc=vpc, engine=rds.DatabaseInstanceEngine.mysql(
+        version=rds.MysqlEngineVersion.VER_8_4_7))
+    cfn = db.instance.node.default_child
+    group = next(c for c in stack.node.find_all() if isinstance(c, rds.CfnDBParameterGroup))
+    assert stack.resolve(group.parameters) == {"require_secure_transport": "1"}
+    assert stack.resolve(cfn.port) == "13306"
+    assert cfn.enable_cloudwatch_logs_exports == ["error", "slowquery"]
 
 
 def test_rds_parameters(assembly: Assembly) -> None:

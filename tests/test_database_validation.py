@@ -34,6 +34,14 @@ AURORA = {
     "scaling max below readers": (dict(readers=4, reader_scaling=ReaderScaling(max_replicas=3)),
                                   "reader_scaling.min_replicas must not exceed reader_scaling.max_replicas (3) "
                                   "(got 4)"),
+    "scaling metric not a ReaderMetric": (
+        dict(reader_scaling=ReaderScaling(max_replicas=3, metric="RDSReaderAverageCPUUtilization")),
+        "reader_scaling.metric must be ReaderMetric.CPU or ReaderMetric.CONNECTIONS "
+        "(got 'RDSReaderAverageCPUUtilization')"),
+    "scaling target not a number": (dict(reader_scaling=ReaderScaling(max_replicas=3, target="60")),
+                                    "reader_scaling.target must be a number (got '60')"),
+    "scaling max a bool": (dict(reader_scaling=ReaderScaling(max_replicas=True)),
+                           "reader_scaling.max_replicas must be 1 to 15 (Aurora's limit) (got True)"),
     "cpu target too high": (dict(reader_scaling=ReaderScaling(max_replicas=3, target=95)),
                             "reader_scaling.target must be 10 to 90 percent CPU (got 95)"),
     "connections target zero": (dict(reader_scaling=ReaderScaling(max_replicas=3, metric=ReaderMetric.CONNECTIONS,
@@ -64,6 +72,10 @@ AURORA = {
                              "serverless_capacity[0] must be 0.5 to 256 ACU in steps of 0.5 (got 0.25)"),
     "serverless odd step": (dict(serverless_readers=True, serverless_capacity=(1, 4.3)),
                             "serverless_capacity[1] must be 0.5 to 256 ACU in steps of 0.5 (got 4.3)"),
+    "serverless capacity without serverless readers": (
+        dict(serverless_capacity=(1, 32)),
+        "serverless_capacity applies only with serverless_readers=True (provisioned readers have no ACU range) "
+        "(got (1, 32))"),
     "serverless min above max": (dict(serverless_readers=True, serverless_capacity=(8, 4)),
                                  "serverless_capacity must be (min, max) with min <= max (got (8, 4))"),
     "parameter path trailing slash": (dict(parameter_path="/refarch/dev/database/"),

@@ -83,3 +83,21 @@ def test_max_connections_rejects_unknown_engine() -> None:
 @given(st.floats(min_value=0.5, max_value=256, allow_nan=False))
 def test_serverless_memory_is_two_gib_per_acu(acu: float) -> None:
     assert sizing.serverless_v2_memory_gib(acu) == acu * 2
+
+
+def test_rds_free_storage_alarm_is_half_the_autoscaling_trigger_on_the_initial_allocation() -> None:
+    assert sizing.rds_free_storage_alarm_bytes(100) == 5 * GIB
+    assert sizing.rds_free_storage_alarm_bytes(20) == GIB
+
+
+@given(st.integers(min_value=20, max_value=65536))
+def test_rds_free_storage_alarm_sits_below_what_autoscaling_leaves_free(allocated_gib: int) -> None:
+    threshold = sizing.rds_free_storage_alarm_bytes(allocated_gib)
+    # Autoscaling acts at 10 % free of an allocation that never shrinks below the initial one.
+    assert 0 < threshold < allocated_gib * GIB * sizing.RDS_AUTOSCALING_FREE_FRACTION
+
+
+@pytest.mark.parametrize("bad", [0, -5, True])
+def test_rds_free_storage_alarm_rejects_bad_allocation(bad) -> None:
+    with pytest.raises(ValueError, match="allocated_storage_gib must be a positive number"):
+        sizing.rds_free_storage_alarm_bytes(bad)
