@@ -435,6 +435,9 @@ class MobilePush(Construct):
                     resources=[self.delivery_status_role.role_arn],
                     conditions={"StringEquals": {"iam:PassedToService": "sns.amazonaws.com"}},
                 ),
+                # A rollback keeps the credentials SNS last accepted instead of
+                # re-reading a secret that may be what failed the update.
+                iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[cdk.Stack.of(self).stack_id]),
             ],
         )
         secure.acknowledge(

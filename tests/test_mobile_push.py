@@ -101,7 +101,7 @@ def test_handler_reads_only_the_given_secrets(assembly: Assembly) -> None:
 
 def test_handler_sns_policy_is_separate_and_passes_only_the_delivery_role(assembly: Assembly) -> None:
     policy = assembly.resource("PushStack", "Push/PlatformApplicationHandlerPolicy/Resource")
-    sns_statement, pass_role = policy["Properties"]["PolicyDocument"]["Statement"]
+    sns_statement, pass_role, describe = policy["Properties"]["PolicyDocument"]["Statement"]
     assert set(sns_statement["Action"]) == {
         "sns:CreatePlatformApplication", "sns:GetPlatformApplicationAttributes",
         "sns:SetPlatformApplicationAttributes", "sns:DeletePlatformApplication",
@@ -112,6 +112,8 @@ def test_handler_sns_policy_is_separate_and_passes_only_the_delivery_role(assemb
         "Resource": {"Fn::GetAtt": [assembly.resource_id("PushStack", "Push/DeliveryStatusRole/Resource"), "Arn"]},
         "Condition": {"StringEquals": {"iam:PassedToService": "sns.amazonaws.com"}},
     }
+    # Only its own stack's status, to tell a rollback from an update.
+    assert describe == {"Action": "cloudformation:DescribeStacks", "Effect": "Allow", "Resource": {"Ref": "AWS::StackId"}}
     [ack] = policy["Metadata"]["cdk_nag"]["rules_to_suppress"]
     assert ack["id"] == "AwsSolutions::AwsSolutions-IAM5[Resource::*]" and "no IAM resource type" in ack["reason"]
 

@@ -33,6 +33,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
+from moto.cloudformation.models import cloudformation_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
 
@@ -66,8 +67,22 @@ def _mocked() -> Iterator[None]:
 def aws(_mocked) -> Iterator[None]:
     """A clean SNS and Secrets Manager for each test, in one moto session (starting moto per test is slow)."""
     yield
-    for backends in (sns_backends, secretsmanager_backends):
+    for backends in (sns_backends, secretsmanager_backends, cloudformation_backends):
         backends[ACCOUNT][REGION].reset()
+
+
+@pytest.fixture
+def stack(aws) -> Iterator[str]:
+    """A CloudFormation stack in moto whose status the handler reads on updates; yields its ID."""
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    template = {"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}
+    stack_id = cfn.create_stack(StackName="PushStack", TemplateBody=json.dumps(template))["StackId"]
+    yield stack_id
+
+
+def _set_status(stack_id: str, status: str) -> None:
+    [stack] = cloudformation_backends[ACCOUNT][REGION].describe_stacks(stack_id)
+    stack.status = status
 
 
 def _secret(name: str, value: object) -> str:
@@ -80,8 +95,8 @@ def _props(platform: str, auth: str, secret_id: str, version: str = "1") -> dict
             "SuccessFeedbackRoleArn": ROLE_ARN, "FailureFeedbackRoleArn": ROLE_ARN, "SuccessFeedbackSampleRate": "10"}
 
 
-def _event(request: str, props: dict, logical_id: str = "PushApns3864E093", **extra) -> dict:
-    return {"RequestType": request, "StackId": STACK_ID, "LogicalResourceId": logical_id,
+def _event(request: str, props: dict, logical_id: str = "PushApns3864E093", stack_id: str = STACK_ID, **extra) -> dict:
+    return {"RequestType": request, "StackId": stack_id, "LogicalResourceId": logical_id,
             "ResourceProperties": props, **extra}
 
 
@@ -131,12 +146,13 @@ def test_retried_create_converges_on_one_application(aws) -> None:
     assert first == second and _applications() == [first]
 
 
-def test_update_with_rotated_credentials_keeps_the_application(aws) -> None:
+def test_update_with_rotated_credentials_keeps_the_application(stack) -> None:
+    _set_status(stack, "UPDATE_IN_PROGRESS")
     secret = _secret("apns", APNS_TOKEN)
-    created = pa.on_event(_event("Create", _props("APNS", "token", secret)), None)
+    created = pa.on_event(_event("Create", _props("APNS", "token", secret), stack_id=stack), None)
     boto3.client("secretsmanager", region_name=REGION).put_secret_value(
         SecretId=secret, SecretString=json.dumps({**APNS_TOKEN, "signingKey": P8_ROTATED, "signingKeyId": "NEWKEY1234"}))
-    updated = pa.on_event(_event("Update", _props("APNS", "token", secret, version="2"),
+    updated = pa.on_event(_event("Update", _props("APNS", "token", secret, version="2"), stack_id=stack,
                                  PhysicalResourceId=created["PhysicalResourceId"],
                                  OldResourceProperties=_props("APNS", "token", secret)), None)
     assert updated["PhysicalResourceId"] == created["PhysicalResourceId"]
@@ -145,15 +161,52 @@ def test_update_with_rotated_credentials_keeps_the_application(aws) -> None:
     assert attributes["PlatformCredential"] == P8_ROTATED and attributes["PlatformPrincipal"] == "NEWKEY1234"
 
 
-def test_update_to_another_auth_method_creates_a_new_application(aws) -> None:
+def test_update_to_another_auth_method_creates_a_new_application(stack) -> None:
+    _set_status(stack, "UPDATE_IN_PROGRESS")
     token, cert = _secret("apns", APNS_TOKEN), _secret("cert", APNS_CERT)
-    created = pa.on_event(_event("Create", _props("APNS", "token", token)), None)["PhysicalResourceId"]
-    replaced = pa.on_event(_event("Update", _props("APNS", "certificate", cert), PhysicalResourceId=created,
+    created = pa.on_event(_event("Create", _props("APNS", "token", token), stack_id=stack), None)["PhysicalResourceId"]
+    replaced = pa.on_event(_event("Update", _props("APNS", "certificate", cert), stack_id=stack, PhysicalResourceId=created,
                                   OldResourceProperties=_props("APNS", "token", token)), None)["PhysicalResourceId"]
     assert replaced != created and replaced.endswith("-certificate")
     # CloudFormation then deletes the old physical ID.
-    pa.on_event(_event("Delete", _props("APNS", "token", token), PhysicalResourceId=created), None)
+    pa.on_event(_event("Delete", _props("APNS", "token", token), stack_id=stack, PhysicalResourceId=created), None)
     assert _applications() == [replaced]
+
+
+def test_malformed_rotation_fails_the_update_and_its_rollback_succeeds(stack) -> None:
+    """The secret is not rolled back with the stack: the rollback must not read it again."""
+    secret = _secret("apns", APNS_TOKEN)
+    arn = pa.on_event(_event("Create", _props("APNS", "token", secret, version="1"), stack_id=stack),
+                      None)["PhysicalResourceId"]
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(SecretId=secret, SecretString="not json")
+    forward = _event("Update", _props("APNS", "token", secret, version="2"), stack_id=stack, PhysicalResourceId=arn,
+                     OldResourceProperties=_props("APNS", "token", secret, version="1"))
+    _set_status(stack, "UPDATE_IN_PROGRESS")
+    with pytest.raises(pa.CredentialsError, match="is not valid JSON"):
+        pa.on_event(forward, None)
+    _set_status(stack, "UPDATE_ROLLBACK_IN_PROGRESS")
+    rollback = {**forward, "ResourceProperties": forward["OldResourceProperties"],
+                "OldResourceProperties": forward["ResourceProperties"]}
+    assert pa.on_event(rollback, None)["PhysicalResourceId"] == arn
+    # The application keeps the credentials SNS last accepted.
+    assert _attributes(arn)["PlatformCredential"] == P8
+
+
+def test_rollback_of_an_auth_change_returns_to_the_old_application_without_reading_secrets(stack) -> None:
+    token, cert = _secret("apns", APNS_TOKEN), _secret("cert", APNS_CERT)
+    old = pa.on_event(_event("Create", _props("APNS", "token", token), stack_id=stack), None)["PhysicalResourceId"]
+    _set_status(stack, "UPDATE_IN_PROGRESS")
+    new = pa.on_event(_event("Update", _props("APNS", "certificate", cert), stack_id=stack, PhysicalResourceId=old,
+                             OldResourceProperties=_props("APNS", "token", token)), None)["PhysicalResourceId"]
+    # Another resource fails; meanwhile the token secret was emptied by mistake.
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(SecretId=token, SecretString="{}")
+    _set_status(stack, "UPDATE_ROLLBACK_IN_PROGRESS")
+    back = pa.on_event(_event("Update", _props("APNS", "token", token), stack_id=stack, PhysicalResourceId=new,
+                              OldResourceProperties=_props("APNS", "certificate", cert)), None)["PhysicalResourceId"]
+    assert back == old and _attributes(old)["PlatformCredential"] == P8
+    # CloudFormation's cleanup then deletes the application the failed update created.
+    pa.on_event(_event("Delete", _props("APNS", "certificate", cert), stack_id=stack, PhysicalResourceId=new), None)
+    assert _applications() == [old]
 
 
 def test_delete_is_idempotent_and_tolerates_a_failed_create(aws) -> None:
@@ -161,8 +214,10 @@ def test_delete_is_idempotent_and_tolerates_a_failed_create(aws) -> None:
     for _ in range(2):
         assert pa.on_event(_event("Delete", {}, PhysicalResourceId=arn), None) == {"PhysicalResourceId": arn}
     assert _applications() == []
-    # The Provider framework's physical ID after a failed create is the request ID, not an ARN.
-    pa.on_event(_event("Delete", {}, PhysicalResourceId="a4b1c2d3-request-id"), None)
+    # After a failed create the Provider framework answers the Delete itself (its physical ID is
+    # AWSCDK::CustomResourceProviderFramework::CREATE_FAILED); should a non-ARN ID reach the handler
+    # anyway, it succeeds without calling SNS.
+    pa.on_event(_event("Delete", {}, PhysicalResourceId="AWSCDK::CustomResourceProviderFramework::CREATE_FAILED"), None)
 
 
 MALFORMED = {
