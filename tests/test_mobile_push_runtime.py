@@ -30,6 +30,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
@@ -413,6 +414,34 @@ def test_bad_requests_get_400_and_create_nothing(push, case: str) -> None:
 
 def test_body_that_is_not_json_gets_400(push) -> None:
     assert _call("token=abc", raw=True) == (400, {"message": "body must be JSON"})
+
+
+def test_body_that_is_not_base64_gets_400(push) -> None:
+    response = reg.handler({"body": "{not base64}", "isBase64Encoded": True}, None)
+    assert response["statusCode"] == 400 and json.loads(response["body"]) == {"message": "body must be JSON"}
+
+
+def _sns_failure(code: str):
+    def fail(*_args, **_kwargs):
+        raise ClientError({"Error": {"Code": code, "Message": f"Invalid parameter: Token {DEVICE} is bad"}},
+                          "CreatePlatformEndpoint")
+    return fail
+
+
+def test_token_sns_rejects_gets_400_without_the_sns_message(push, monkeypatch, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(reg, "register", _sns_failure("InvalidParameter"))
+    status, body = _call({"platform": "apns", "token": DEVICE})
+    assert (status, body) == (400, {"message": "SNS rejected the token (CreatePlatformEndpoint failed: InvalidParameter)"})
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records if r.name == "root")
+    assert "CreatePlatformEndpoint failed: InvalidParameter" in logged and DEVICE not in logged
+
+
+def test_other_sns_errors_fail_the_invocation_without_the_sns_message(push, monkeypatch) -> None:
+    monkeypatch.setattr(reg, "register", _sns_failure("Throttled"))
+    with pytest.raises(RuntimeError) as failure:
+        _call({"platform": "apns", "token": DEVICE})
+    assert str(failure.value) == "CreatePlatformEndpoint failed: Throttled" and failure.value.__cause__ is None
 
 
 def test_base64_body_is_decoded(push) -> None:

@@ -16,14 +16,16 @@ AWS's recommended token-management flow:
    reported the token invalid), set the new token and enable it;
 4. subscribe it to the broadcast topic (idempotent).
 
-Device tokens never reach the logs: only a short SHA-256 prefix does.
+Device tokens never reach the logs: only a short SHA-256 prefix does; SNS
+errors are reported by operation and code, never by their message.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
+import binascii
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -93,7 +95,10 @@ def register(application_arn: str, topic_arn: str, token: str, endpoint_arn: str
 def _parse(event: dict, applications: dict[str, str]) -> tuple[str, str, str | None]:
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
-        body = base64.b64decode(body).decode()
+        try:
+            body = base64.b64decode(body, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise BadRequest("body must be JSON") from None
     try:
         data = json.loads(body)
     except json.JSONDecodeError:
@@ -123,7 +128,16 @@ def handler(event: dict, _context: object) -> dict:
     except BadRequest as err:
         logger.info("rejected", extra={"reason": str(err)})
         return _response(400, {"message": str(err)})
-    result = register(application_arn, os.environ["TOPIC_ARN"], token, endpoint_arn)
+    try:
+        result = register(application_arn, os.environ["TOPIC_ARN"], token, endpoint_arn)
+    except ClientError as err:
+        # SNS's error message may quote the request (the token): log and
+        # return only the operation and the code.
+        failure = f"{err.operation_name} failed: {err.response['Error']['Code']}"
+        logger.warning("sns error", extra={"token_sha256": token_hash(token), "error": failure})
+        if err.response["Error"]["Code"] == "InvalidParameter":  # e.g. a token of the wrong platform
+            return _response(400, {"message": f"SNS rejected the token ({failure})"})
+        raise RuntimeError(failure) from None
     logger.info("registered", extra={"token_sha256": token_hash(token), "endpoint": result["endpointArn"],
                                      "actions": result["actions"]})
     return _response(200, {"endpointArn": result["endpointArn"], "subscriptionArn": result["subscriptionArn"]})
