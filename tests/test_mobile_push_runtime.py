@@ -8,8 +8,11 @@ missing or malformed secret; it is driven by the custom resource properties
 of the synthesized PushStack. The registration handler follows the
 token-management flow: create, idempotent re-registration, a changed token,
 a disabled endpoint enabled again, a deleted endpoint re-created, a token
-that already has an endpoint, the topic subscription; bad requests get 400;
-device tokens never reach the logs.
+that already has an endpoint, the topic subscription; endpoints record their
+owner and another caller's endpoint ARN is ignored; bad requests and tokens
+SNS rejects get 400; SNS errors are reported by code only; device tokens
+never reach the logs. A rollback of the platform-application resource reads
+the stack's status from moto's CloudFormation and keeps the credentials.
 
 What moto cannot prove: that APNs and FCM accept the credentials (moto
 stores them without checking), that SNS writes delivery status through the
@@ -322,8 +325,21 @@ def push(aws, monkeypatch: pytest.MonkeyPatch) -> dict:
     return {"apns": apns, "fcm": fcm, "topic": topic}
 
 
-def _call(body: object, *, raw: bool = False) -> tuple[int, dict]:
-    response = reg.handler({"body": body if raw else json.dumps(body), "isBase64Encoded": False}, None)
+USER = "eu-west-1:11111111-2222-3333-4444-555555555555"  # a Cognito identity ID
+OTHER_USER = "eu-west-1:99999999-8888-7777-6666-555555555555"
+
+
+def _context(identity: str | None = USER) -> dict:
+    """The request context of an IAM-authorized call from a Cognito identity (payload format 2.0)."""
+    cognito = {"identityId": identity, "identityPoolId": "eu-west-1:pool", "amr": ["authenticated"]} if identity else None
+    return {"authorizer": {"iam": {"accountId": ACCOUNT, "cognitoIdentity": cognito,
+                                   "userArn": f"arn:aws:sts::{ACCOUNT}:assumed-role/App/CognitoIdentityCredentials"
+                                   if identity else None}}}
+
+
+def _call(body: object, *, raw: bool = False, identity: str | None = USER) -> tuple[int, dict]:
+    response = reg.handler({"body": body if raw else json.dumps(body), "isBase64Encoded": False,
+                            "requestContext": _context(identity)}, None)
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -385,6 +401,45 @@ def test_token_that_already_has_an_endpoint_with_other_attributes_reuses_it(push
     assert result["endpointArn"] == existing and result["actions"] == ["created"]
 
 
+def test_endpoint_records_its_owner(push) -> None:
+    _, body = _call({"platform": "apns", "token": DEVICE})
+    assert _endpoint(body["endpointArn"])["CustomUserData"] == f"iam:{USER}"
+
+
+def test_another_callers_endpoint_arn_is_ignored(push) -> None:
+    """Knowing a victim's endpoint ARN does not let a caller point it at their own device."""
+    _, victim = _call({"platform": "apns", "token": DEVICE})
+    status, attacker = _call({"platform": "apns", "token": NEW_DEVICE, "endpointArn": victim["endpointArn"]},
+                             identity=OTHER_USER)
+    assert status == 200 and attacker["endpointArn"] != victim["endpointArn"]
+    assert _endpoint(victim["endpointArn"])["Token"] == DEVICE
+    assert _endpoint(victim["endpointArn"])["CustomUserData"] == f"iam:{USER}"
+    assert _endpoint(attacker["endpointArn"])["CustomUserData"] == f"iam:{OTHER_USER}"
+
+
+def test_device_that_changes_hands_keeps_its_endpoint_under_the_new_owner(push) -> None:
+    _, first = _call({"platform": "apns", "token": DEVICE})
+    _, second = _call({"platform": "apns", "token": DEVICE, "endpointArn": first["endpointArn"]}, identity=OTHER_USER)
+    assert second["endpointArn"] == first["endpointArn"]
+    assert _endpoint(first["endpointArn"])["CustomUserData"] == f"iam:{OTHER_USER}"
+
+
+@pytest.mark.parametrize(("context", "owner"), [
+    ({"authorizer": {"jwt": {"claims": {"sub": "user-42", "scope": "push/register"}, "scopes": None}}}, "jwt:user-42"),
+    ({"authorizer": {"iam": {"cognitoIdentity": None, "userArn": f"arn:aws:iam::{ACCOUNT}:user/ops"}}},
+     f"iam:arn:aws:iam::{ACCOUNT}:user/ops"),
+    ({"authorizer": {"iam": {"cognitoIdentity": {"identityId": USER}, "userArn": "ignored"}}}, f"iam:{USER}"),
+    ({}, None),
+])
+def test_caller_identity(context: dict, owner: str | None) -> None:
+    assert reg.caller({"requestContext": context}) == owner
+
+
+def test_call_without_a_caller_identity_is_refused(push) -> None:
+    assert _call({"platform": "apns", "token": DEVICE}, identity=None) == (403, {"message": "no caller identity"})
+    assert _subscriptions(push["topic"]) == []
+
+
 def test_direct_publish_reaches_one_endpoint(push) -> None:
     _, body = _call({"platform": "apns", "token": DEVICE})
     sns = boto3.client("sns", region_name=REGION)
@@ -417,7 +472,7 @@ def test_body_that_is_not_json_gets_400(push) -> None:
 
 
 def test_body_that_is_not_base64_gets_400(push) -> None:
-    response = reg.handler({"body": "{not base64}", "isBase64Encoded": True}, None)
+    response = reg.handler({"body": "{not base64}", "isBase64Encoded": True, "requestContext": _context()}, None)
     assert response["statusCode"] == 400 and json.loads(response["body"]) == {"message": "body must be JSON"}
 
 
@@ -448,7 +503,7 @@ def test_base64_body_is_decoded(push) -> None:
     import base64
 
     event = {"body": base64.b64encode(json.dumps({"platform": "apns", "token": DEVICE}).encode()).decode(),
-             "isBase64Encoded": True}
+             "isBase64Encoded": True, "requestContext": _context()}
     assert reg.handler(event, None)["statusCode"] == 200
 
 
