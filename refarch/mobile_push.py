@@ -435,6 +435,9 @@ class MobilePush(Construct):
                     resources=[self.delivery_status_role.role_arn],
                     conditions={"StringEquals": {"iam:PassedToService": "sns.amazonaws.com"}},
                 ),
+                # A rollback keeps the credentials SNS last accepted instead of
+                # re-reading a secret that may be what failed the update.
+                iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[cdk.Stack.of(self).stack_id]),
             ],
         )
         secure.acknowledge(
@@ -600,8 +603,21 @@ class MobilePush(Construct):
         self.access_logs = logs.LogGroup(
             self, "AccessLogs", retention=log_retention, encryption_key=self.encryption_key, removal_policy=removal_policy
         )
+        if isinstance(authorization, JwtAuthorization):
+            authorizer = authorizers.HttpJwtAuthorizer(
+                "Jwt", authorization.issuer, jwt_audience=list(authorization.audience)
+            )
+            scopes = list(authorization.scopes) or None
+        else:
+            authorizer, scopes = authorizers.HttpIamAuthorizer(), None
+        # The API's default too, so that a route added later is never open.
         self.api = apigw.HttpApi(
-            self, "Api", description=f"Device registration of {self.node.path}", create_default_stage=False
+            self,
+            "Api",
+            description=f"Device registration of {self.node.path}",
+            create_default_stage=False,
+            default_authorizer=authorizer,
+            default_authorization_scopes=scopes,
         )
         self.stage = apigw.HttpStage(
             self,
@@ -628,12 +644,6 @@ class MobilePush(Construct):
                 separators=(",", ":"),
             ),
         )
-        if isinstance(authorization, JwtAuthorization):
-            authorizer = authorizers.HttpJwtAuthorizer(
-                "Jwt", authorization.issuer, jwt_audience=list(authorization.audience)
-            )
-        else:
-            authorizer = authorizers.HttpIamAuthorizer()
         self.register_route = apigw.HttpRoute(
             self,
             "RegisterRoute",
@@ -641,9 +651,7 @@ class MobilePush(Construct):
             route_key=apigw.HttpRouteKey.with_("/devices", apigw.HttpMethod.POST),
             integration=integrations.HttpLambdaIntegration("Register", self.register_function),
             authorizer=authorizer,
-            authorization_scopes=list(authorization.scopes)
-            if isinstance(authorization, JwtAuthorization) and authorization.scopes
-            else None,
+            authorization_scopes=scopes,
         )
 
 
@@ -721,10 +729,18 @@ def _validate(
             "must be an https:// URL",
         )
         require(
-            not isinstance(authorization.audience, str) and len(authorization.audience) > 0,
+            not isinstance(authorization.audience, str)
+            and len(authorization.audience) > 0
+            and all(isinstance(a, str) and a for a in authorization.audience),
             "authorization.audience",
             authorization.audience,
             "must list at least one accepted audience",
+        )
+        require(
+            not isinstance(authorization.scopes, str) and all(isinstance(s, str) and s for s in authorization.scopes),
+            "authorization.scopes",
+            authorization.scopes,
+            "must list scopes as non-empty strings (a list, not one string)",
         )
     lo, hi = SAMPLE_RATE_RANGE
     require(

@@ -6,6 +6,8 @@ import json
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Match, Template
@@ -101,7 +103,7 @@ def test_handler_reads_only_the_given_secrets(assembly: Assembly) -> None:
 
 def test_handler_sns_policy_is_separate_and_passes_only_the_delivery_role(assembly: Assembly) -> None:
     policy = assembly.resource("PushStack", "Push/PlatformApplicationHandlerPolicy/Resource")
-    sns_statement, pass_role = policy["Properties"]["PolicyDocument"]["Statement"]
+    sns_statement, pass_role, describe = policy["Properties"]["PolicyDocument"]["Statement"]
     assert set(sns_statement["Action"]) == {
         "sns:CreatePlatformApplication", "sns:GetPlatformApplicationAttributes",
         "sns:SetPlatformApplicationAttributes", "sns:DeletePlatformApplication",
@@ -112,6 +114,8 @@ def test_handler_sns_policy_is_separate_and_passes_only_the_delivery_role(assemb
         "Resource": {"Fn::GetAtt": [assembly.resource_id("PushStack", "Push/DeliveryStatusRole/Resource"), "Arn"]},
         "Condition": {"StringEquals": {"iam:PassedToService": "sns.amazonaws.com"}},
     }
+    # Only its own stack's status, to tell a rollback from an update.
+    assert describe == {"Action": "cloudformation:DescribeStacks", "Effect": "Allow", "Resource": {"Ref": "AWS::StackId"}}
     [ack] = policy["Metadata"]["cdk_nag"]["rules_to_suppress"]
     assert ack["id"] == "AwsSolutions::AwsSolutions-IAM5[Resource::*]" and "no IAM resource type" in ack["reason"]
 
@@ -378,6 +382,22 @@ def test_grants() -> None:
 
     [invoke] = _policy(template, "AppDefaultPolicy")
     assert invoke["Action"] == "execute-api:Invoke" and "/POST/devices" in json.dumps(invoke["Resource"])
+
+
+@pytest.mark.parametrize(("authorization", "expected"), [
+    (None, {"AuthorizationType": "AWS_IAM"}),
+    (JwtAuthorization(issuer="https://issuer.example.com", audience=["a"], scopes=["push/register"]),
+     {"AuthorizationType": "JWT", "AuthorizationScopes": ["push/register"]}),
+])
+def test_a_route_added_later_is_authorized_too(authorization, expected: dict) -> None:
+    stack, push = _grant_stack(authorization)
+    push.api.add_routes(path="/extra", methods=[apigwv2.HttpMethod.GET],
+                        integration=integrations.HttpLambdaIntegration("Extra", push.register_function))
+    routes = Template.from_stack(stack).find_resources("AWS::ApiGatewayV2::Route")
+    [extra] = [r["Properties"] for r in routes.values() if r["Properties"]["RouteKey"] == "GET /extra"]
+    [register] = [r["Properties"] for r in routes.values() if r["Properties"]["RouteKey"] == "POST /devices"]
+    assert {k: extra.get(k) for k in expected} == expected
+    assert extra.get("AuthorizerId") == register.get("AuthorizerId")
 
 
 def test_grant_register_needs_iam_authorization() -> None:

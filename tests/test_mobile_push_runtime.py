@@ -8,8 +8,11 @@ missing or malformed secret; it is driven by the custom resource properties
 of the synthesized PushStack. The registration handler follows the
 token-management flow: create, idempotent re-registration, a changed token,
 a disabled endpoint enabled again, a deleted endpoint re-created, a token
-that already has an endpoint, the topic subscription; bad requests get 400;
-device tokens never reach the logs.
+that already has an endpoint, the topic subscription; endpoints record their
+owner and another caller's endpoint ARN is ignored; bad requests and tokens
+SNS rejects get 400; SNS errors are reported by code only; device tokens
+never reach the logs. A rollback of the platform-application resource reads
+the stack's status from moto's CloudFormation and keeps the credentials.
 
 What moto cannot prove: that APNs and FCM accept the credentials (moto
 stores them without checking), that SNS writes delivery status through the
@@ -30,9 +33,11 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
+from moto.cloudformation.models import cloudformation_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
 
@@ -66,8 +71,22 @@ def _mocked() -> Iterator[None]:
 def aws(_mocked) -> Iterator[None]:
     """A clean SNS and Secrets Manager for each test, in one moto session (starting moto per test is slow)."""
     yield
-    for backends in (sns_backends, secretsmanager_backends):
+    for backends in (sns_backends, secretsmanager_backends, cloudformation_backends):
         backends[ACCOUNT][REGION].reset()
+
+
+@pytest.fixture
+def stack(aws) -> Iterator[str]:
+    """A CloudFormation stack in moto whose status the handler reads on updates; yields its ID."""
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    template = {"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}
+    stack_id = cfn.create_stack(StackName="PushStack", TemplateBody=json.dumps(template))["StackId"]
+    yield stack_id
+
+
+def _set_status(stack_id: str, status: str) -> None:
+    [stack] = cloudformation_backends[ACCOUNT][REGION].describe_stacks(stack_id)
+    stack.status = status
 
 
 def _secret(name: str, value: object) -> str:
@@ -80,8 +99,8 @@ def _props(platform: str, auth: str, secret_id: str, version: str = "1") -> dict
             "SuccessFeedbackRoleArn": ROLE_ARN, "FailureFeedbackRoleArn": ROLE_ARN, "SuccessFeedbackSampleRate": "10"}
 
 
-def _event(request: str, props: dict, logical_id: str = "PushApns3864E093", **extra) -> dict:
-    return {"RequestType": request, "StackId": STACK_ID, "LogicalResourceId": logical_id,
+def _event(request: str, props: dict, logical_id: str = "PushApns3864E093", stack_id: str = STACK_ID, **extra) -> dict:
+    return {"RequestType": request, "StackId": stack_id, "LogicalResourceId": logical_id,
             "ResourceProperties": props, **extra}
 
 
@@ -131,12 +150,13 @@ def test_retried_create_converges_on_one_application(aws) -> None:
     assert first == second and _applications() == [first]
 
 
-def test_update_with_rotated_credentials_keeps_the_application(aws) -> None:
+def test_update_with_rotated_credentials_keeps_the_application(stack) -> None:
+    _set_status(stack, "UPDATE_IN_PROGRESS")
     secret = _secret("apns", APNS_TOKEN)
-    created = pa.on_event(_event("Create", _props("APNS", "token", secret)), None)
+    created = pa.on_event(_event("Create", _props("APNS", "token", secret), stack_id=stack), None)
     boto3.client("secretsmanager", region_name=REGION).put_secret_value(
         SecretId=secret, SecretString=json.dumps({**APNS_TOKEN, "signingKey": P8_ROTATED, "signingKeyId": "NEWKEY1234"}))
-    updated = pa.on_event(_event("Update", _props("APNS", "token", secret, version="2"),
+    updated = pa.on_event(_event("Update", _props("APNS", "token", secret, version="2"), stack_id=stack,
                                  PhysicalResourceId=created["PhysicalResourceId"],
                                  OldResourceProperties=_props("APNS", "token", secret)), None)
     assert updated["PhysicalResourceId"] == created["PhysicalResourceId"]
@@ -145,15 +165,52 @@ def test_update_with_rotated_credentials_keeps_the_application(aws) -> None:
     assert attributes["PlatformCredential"] == P8_ROTATED and attributes["PlatformPrincipal"] == "NEWKEY1234"
 
 
-def test_update_to_another_auth_method_creates_a_new_application(aws) -> None:
+def test_update_to_another_auth_method_creates_a_new_application(stack) -> None:
+    _set_status(stack, "UPDATE_IN_PROGRESS")
     token, cert = _secret("apns", APNS_TOKEN), _secret("cert", APNS_CERT)
-    created = pa.on_event(_event("Create", _props("APNS", "token", token)), None)["PhysicalResourceId"]
-    replaced = pa.on_event(_event("Update", _props("APNS", "certificate", cert), PhysicalResourceId=created,
+    created = pa.on_event(_event("Create", _props("APNS", "token", token), stack_id=stack), None)["PhysicalResourceId"]
+    replaced = pa.on_event(_event("Update", _props("APNS", "certificate", cert), stack_id=stack, PhysicalResourceId=created,
                                   OldResourceProperties=_props("APNS", "token", token)), None)["PhysicalResourceId"]
     assert replaced != created and replaced.endswith("-certificate")
     # CloudFormation then deletes the old physical ID.
-    pa.on_event(_event("Delete", _props("APNS", "token", token), PhysicalResourceId=created), None)
+    pa.on_event(_event("Delete", _props("APNS", "token", token), stack_id=stack, PhysicalResourceId=created), None)
     assert _applications() == [replaced]
+
+
+def test_malformed_rotation_fails_the_update_and_its_rollback_succeeds(stack) -> None:
+    """The secret is not rolled back with the stack: the rollback must not read it again."""
+    secret = _secret("apns", APNS_TOKEN)
+    arn = pa.on_event(_event("Create", _props("APNS", "token", secret, version="1"), stack_id=stack),
+                      None)["PhysicalResourceId"]
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(SecretId=secret, SecretString="not json")
+    forward = _event("Update", _props("APNS", "token", secret, version="2"), stack_id=stack, PhysicalResourceId=arn,
+                     OldResourceProperties=_props("APNS", "token", secret, version="1"))
+    _set_status(stack, "UPDATE_IN_PROGRESS")
+    with pytest.raises(pa.CredentialsError, match="is not valid JSON"):
+        pa.on_event(forward, None)
+    _set_status(stack, "UPDATE_ROLLBACK_IN_PROGRESS")
+    rollback = {**forward, "ResourceProperties": forward["OldResourceProperties"],
+                "OldResourceProperties": forward["ResourceProperties"]}
+    assert pa.on_event(rollback, None)["PhysicalResourceId"] == arn
+    # The application keeps the credentials SNS last accepted.
+    assert _attributes(arn)["PlatformCredential"] == P8
+
+
+def test_rollback_of_an_auth_change_returns_to_the_old_application_without_reading_secrets(stack) -> None:
+    token, cert = _secret("apns", APNS_TOKEN), _secret("cert", APNS_CERT)
+    old = pa.on_event(_event("Create", _props("APNS", "token", token), stack_id=stack), None)["PhysicalResourceId"]
+    _set_status(stack, "UPDATE_IN_PROGRESS")
+    new = pa.on_event(_event("Update", _props("APNS", "certificate", cert), stack_id=stack, PhysicalResourceId=old,
+                             OldResourceProperties=_props("APNS", "token", token)), None)["PhysicalResourceId"]
+    # Another resource fails; meanwhile the token secret was emptied by mistake.
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(SecretId=token, SecretString="{}")
+    _set_status(stack, "UPDATE_ROLLBACK_IN_PROGRESS")
+    back = pa.on_event(_event("Update", _props("APNS", "token", token), stack_id=stack, PhysicalResourceId=new,
+                              OldResourceProperties=_props("APNS", "certificate", cert)), None)["PhysicalResourceId"]
+    assert back == old and _attributes(old)["PlatformCredential"] == P8
+    # CloudFormation's cleanup then deletes the application the failed update created.
+    pa.on_event(_event("Delete", _props("APNS", "certificate", cert), stack_id=stack, PhysicalResourceId=new), None)
+    assert _applications() == [old]
 
 
 def test_delete_is_idempotent_and_tolerates_a_failed_create(aws) -> None:
@@ -161,8 +218,10 @@ def test_delete_is_idempotent_and_tolerates_a_failed_create(aws) -> None:
     for _ in range(2):
         assert pa.on_event(_event("Delete", {}, PhysicalResourceId=arn), None) == {"PhysicalResourceId": arn}
     assert _applications() == []
-    # The Provider framework's physical ID after a failed create is the request ID, not an ARN.
-    pa.on_event(_event("Delete", {}, PhysicalResourceId="a4b1c2d3-request-id"), None)
+    # After a failed create the Provider framework answers the Delete itself (its physical ID is
+    # AWSCDK::CustomResourceProviderFramework::CREATE_FAILED); should a non-ARN ID reach the handler
+    # anyway, it succeeds without calling SNS.
+    pa.on_event(_event("Delete", {}, PhysicalResourceId="AWSCDK::CustomResourceProviderFramework::CREATE_FAILED"), None)
 
 
 MALFORMED = {
@@ -266,8 +325,21 @@ def push(aws, monkeypatch: pytest.MonkeyPatch) -> dict:
     return {"apns": apns, "fcm": fcm, "topic": topic}
 
 
-def _call(body: object, *, raw: bool = False) -> tuple[int, dict]:
-    response = reg.handler({"body": body if raw else json.dumps(body), "isBase64Encoded": False}, None)
+USER = "eu-west-1:11111111-2222-3333-4444-555555555555"  # a Cognito identity ID
+OTHER_USER = "eu-west-1:99999999-8888-7777-6666-555555555555"
+
+
+def _context(identity: str | None = USER) -> dict:
+    """The request context of an IAM-authorized call from a Cognito identity (payload format 2.0)."""
+    cognito = {"identityId": identity, "identityPoolId": "eu-west-1:pool", "amr": ["authenticated"]} if identity else None
+    return {"authorizer": {"iam": {"accountId": ACCOUNT, "cognitoIdentity": cognito,
+                                   "userArn": f"arn:aws:sts::{ACCOUNT}:assumed-role/App/CognitoIdentityCredentials"
+                                   if identity else None}}}
+
+
+def _call(body: object, *, raw: bool = False, identity: str | None = USER) -> tuple[int, dict]:
+    response = reg.handler({"body": body if raw else json.dumps(body), "isBase64Encoded": False,
+                            "requestContext": _context(identity)}, None)
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -329,6 +401,45 @@ def test_token_that_already_has_an_endpoint_with_other_attributes_reuses_it(push
     assert result["endpointArn"] == existing and result["actions"] == ["created"]
 
 
+def test_endpoint_records_its_owner(push) -> None:
+    _, body = _call({"platform": "apns", "token": DEVICE})
+    assert _endpoint(body["endpointArn"])["CustomUserData"] == f"iam:{USER}"
+
+
+def test_another_callers_endpoint_arn_is_ignored(push) -> None:
+    """Knowing a victim's endpoint ARN does not let a caller point it at their own device."""
+    _, victim = _call({"platform": "apns", "token": DEVICE})
+    status, attacker = _call({"platform": "apns", "token": NEW_DEVICE, "endpointArn": victim["endpointArn"]},
+                             identity=OTHER_USER)
+    assert status == 200 and attacker["endpointArn"] != victim["endpointArn"]
+    assert _endpoint(victim["endpointArn"])["Token"] == DEVICE
+    assert _endpoint(victim["endpointArn"])["CustomUserData"] == f"iam:{USER}"
+    assert _endpoint(attacker["endpointArn"])["CustomUserData"] == f"iam:{OTHER_USER}"
+
+
+def test_device_that_changes_hands_keeps_its_endpoint_under_the_new_owner(push) -> None:
+    _, first = _call({"platform": "apns", "token": DEVICE})
+    _, second = _call({"platform": "apns", "token": DEVICE, "endpointArn": first["endpointArn"]}, identity=OTHER_USER)
+    assert second["endpointArn"] == first["endpointArn"]
+    assert _endpoint(first["endpointArn"])["CustomUserData"] == f"iam:{OTHER_USER}"
+
+
+@pytest.mark.parametrize(("context", "owner"), [
+    ({"authorizer": {"jwt": {"claims": {"sub": "user-42", "scope": "push/register"}, "scopes": None}}}, "jwt:user-42"),
+    ({"authorizer": {"iam": {"cognitoIdentity": None, "userArn": f"arn:aws:iam::{ACCOUNT}:user/ops"}}},
+     f"iam:arn:aws:iam::{ACCOUNT}:user/ops"),
+    ({"authorizer": {"iam": {"cognitoIdentity": {"identityId": USER}, "userArn": "ignored"}}}, f"iam:{USER}"),
+    ({}, None),
+])
+def test_caller_identity(context: dict, owner: str | None) -> None:
+    assert reg.caller({"requestContext": context}) == owner
+
+
+def test_call_without_a_caller_identity_is_refused(push) -> None:
+    assert _call({"platform": "apns", "token": DEVICE}, identity=None) == (403, {"message": "no caller identity"})
+    assert _subscriptions(push["topic"]) == []
+
+
 def test_direct_publish_reaches_one_endpoint(push) -> None:
     _, body = _call({"platform": "apns", "token": DEVICE})
     sns = boto3.client("sns", region_name=REGION)
@@ -360,11 +471,39 @@ def test_body_that_is_not_json_gets_400(push) -> None:
     assert _call("token=abc", raw=True) == (400, {"message": "body must be JSON"})
 
 
+def test_body_that_is_not_base64_gets_400(push) -> None:
+    response = reg.handler({"body": "{not base64}", "isBase64Encoded": True, "requestContext": _context()}, None)
+    assert response["statusCode"] == 400 and json.loads(response["body"]) == {"message": "body must be JSON"}
+
+
+def _sns_failure(code: str):
+    def fail(*_args, **_kwargs):
+        raise ClientError({"Error": {"Code": code, "Message": f"Invalid parameter: Token {DEVICE} is bad"}},
+                          "CreatePlatformEndpoint")
+    return fail
+
+
+def test_token_sns_rejects_gets_400_without_the_sns_message(push, monkeypatch, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(reg, "register", _sns_failure("InvalidParameter"))
+    status, body = _call({"platform": "apns", "token": DEVICE})
+    assert (status, body) == (400, {"message": "SNS rejected the token (CreatePlatformEndpoint failed: InvalidParameter)"})
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records if r.name == "root")
+    assert "CreatePlatformEndpoint failed: InvalidParameter" in logged and DEVICE not in logged
+
+
+def test_other_sns_errors_fail_the_invocation_without_the_sns_message(push, monkeypatch) -> None:
+    monkeypatch.setattr(reg, "register", _sns_failure("Throttled"))
+    with pytest.raises(RuntimeError) as failure:
+        _call({"platform": "apns", "token": DEVICE})
+    assert str(failure.value) == "CreatePlatformEndpoint failed: Throttled" and failure.value.__cause__ is None
+
+
 def test_base64_body_is_decoded(push) -> None:
     import base64
 
     event = {"body": base64.b64encode(json.dumps({"platform": "apns", "token": DEVICE}).encode()).decode(),
-             "isBase64Encoded": True}
+             "isBase64Encoded": True, "requestContext": _context()}
     assert reg.handler(event, None)["statusCode"] == 200
 
 

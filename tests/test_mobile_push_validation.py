@@ -47,6 +47,11 @@ def _cases(secret) -> dict:
                                  "authorization.audience must list at least one accepted audience (got [])"),
         "jwt audience as a string": (dict(platforms=ok, authorization=JwtAuthorization(issuer="https://idp", audience="a")),
                                      "authorization.audience must list at least one accepted audience (got 'a')"),
+        "jwt empty audience": (dict(platforms=ok, authorization=JwtAuthorization(issuer="https://idp", audience=[""])),
+                               "authorization.audience must list at least one accepted audience (got [''])"),
+        "jwt scopes as a string": (dict(platforms=ok, authorization=JwtAuthorization(
+            issuer="https://idp", audience=["a"], scopes="push/register")),
+            "authorization.scopes must list scopes as non-empty strings (a list, not one string) (got 'push/register')"),
         "rate limit zero": (dict(platforms=ok, throttling_rate_limit=0), "throttling_rate_limit must be 1 to 10000"),
         "burst limit too high": (dict(platforms=ok, throttling_burst_limit=5001),
                                  "throttling_burst_limit must be 1 to 5000 requests (the account's default API Gateway "

@@ -11,6 +11,13 @@ certificate, service-account), ``SecretId``, ``CredentialsVersion``,
 ``SuccessFeedbackSampleRate``. The physical ID is the platform application
 ARN; ``Name`` is returned for the CloudWatch ``Application`` dimension.
 
+Rollbacks: CloudFormation rolls a failed update back by sending another
+Update with the old properties. The secret, though, is not rolled back: after
+a rotation that failed (a malformed value, credentials SNS rejected), reading
+it again would fail again and leave the stack in UPDATE_ROLLBACK_FAILED. So
+while the stack is rolling back, the handler restores the settings but keeps
+the credentials the application already holds (the last ones SNS accepted).
+
 Secret values (JSON):
 
 * APNs token: ``{"signingKey": "-----BEGIN PRIVATE KEY-----...", "signingKeyId": "ABC123DEFG",
@@ -51,6 +58,17 @@ def _sns():
 @functools.cache
 def _secrets():
     return boto3.client("secretsmanager")
+
+
+@functools.cache
+def _cloudformation():
+    return boto3.client("cloudformation")
+
+
+def rolling_back(stack_id: str) -> bool:
+    """Whether the stack sending this request is rolling an update back."""
+    [stack] = _cloudformation().describe_stacks(StackName=stack_id)["Stacks"]
+    return stack["StackStatus"].endswith("ROLLBACK_IN_PROGRESS")
 
 
 # --- credentials --------------------------------------------------------------------
@@ -131,12 +149,15 @@ def application_arn(stack_id: str, platform: str, name: str) -> str:
     return f"arn:{partition}:sns:{region}:{account}:app/{platform}/{name}"
 
 
+_SETTINGS = ("SuccessFeedbackRoleArn", "FailureFeedbackRoleArn", "SuccessFeedbackSampleRate")
+
+
+def _settings(props: dict) -> dict[str, str]:
+    return {name: str(props[name]) for name in _SETTINGS if props.get(name)}
+
+
 def _attributes(props: dict) -> dict[str, str]:
-    attributes = credential_attributes(props["Platform"], props["Auth"], props["SecretId"])
-    for name in ("SuccessFeedbackRoleArn", "FailureFeedbackRoleArn", "SuccessFeedbackSampleRate"):
-        if props.get(name):
-            attributes[name] = str(props[name])
-    return attributes
+    return {**credential_attributes(props["Platform"], props["Auth"], props["SecretId"]), **_settings(props)}
 
 
 def _exists(arn: str) -> bool:
@@ -149,17 +170,18 @@ def _exists(arn: str) -> bool:
         raise
 
 
-def _create(event: dict, props: dict) -> dict:
+def _create(event: dict, props: dict, *, keep_credentials: bool = False) -> dict:
     platform, auth = props["Platform"], props["Auth"]
     if auth not in PLATFORMS.get(platform, ()):
         raise ValueError(f"unsupported Platform/Auth {platform}/{auth}; expected one of {PLATFORMS}")
-    attributes = _attributes(props)
     name = application_name(event["StackId"], event["LogicalResourceId"], auth)
     arn = application_arn(event["StackId"], platform, name)
-    if _exists(arn):  # a retried create: converge instead of failing
-        _sns().set_platform_application_attributes(PlatformApplicationArn=arn, Attributes=attributes)
+    if _exists(arn):  # a retried create, or a rollback to the old application: converge
+        attributes = _settings(props) if keep_credentials else _attributes(props)
+        if attributes:
+            _sns().set_platform_application_attributes(PlatformApplicationArn=arn, Attributes=attributes)
     else:
-        arn = _sns().create_platform_application(Name=name, Platform=platform, Attributes=attributes)[
+        arn = _sns().create_platform_application(Name=name, Platform=platform, Attributes=_attributes(props))[
             "PlatformApplicationArn"]
     logger.info("platform application ready", extra={"arn": arn, "platform": platform, "auth": auth})
     return {"PhysicalResourceId": arn, "Data": {"Arn": arn, "Name": name}}
@@ -168,12 +190,15 @@ def _create(event: dict, props: dict) -> dict:
 def _update(event: dict, props: dict) -> dict:
     old = event.get("OldResourceProperties", {})
     arn = event["PhysicalResourceId"]
+    keep_credentials = rolling_back(event["StackId"])
     if (props["Platform"], props["Auth"]) != (old.get("Platform"), old.get("Auth")):
         # Another platform or auth method is another application: create it;
         # CloudFormation then deletes the old one (the physical ID changed).
-        return _create(event, props)
-    _sns().set_platform_application_attributes(PlatformApplicationArn=arn, Attributes=_attributes(props))
-    logger.info("platform application updated", extra={"arn": arn})
+        return _create(event, props, keep_credentials=keep_credentials)
+    attributes = _settings(props) if keep_credentials else _attributes(props)
+    if attributes:
+        _sns().set_platform_application_attributes(PlatformApplicationArn=arn, Attributes=attributes)
+    logger.info("platform application updated", extra={"arn": arn, "credentials_kept": keep_credentials})
     return {"PhysicalResourceId": arn, "Data": {"Arn": arn, "Name": arn.rsplit("/", 1)[1]}}
 
 
