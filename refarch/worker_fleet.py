@@ -152,8 +152,9 @@ class QueueWorkerFleet(Construct):
 
     :param avg_processing_time: how long a worker takes per message, on average.
     :param max_acceptable_latency: how long a message may wait; sets the
-        scaling target and the oldest-message alarm. At least 60 s (SQS metrics
-        are per minute) and more than ``avg_processing_time``. Default: 5 minutes.
+        scaling target and the oldest-message alarm's threshold. At least 1 s
+        and more than ``avg_processing_time`` (SQS metrics arrive once a minute,
+        so the fleet reacts on that rhythm whatever the budget). Default: 5 minutes.
     :param compute: :class:`FargateWorkers` or :class:`LambdaWorkers`.
         Default: ``FargateWorkers()``.
     :param vpc: where Fargate workers run; required for them, refused for
