@@ -128,8 +128,9 @@ class LambdaWorkers:
     :param batch_size: records per invocation. Default: 10 (the FIFO maximum).
     :param max_batching_window: how long to gather a batch. Default: none.
     :param environment: extra environment variables (not ``WORKER_*``/``AWS_*``).
-    :param reserved_concurrency: Default: none (``max_workers`` bounds the
-        event source; reserving fails in accounts at the 10-execution minimum).
+    :param reserved_concurrency: at least ``max_workers`` when set. Default:
+        none (``max_workers`` bounds the event source; reserving fails in
+        accounts at the 10-execution minimum).
     """
 
     code: lambda_.Code | None = None
@@ -773,7 +774,8 @@ def _validate_lambda(
 ) -> None:
     require = secure.require
     t = c.timeout.to_seconds(integral=False)
-    require(0 < t <= sizing.LAMBDA_MAX_TIMEOUT_S, "compute.timeout", f"{t} s", "must be 1 s to 15 minutes")
+    require(1 <= t <= sizing.LAMBDA_MAX_TIMEOUT_S and float(t).is_integer(), "compute.timeout", f"{t} s",
+            "must be whole seconds from 1 s to 15 minutes")
     require(128 <= c.memory_size <= 10240, "compute.memory_size", c.memory_size, "must be 128 to 10240 MiB")
     max_batch = sizing.SQS_FIFO_MAX_BATCH if fifo else sizing.SQS_STANDARD_MAX_BATCH
     require(1 <= c.batch_size <= max_batch, "compute.batch_size", c.batch_size,
@@ -788,6 +790,12 @@ def _validate_lambda(
             f"must cover a full batch: batch_size {c.batch_size} x avg_processing_time {processing_s} s")
     require(sizing.LAMBDA_SQS_MIN_CONCURRENCY <= max_workers <= sizing.LAMBDA_SQS_MAX_CONCURRENCY, "max_workers",
             max_workers, "must be 2 to 1000 for Lambda workers (the SQS event source's maximum concurrency)")
+    if c.reserved_concurrency is not None:
+        # Below the event source's maximum concurrency, Lambda throttles its own pollers: messages are
+        # received, returned, and dead-lettered after max_receive_count, and the at-max alarm never fires.
+        require(_whole(c.reserved_concurrency) and c.reserved_concurrency >= max_workers,
+                "compute.reserved_concurrency", c.reserved_concurrency,
+                f"must be a whole number of at least max_workers ({max_workers}), or None")
     if isinstance(queue, sqs.Queue):
         # An existing queue keeps its visibility timeout; it must outlast Lambda's retries.
         needed = sizing.lambda_visibility_timeout(t, window)

@@ -11,7 +11,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
 from refarch import sizing
-from refarch.worker_fleet import QueueWorkerFleet, _private_subnets
+from refarch.worker_fleet import LambdaWorkers, QueueWorkerFleet, _private_subnets
 from tests.conftest import Assembly, new_app
 
 STACK = "WorkerFleetStack"
@@ -478,3 +478,10 @@ def test_aws_worked_example_ten_seconds_over_a_tenth_is_a_target_of_100() -> Non
     targets = [p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
                for p in policies.values() if "TargetTrackingScalingPolicyConfiguration" in p["Properties"]]
     assert targets == [100]
+
+
+def test_lambda_reserved_concurrency_at_max_workers_is_kept() -> None:
+    stack = cdk.Stack(new_app(), "Reserved")
+    fleet = QueueWorkerFleet(stack, "Fleet", avg_processing_time=cdk.Duration.seconds(1), max_workers=10,
+                             compute=LambdaWorkers(reserved_concurrency=10))
+    assert stack.resolve(fleet.function.node.default_child.reserved_concurrent_executions) == 10

@@ -80,7 +80,12 @@ CASES = {
                              "max_workers must be 2 to 1000 for Lambda workers (the SQS event source's maximum concurrency) (got 1)"),
     "Lambda max_workers 1001": (dict(LAMBDA, compute=LambdaWorkers(), max_workers=1001), "(got 1001)"),
     "Lambda timeout above 15 min": (dict(LAMBDA, compute=LambdaWorkers(timeout=cdk.Duration.minutes(16))),
-                                    "compute.timeout must be 1 s to 15 minutes (got '960 s')"),
+                                    "compute.timeout must be whole seconds from 1 s to 15 minutes (got '960 s')"),
+    "Lambda timeout not whole seconds": (dict(LAMBDA, compute=LambdaWorkers(timeout=cdk.Duration.millis(1500))),
+                                         "compute.timeout must be whole seconds from 1 s to 15 minutes (got '1.5 s')"),
+    "Lambda reserved concurrency below max_workers": (
+        dict(LAMBDA, compute=LambdaWorkers(reserved_concurrency=5)),
+        "compute.reserved_concurrency must be a whole number of at least max_workers (10), or None (got 5)"),
     "Lambda timeout shorter than a batch": (dict(LAMBDA, compute=LambdaWorkers(timeout=S(5))),
                                             "compute.timeout must cover a full batch: batch_size 10 x "
                                             "avg_processing_time 1 s (got '5 s')"),
