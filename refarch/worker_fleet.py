@@ -91,7 +91,9 @@ class FargateWorkers:
         worker extends it every third of it while it still holds the message,
         so it only bounds how soon a crashed worker's messages come back.
         Default: 60 s.
-    :param read_only_root_filesystem: Default: True (the shipped worker writes nothing).
+    :param read_only_root_filesystem: Default: True, with a writable ``/tmp`` on
+        the task's ephemeral storage for handlers' scratch files (a custom
+        image that runs as non-root should declare ``VOLUME /tmp`` too).
     :param enable_execute_command: ECS Exec into running tasks, logged to the
         fleet's encrypted log group. Default: False. Needs the SSM Messages
         endpoint (or NAT) in the VPC.
@@ -404,7 +406,7 @@ class QueueWorkerFleet(Construct):
             str(WORKER_RUNTIME), platform=platform, exclude=_ASSET_EXCLUDE
         )
         stop_s = int(compute.stop_timeout.to_seconds(integral=False))
-        self.task_definition.add_container(
+        container = self.task_definition.add_container(
             "Worker",
             image=image,
             essential=True,
@@ -428,6 +430,11 @@ class QueueWorkerFleet(Construct):
                 max_buffer_size=cdk.Size.mebibytes(25),
             ),
         )
+        if compute.read_only_root_filesystem:
+            # Handlers (image and video work) need scratch space: /tmp on the task's ephemeral storage. The
+            # shipped image declares VOLUME /tmp, so the mount keeps the image's world-writable, sticky /tmp.
+            self.task_definition.add_volume(name="Scratch")
+            container.add_mount_points(ecs.MountPoint(container_path="/tmp", source_volume="Scratch", read_only=False))
         # Least privilege: receive, extend, release and delete on this queue, decrypt with its key.
         self.queue.grant_consume_messages(self.task_definition.task_role)
         secure.acknowledge(

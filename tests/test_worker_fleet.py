@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
@@ -11,7 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
 from refarch import sizing
-from refarch.worker_fleet import LambdaWorkers, QueueWorkerFleet, _private_subnets
+from refarch.worker_fleet import WORKER_RUNTIME, LambdaWorkers, QueueWorkerFleet, _private_subnets
 from tests.conftest import Assembly, new_app
 
 STACK = "WorkerFleetStack"
@@ -135,6 +137,25 @@ def test_container_runs_the_shipped_worker_read_only_with_matching_stop_timeout(
         "WORKER_SHUTDOWN_GRACE_SECONDS": str(sizing.worker_shutdown_grace(30)),
     }
     assert _env(container)["WORKER_SHUTDOWN_GRACE_SECONDS"] == "25"
+
+
+def test_read_only_root_with_a_writable_scratch_tmp(assembly: Assembly) -> None:
+    task = assembly.properties(STACK, "Thumbnails/TaskDefinition/Resource")
+    assert task["Volumes"] == [{"Name": "Scratch"}]  # no host path: the task's ephemeral storage
+    container = _container(assembly, STACK, "Thumbnails")
+    assert container["ReadonlyRootFilesystem"] is True
+    assert container["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "Scratch"}]
+
+
+def test_dockerfile_pins_its_base_runs_as_non_root_and_declares_tmp() -> None:
+    dockerfile = (WORKER_RUNTIME / "Dockerfile").read_text()
+    [base] = re.findall(r"^FROM (\S+)$", dockerfile, flags=re.M)
+    # An exact Python patch release and Debian release, not a moving tag such as 3.13-slim.
+    assert re.fullmatch(r"public\.ecr\.aws/docker/library/python:3\.\d+\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", base)
+    assert re.findall(r"^USER (\S+)$", dockerfile, flags=re.M) == ["65534:65534"]
+    # Fargate copies a declared VOLUME's mode into the mount, so the non-root user can write /tmp.
+    assert 'VOLUME ["/tmp"]' in dockerfile
+    assert dockerfile.rstrip().splitlines()[-1] == 'CMD ["python", "worker.py"]'  # exec form: python gets SIGTERM
 
 
 def test_container_logs_to_the_encrypted_group_without_blocking(assembly: Assembly) -> None:
