@@ -208,7 +208,8 @@ class QueueWorkerFleet(Construct):
     """Messages waiting while no worker runs (Fargate, ``min_workers=0``)."""
     function: lambda_.Function | None
     alarms: list[cloudwatch.Alarm]
-    """Dead-letter queue not empty, oldest message too old, fleet at max capacity."""
+    """Dead-letter queue not empty (when there is one), oldest message too old, fleet at max capacity
+    (not for a fixed Fargate fleet, ``min_workers == max_workers``, which is always at its maximum)."""
 
     def __init__(
         self,
@@ -301,18 +302,22 @@ class QueueWorkerFleet(Construct):
             evaluation_periods=age.evaluation_periods,
             datapoints_to_alarm=age.datapoints_to_alarm,
         ))
-        self.alarms.append(cloudwatch.Alarm(
-            self,
-            "AtMaxCapacityAlarm",
-            alarm_description=f"{what}: the fleet has run at its maximum of {max_workers} workers for "
-            f"{_AT_MAX_PERIODS * _AT_MAX_PERIOD.to_minutes()} minutes; raise max_workers or speed up the handler",
-            metric=at_max,
-            threshold=max_workers,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=_AT_MAX_PERIODS,
-            datapoints_to_alarm=_AT_MAX_PERIODS,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        ))
+        # A fixed fleet (min_workers == max_workers) is always at its maximum: that alarm would never clear,
+        # and the oldest-message alarm already says when such a fleet cannot keep up.
+        fixed = isinstance(compute, FargateWorkers) and (1 if min_workers is None else min_workers) == max_workers
+        if not fixed:
+            self.alarms.append(cloudwatch.Alarm(
+                self,
+                "AtMaxCapacityAlarm",
+                alarm_description=f"{what}: the fleet has run at its maximum of {max_workers} workers for "
+                f"{_AT_MAX_PERIODS * _AT_MAX_PERIOD.to_minutes()} minutes; raise max_workers or speed up the handler",
+                metric=at_max,
+                threshold=max_workers,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=_AT_MAX_PERIODS,
+                datapoints_to_alarm=_AT_MAX_PERIODS,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ))
         secure.notify(self.alarms, alarm_topic)
 
     # -- grants ---------------------------------------------------------------

@@ -506,3 +506,16 @@ def test_lambda_reserved_concurrency_at_max_workers_is_kept() -> None:
     fleet = QueueWorkerFleet(stack, "Fleet", avg_processing_time=cdk.Duration.seconds(1), max_workers=10,
                              compute=LambdaWorkers(reserved_concurrency=10))
     assert stack.resolve(fleet.function.node.default_child.reserved_concurrent_executions) == 10
+
+
+def test_fixed_fleet_has_no_at_max_alarm_that_would_never_clear() -> None:
+    stack = cdk.Stack(new_app(), "Fixed")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
+    fixed = QueueWorkerFleet(stack, "Fixed", vpc=vpc, avg_processing_time=cdk.Duration.seconds(1),
+                             min_workers=3, max_workers=3)
+    assert [a.node.id for a in fixed.alarms] == ["DeadLetterAlarm", "OldestMessageAlarm"]
+    one = QueueWorkerFleet(stack, "One", vpc=vpc, avg_processing_time=cdk.Duration.seconds(1), max_workers=1)
+    assert [a.node.id for a in one.alarms] == ["DeadLetterAlarm", "OldestMessageAlarm"]  # min_workers defaults to 1
+    scaling = QueueWorkerFleet(stack, "Scaling", vpc=vpc, avg_processing_time=cdk.Duration.seconds(1),
+                               min_workers=2, max_workers=3)
+    assert [a.node.id for a in scaling.alarms] == ["DeadLetterAlarm", "OldestMessageAlarm", "AtMaxCapacityAlarm"]
