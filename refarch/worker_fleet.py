@@ -96,7 +96,8 @@ class FargateWorkers:
         image that runs as non-root should declare ``VOLUME /tmp`` too).
     :param enable_execute_command: ECS Exec into running tasks, logged to the
         fleet's encrypted log group. Default: False. Needs the SSM Messages
-        endpoint (or NAT) in the VPC.
+        endpoint (or NAT) in the VPC, and ``read_only_root_filesystem=False``
+        (ECS Exec's agent writes to the container's root filesystem).
     """
 
     image: ecs.ContainerImage | None = None
@@ -778,6 +779,9 @@ def _validate_fargate(c: FargateWorkers, *, vpc: ec2.IVpc | None) -> None:
     require(3 <= visibility_s <= sizing.SQS_MAX_VISIBILITY_TIMEOUT_S and float(visibility_s).is_integer(),
             "compute.visibility_timeout", f"{visibility_s} s",
             "must be whole seconds from 3 s (the worker extends it every third) to 12 hours")
+    require(not (c.enable_execute_command and c.read_only_root_filesystem), "compute.enable_execute_command",
+            c.enable_execute_command, "needs read_only_root_filesystem=False: ECS Exec's SSM agent writes to the "
+            "container's root filesystem and does not start on a read-only one")
     _validate_common(c.handler, c.environment)
 
 

@@ -410,6 +410,10 @@ def test_scale_to_zero_case_settings(assembly: Assembly) -> None:
 def test_ecs_exec_when_enabled_is_logged_and_encrypted(assembly: Assembly) -> None:
     stack, fleet = "WorkerFleetScaleToZero", "Exports"
     assert assembly.properties(stack, f"{fleet}/Service/Service")["EnableExecuteCommand"] is True
+    # ECS Exec needs a writable root, turned on explicitly; then no scratch volume is needed.
+    assert _container(assembly, stack, fleet)["ReadonlyRootFilesystem"] is False
+    task = assembly.properties(stack, f"{fleet}/TaskDefinition/Resource")
+    assert "Volumes" not in task and "MountPoints" not in _container(assembly, stack, fleet)
     config = assembly.properties(stack, f"{fleet}/Cluster/Resource")["Configuration"]["ExecuteCommandConfiguration"]
     assert config == {
         "KmsKeyId": _arn(assembly, stack, f"{fleet}/Key/Resource"),

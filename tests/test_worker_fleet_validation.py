@@ -69,6 +69,10 @@ CASES = {
     "reserved environment": (dict(OK, compute=FargateWorkers(environment={"WORKER_BATCH_SIZE": "1", "X": "1"})),
                              "compute.environment must not set WORKER_* or AWS_* variables: the fleet sets them "
                              "(got ['WORKER_BATCH_SIZE'])"),
+    "ECS Exec on a read-only root": (dict(OK, compute=FargateWorkers(enable_execute_command=True)),
+                                     "compute.enable_execute_command needs read_only_root_filesystem=False: ECS "
+                                     "Exec's SSM agent writes to the container's root filesystem and does not start "
+                                     "on a read-only one (got True)"),
     "compute of another kind": (dict(OK, compute="fargate"), "compute must be FargateWorkers or LambdaWorkers (got 'fargate')"),
     # Lambda
     "Lambda with a vpc": (dict(OK, compute=LambdaWorkers()), "vpc applies to Fargate workers only: Lambda workers run outside a VPC"),
