@@ -91,10 +91,13 @@ class FargateWorkers:
         worker extends it every third of it while it still holds the message,
         so it only bounds how soon a crashed worker's messages come back.
         Default: 60 s.
-    :param read_only_root_filesystem: Default: True (the shipped worker writes nothing).
+    :param read_only_root_filesystem: Default: True, with a writable ``/tmp`` on
+        the task's ephemeral storage for handlers' scratch files (a custom
+        image that runs as non-root should declare ``VOLUME /tmp`` too).
     :param enable_execute_command: ECS Exec into running tasks, logged to the
         fleet's encrypted log group. Default: False. Needs the SSM Messages
-        endpoint (or NAT) in the VPC.
+        endpoint (or NAT) in the VPC, and ``read_only_root_filesystem=False``
+        (ECS Exec's agent writes to the container's root filesystem).
     """
 
     image: ecs.ContainerImage | None = None
@@ -128,8 +131,9 @@ class LambdaWorkers:
     :param batch_size: records per invocation. Default: 10 (the FIFO maximum).
     :param max_batching_window: how long to gather a batch. Default: none.
     :param environment: extra environment variables (not ``WORKER_*``/``AWS_*``).
-    :param reserved_concurrency: Default: none (``max_workers`` bounds the
-        event source; reserving fails in accounts at the 10-execution minimum).
+    :param reserved_concurrency: at least ``max_workers`` when set. Default:
+        none (``max_workers`` bounds the event source; reserving fails in
+        accounts at the 10-execution minimum).
     """
 
     code: lambda_.Code | None = None
@@ -152,8 +156,9 @@ class QueueWorkerFleet(Construct):
 
     :param avg_processing_time: how long a worker takes per message, on average.
     :param max_acceptable_latency: how long a message may wait; sets the
-        scaling target and the oldest-message alarm. At least 60 s (SQS metrics
-        are per minute) and more than ``avg_processing_time``. Default: 5 minutes.
+        scaling target and the oldest-message alarm's threshold. At least 1 s
+        and more than ``avg_processing_time`` (SQS metrics arrive once a minute,
+        so the fleet reacts on that rhythm whatever the budget). Default: 5 minutes.
     :param compute: :class:`FargateWorkers` or :class:`LambdaWorkers`.
         Default: ``FargateWorkers()``.
     :param vpc: where Fargate workers run; required for them, refused for
@@ -204,7 +209,8 @@ class QueueWorkerFleet(Construct):
     """Messages waiting while no worker runs (Fargate, ``min_workers=0``)."""
     function: lambda_.Function | None
     alarms: list[cloudwatch.Alarm]
-    """Dead-letter queue not empty, oldest message too old, fleet at max capacity."""
+    """Dead-letter queue not empty (when there is one), oldest message too old, fleet at max capacity
+    (not for a fixed Fargate fleet, ``min_workers == max_workers``, which is always at its maximum)."""
 
     def __init__(
         self,
@@ -297,18 +303,22 @@ class QueueWorkerFleet(Construct):
             evaluation_periods=age.evaluation_periods,
             datapoints_to_alarm=age.datapoints_to_alarm,
         ))
-        self.alarms.append(cloudwatch.Alarm(
-            self,
-            "AtMaxCapacityAlarm",
-            alarm_description=f"{what}: the fleet has run at its maximum of {max_workers} workers for "
-            f"{_AT_MAX_PERIODS * _AT_MAX_PERIOD.to_minutes()} minutes; raise max_workers or speed up the handler",
-            metric=at_max,
-            threshold=max_workers,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=_AT_MAX_PERIODS,
-            datapoints_to_alarm=_AT_MAX_PERIODS,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        ))
+        # A fixed fleet (min_workers == max_workers) is always at its maximum: that alarm would never clear,
+        # and the oldest-message alarm already says when such a fleet cannot keep up.
+        fixed = isinstance(compute, FargateWorkers) and (1 if min_workers is None else min_workers) == max_workers
+        if not fixed:
+            self.alarms.append(cloudwatch.Alarm(
+                self,
+                "AtMaxCapacityAlarm",
+                alarm_description=f"{what}: the fleet has run at its maximum of {max_workers} workers for "
+                f"{_AT_MAX_PERIODS * _AT_MAX_PERIOD.to_minutes()} minutes; raise max_workers or speed up the handler",
+                metric=at_max,
+                threshold=max_workers,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=_AT_MAX_PERIODS,
+                datapoints_to_alarm=_AT_MAX_PERIODS,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ))
         secure.notify(self.alarms, alarm_topic)
 
     # -- grants ---------------------------------------------------------------
@@ -402,7 +412,7 @@ class QueueWorkerFleet(Construct):
             str(WORKER_RUNTIME), platform=platform, exclude=_ASSET_EXCLUDE
         )
         stop_s = int(compute.stop_timeout.to_seconds(integral=False))
-        self.task_definition.add_container(
+        container = self.task_definition.add_container(
             "Worker",
             image=image,
             essential=True,
@@ -426,6 +436,11 @@ class QueueWorkerFleet(Construct):
                 max_buffer_size=cdk.Size.mebibytes(25),
             ),
         )
+        if compute.read_only_root_filesystem:
+            # Handlers (image and video work) need scratch space: /tmp on the task's ephemeral storage. The
+            # shipped image declares VOLUME /tmp, so the mount keeps the image's world-writable, sticky /tmp.
+            self.task_definition.add_volume(name="Scratch")
+            container.add_mount_points(ecs.MountPoint(container_path="/tmp", source_volume="Scratch", read_only=False))
         # Least privilege: receive, extend, release and delete on this queue, decrypt with its key.
         self.queue.grant_consume_messages(self.task_definition.task_role)
         secure.acknowledge(
@@ -764,6 +779,9 @@ def _validate_fargate(c: FargateWorkers, *, vpc: ec2.IVpc | None) -> None:
     require(3 <= visibility_s <= sizing.SQS_MAX_VISIBILITY_TIMEOUT_S and float(visibility_s).is_integer(),
             "compute.visibility_timeout", f"{visibility_s} s",
             "must be whole seconds from 3 s (the worker extends it every third) to 12 hours")
+    require(not (c.enable_execute_command and c.read_only_root_filesystem), "compute.enable_execute_command",
+            c.enable_execute_command, "needs read_only_root_filesystem=False: ECS Exec's SSM agent writes to the "
+            "container's root filesystem and does not start on a read-only one")
     _validate_common(c.handler, c.environment)
 
 
@@ -772,7 +790,8 @@ def _validate_lambda(
 ) -> None:
     require = secure.require
     t = c.timeout.to_seconds(integral=False)
-    require(0 < t <= sizing.LAMBDA_MAX_TIMEOUT_S, "compute.timeout", f"{t} s", "must be 1 s to 15 minutes")
+    require(1 <= t <= sizing.LAMBDA_MAX_TIMEOUT_S and float(t).is_integer(), "compute.timeout", f"{t} s",
+            "must be whole seconds from 1 s to 15 minutes")
     require(128 <= c.memory_size <= 10240, "compute.memory_size", c.memory_size, "must be 128 to 10240 MiB")
     max_batch = sizing.SQS_FIFO_MAX_BATCH if fifo else sizing.SQS_STANDARD_MAX_BATCH
     require(1 <= c.batch_size <= max_batch, "compute.batch_size", c.batch_size,
@@ -787,6 +806,12 @@ def _validate_lambda(
             f"must cover a full batch: batch_size {c.batch_size} x avg_processing_time {processing_s} s")
     require(sizing.LAMBDA_SQS_MIN_CONCURRENCY <= max_workers <= sizing.LAMBDA_SQS_MAX_CONCURRENCY, "max_workers",
             max_workers, "must be 2 to 1000 for Lambda workers (the SQS event source's maximum concurrency)")
+    if c.reserved_concurrency is not None:
+        # Below the event source's maximum concurrency, Lambda throttles its own pollers: messages are
+        # received, returned, and dead-lettered after max_receive_count, and the at-max alarm never fires.
+        require(_whole(c.reserved_concurrency) and c.reserved_concurrency >= max_workers,
+                "compute.reserved_concurrency", c.reserved_concurrency,
+                f"must be a whole number of at least max_workers ({max_workers}), or None")
     if isinstance(queue, sqs.Queue):
         # An existing queue keeps its visibility timeout; it must outlast Lambda's retries.
         needed = sizing.lambda_visibility_timeout(t, window)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
@@ -11,7 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
 from refarch import sizing
-from refarch.worker_fleet import QueueWorkerFleet, _private_subnets
+from refarch.worker_fleet import WORKER_RUNTIME, LambdaWorkers, QueueWorkerFleet, _private_subnets
 from tests.conftest import Assembly, new_app
 
 STACK = "WorkerFleetStack"
@@ -135,6 +137,25 @@ def test_container_runs_the_shipped_worker_read_only_with_matching_stop_timeout(
         "WORKER_SHUTDOWN_GRACE_SECONDS": str(sizing.worker_shutdown_grace(30)),
     }
     assert _env(container)["WORKER_SHUTDOWN_GRACE_SECONDS"] == "25"
+
+
+def test_read_only_root_with_a_writable_scratch_tmp(assembly: Assembly) -> None:
+    task = assembly.properties(STACK, "Thumbnails/TaskDefinition/Resource")
+    assert task["Volumes"] == [{"Name": "Scratch"}]  # no host path: the task's ephemeral storage
+    container = _container(assembly, STACK, "Thumbnails")
+    assert container["ReadonlyRootFilesystem"] is True
+    assert container["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "Scratch"}]
+
+
+def test_dockerfile_pins_its_base_runs_as_non_root_and_declares_tmp() -> None:
+    dockerfile = (WORKER_RUNTIME / "Dockerfile").read_text()
+    [base] = re.findall(r"^FROM (\S+)$", dockerfile, flags=re.M)
+    # An exact Python patch release and Debian release, not a moving tag such as 3.13-slim.
+    assert re.fullmatch(r"public\.ecr\.aws/docker/library/python:3\.\d+\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", base)
+    assert re.findall(r"^USER (\S+)$", dockerfile, flags=re.M) == ["65534:65534"]
+    # Fargate copies a declared VOLUME's mode into the mount, so the non-root user can write /tmp.
+    assert 'VOLUME ["/tmp"]' in dockerfile
+    assert dockerfile.rstrip().splitlines()[-1] == 'CMD ["python", "worker.py"]'  # exec form: python gets SIGTERM
 
 
 def test_container_logs_to_the_encrypted_group_without_blocking(assembly: Assembly) -> None:
@@ -389,6 +410,10 @@ def test_scale_to_zero_case_settings(assembly: Assembly) -> None:
 def test_ecs_exec_when_enabled_is_logged_and_encrypted(assembly: Assembly) -> None:
     stack, fleet = "WorkerFleetScaleToZero", "Exports"
     assert assembly.properties(stack, f"{fleet}/Service/Service")["EnableExecuteCommand"] is True
+    # ECS Exec needs a writable root, turned on explicitly; then no scratch volume is needed.
+    assert _container(assembly, stack, fleet)["ReadonlyRootFilesystem"] is False
+    task = assembly.properties(stack, f"{fleet}/TaskDefinition/Resource")
+    assert "Volumes" not in task and "MountPoints" not in _container(assembly, stack, fleet)
     config = assembly.properties(stack, f"{fleet}/Cluster/Resource")["Configuration"]["ExecuteCommandConfiguration"]
     assert config == {
         "KmsKeyId": _arn(assembly, stack, f"{fleet}/Key/Resource"),
@@ -478,3 +503,23 @@ def test_aws_worked_example_ten_seconds_over_a_tenth_is_a_target_of_100() -> Non
     targets = [p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
                for p in policies.values() if "TargetTrackingScalingPolicyConfiguration" in p["Properties"]]
     assert targets == [100]
+
+
+def test_lambda_reserved_concurrency_at_max_workers_is_kept() -> None:
+    stack = cdk.Stack(new_app(), "Reserved")
+    fleet = QueueWorkerFleet(stack, "Fleet", avg_processing_time=cdk.Duration.seconds(1), max_workers=10,
+                             compute=LambdaWorkers(reserved_concurrency=10))
+    assert stack.resolve(fleet.function.node.default_child.reserved_concurrent_executions) == 10
+
+
+def test_fixed_fleet_has_no_at_max_alarm_that_would_never_clear() -> None:
+    stack = cdk.Stack(new_app(), "Fixed")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
+    fixed = QueueWorkerFleet(stack, "Fixed", vpc=vpc, avg_processing_time=cdk.Duration.seconds(1),
+                             min_workers=3, max_workers=3)
+    assert [a.node.id for a in fixed.alarms] == ["DeadLetterAlarm", "OldestMessageAlarm"]
+    one = QueueWorkerFleet(stack, "One", vpc=vpc, avg_processing_time=cdk.Duration.seconds(1), max_workers=1)
+    assert [a.node.id for a in one.alarms] == ["DeadLetterAlarm", "OldestMessageAlarm"]  # min_workers defaults to 1
+    scaling = QueueWorkerFleet(stack, "Scaling", vpc=vpc, avg_processing_time=cdk.Duration.seconds(1),
+                               min_workers=2, max_workers=3)
+    assert [a.node.id for a in scaling.alarms] == ["DeadLetterAlarm", "OldestMessageAlarm", "AtMaxCapacityAlarm"]

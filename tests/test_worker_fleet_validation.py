@@ -69,6 +69,10 @@ CASES = {
     "reserved environment": (dict(OK, compute=FargateWorkers(environment={"WORKER_BATCH_SIZE": "1", "X": "1"})),
                              "compute.environment must not set WORKER_* or AWS_* variables: the fleet sets them "
                              "(got ['WORKER_BATCH_SIZE'])"),
+    "ECS Exec on a read-only root": (dict(OK, compute=FargateWorkers(enable_execute_command=True)),
+                                     "compute.enable_execute_command needs read_only_root_filesystem=False: ECS "
+                                     "Exec's SSM agent writes to the container's root filesystem and does not start "
+                                     "on a read-only one (got True)"),
     "compute of another kind": (dict(OK, compute="fargate"), "compute must be FargateWorkers or LambdaWorkers (got 'fargate')"),
     # Lambda
     "Lambda with a vpc": (dict(OK, compute=LambdaWorkers()), "vpc applies to Fargate workers only: Lambda workers run outside a VPC"),
@@ -80,7 +84,12 @@ CASES = {
                              "max_workers must be 2 to 1000 for Lambda workers (the SQS event source's maximum concurrency) (got 1)"),
     "Lambda max_workers 1001": (dict(LAMBDA, compute=LambdaWorkers(), max_workers=1001), "(got 1001)"),
     "Lambda timeout above 15 min": (dict(LAMBDA, compute=LambdaWorkers(timeout=cdk.Duration.minutes(16))),
-                                    "compute.timeout must be 1 s to 15 minutes (got '960 s')"),
+                                    "compute.timeout must be whole seconds from 1 s to 15 minutes (got '960 s')"),
+    "Lambda timeout not whole seconds": (dict(LAMBDA, compute=LambdaWorkers(timeout=cdk.Duration.millis(1500))),
+                                         "compute.timeout must be whole seconds from 1 s to 15 minutes (got '1.5 s')"),
+    "Lambda reserved concurrency below max_workers": (
+        dict(LAMBDA, compute=LambdaWorkers(reserved_concurrency=5)),
+        "compute.reserved_concurrency must be a whole number of at least max_workers (10), or None (got 5)"),
     "Lambda timeout shorter than a batch": (dict(LAMBDA, compute=LambdaWorkers(timeout=S(5))),
                                             "compute.timeout must cover a full batch: batch_size 10 x "
                                             "avg_processing_time 1 s (got '5 s')"),

@@ -280,6 +280,14 @@ def test_fifo_failure_holds_back_the_rest_of_its_group(sqs) -> None:
     assert _counts(sqs, url) == (1, 1)
 
 
+def test_default_client_timeouts_fit_the_heartbeat_and_the_shutdown_margin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    config = Worker(Settings(queue_url="https://q"), handler=lambda m: None).sqs.meta.config
+    # A stalled connection fails in 5 s, not botocore's 60 s; a read outlasts the 20 s long poll.
+    assert (config.connect_timeout, config.read_timeout) == (5, 30)
+    assert config.retries["mode"] == "standard"
+
+
 def test_receive_errors_back_off_and_stop_wakes_the_wait() -> None:
     class Broken:
         calls = 0

@@ -56,6 +56,7 @@ def scale_to_zero(app: cdk.App) -> cdk.Stack:
             visibility_timeout=cdk.Duration.minutes(2),
             environment={"EXPORT_FORMAT": "parquet"},
             enable_execute_command=True,
+            read_only_root_filesystem=False,  # ECS Exec's agent needs a writable root
         ),
     )
     return stack

@@ -154,7 +154,13 @@ class Worker:
             import boto3
             from botocore.config import Config
 
-            sqs = boto3.client("sqs", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+            # botocore's default 60 s connect and read timeouts would let one stalled call outlast a
+            # heartbeat interval or the shutdown margin; a long poll needs its wait time plus a little.
+            sqs = boto3.client("sqs", config=Config(
+                connect_timeout=5,
+                read_timeout=settings.wait_time_s + 10,
+                retries={"mode": "standard", "max_attempts": 5},
+            ))
         self.sqs = sqs
         self.handler = handler or load_handler(settings.handler)
         self._stop = threading.Event()
