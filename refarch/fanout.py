@@ -36,6 +36,8 @@ from refarch import secure, sizing
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _NAME_MAX = 40
+#: Construct IDs of the FanOut's own children, which a subscriber's cannot reuse.
+_RESERVED_IDS = ("Key", "Topic")
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ class Subscriber:
 
     :param name: lower-case words joined by hyphens (``"billing"``,
         ``"shipping-eu"``); becomes the PascalCase construct ID of the
-        subscriber's resources (``Billing``, ``ShippingEu``).
+        subscriber's resources (``Billing``, ``ShippingEu``). ``key`` and
+        ``topic`` are taken by the FanOut's own children.
     :param filter_policy: deliver only messages whose *attributes* match.
         Default: every message.
     :param filter_policy_with_message_body: deliver only messages whose JSON
@@ -452,6 +455,13 @@ def _validate(
             spec.name,
             f"must be lower-case letters and digits in words joined by single hyphens, starting with a letter, "
             f"at most {_NAME_MAX} characters",
+        )
+        require(
+            spec.construct_id not in _RESERVED_IDS,
+            "subscribers[].name",
+            spec.name,
+            f"must not become {spec.construct_id!r}, the construct ID of the FanOut's own "
+            f"{spec.construct_id.lower()}",
         )
         require(spec.name not in seen, "subscribers[].name", spec.name, "must be unique")
         require(
