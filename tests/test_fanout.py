@@ -182,6 +182,17 @@ def test_alarms_watch_the_right_queues_and_notify(assembly: Assembly, name: str)
         assert a["TreatMissingData"] == "notBreaching"
 
 
+def test_age_threshold_follows_max_acceptable_latency_and_alarms_stay_quiet_without_a_topic() -> None:
+    stack = cdk.Stack(new_app(), "Latency")
+    FanOut(stack, "F", subscribers=[Subscriber(name="a")], max_acceptable_latency=cdk.Duration.millis(90_500))
+    alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
+    age = next(a["Properties"] for k, a in alarms.items() if k.startswith("FAOldestMessageAlarm"))
+    assert (age["Threshold"], age["Period"], age["EvaluationPeriods"], age["DatapointsToAlarm"]) == (91, 60, 3, 2)
+    # No alarm_topic: the three alarms exist and notify nobody.
+    assert len(alarms) == 3
+    assert all("AlarmActions" not in a["Properties"] and "OKActions" not in a["Properties"] for a in alarms.values())
+
+
 def test_alarm_topic_key_admits_only_cloudwatch_alarms(assembly: Assembly) -> None:
     statements = assembly.resource("FanOutStack", "Alarms/Key/Resource")["Properties"]["KeyPolicy"]["Statement"]
     cw = next(s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"})
