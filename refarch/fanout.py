@@ -61,9 +61,9 @@ class LambdaConsumer:
     :param max_concurrency: concurrent invocations the event source may use,
         2-1000. Default: 5.
     :param environment: environment variables, encrypted with the pattern's key.
-    :param reserved_concurrency: reserve this many executions for the function.
-        Default: none (``max_concurrency`` bounds it; reserving fails in new
-        accounts at the 10-execution minimum).
+    :param reserved_concurrency: reserve this many executions for the function,
+        at least ``max_concurrency``. Default: none (``max_concurrency`` bounds
+        it; reserving fails in new accounts at the 10-execution minimum).
     """
 
     code: lambda_.Code
@@ -549,6 +549,14 @@ def _validate_consumer(where: str, c: LambdaConsumer, *, fifo: bool) -> None:
         f"{where}.max_concurrency",
         c.max_concurrency,
         "must be 2 to 1000 (the SQS event source's range)",
+    )
+    rc = c.reserved_concurrency
+    require(
+        rc is None or (isinstance(rc, int) and not isinstance(rc, bool) and rc >= c.max_concurrency),
+        f"{where}.reserved_concurrency",
+        rc,
+        f"must be at least max_concurrency ({c.max_concurrency}): with fewer reserved executions Lambda throttles "
+        "the event source, and throttled messages count receives toward the dead-letter queue",
     )
 
 

@@ -383,3 +383,18 @@ def test_imported_key_warns_that_its_policy_must_already_admit_sns() -> None:
     Annotations.from_stack(stack).has_warning(
         "/Imported/Key", Match.string_like_regexp("cannot be amended here.*sns.amazonaws.com")
     )
+
+
+def test_reserved_concurrency_is_passed_to_the_consumer() -> None:
+    from aws_cdk import aws_lambda as lambda_
+
+    from refarch.fanout import LambdaConsumer
+
+    stack = cdk.Stack(new_app(), "Reserved")
+    code = lambda_.Code.from_inline("def handler(event, context):\n    return {'batchItemFailures': []}\n")
+    consumer = LambdaConsumer(code=code, handler="index.handler", max_concurrency=5, reserved_concurrency=10)
+    FanOut(stack, "F", subscribers=[Subscriber(name="a", consumer=consumer)])
+    [fn] = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
+    assert fn["Properties"]["ReservedConcurrentExecutions"] == 10
+    # Reserved concurrency set: checkov's CKV_AWS_115 is met, not skipped.
+    assert "CKV_AWS_115" not in [s["id"] for s in fn["Metadata"]["checkov"]["skip"]]

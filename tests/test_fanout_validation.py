@@ -81,6 +81,11 @@ CASES = {
                                  "subscribers[a].consumer.handler must name the handler"),
     "consumer concurrency 1": (dict(subscribers=[Subscriber(name="a", consumer=_consumer(max_concurrency=1))]),
                                "subscribers[a].consumer.max_concurrency must be 2 to 1000 (the SQS event source's range) (got 1)"),
+    "reserved concurrency below max concurrency": (
+        dict(subscribers=[Subscriber(name="a", consumer=_consumer(max_concurrency=5, reserved_concurrency=4))]),
+        "subscribers[a].consumer.reserved_concurrency must be at least max_concurrency (5)"),
+    "reserved concurrency zero": (dict(subscribers=[Subscriber(name="a", consumer=_consumer(reserved_concurrency=0))]),
+                                  "throttled messages count receives toward the dead-letter queue (got 0)"),
     "batch above 10 without window": (dict(subscribers=[Subscriber(name="a", consumer=_consumer(batch_size=11))]),
                                       "subscribers[a].consumer.batch_size above 10 needs a max_batching_window of at least 1 s (got 11)"),
     "batching window above 300 s": (
