@@ -102,3 +102,22 @@ def test_readme_commands_and_context_keys_exist() -> None:
     assert len(keys) == 5
     for key in {k for pair in keys for k in pair if k}:
         assert f'_context("{key}")' in app, f"README documents context key {key}; app.py does not read it"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading."""
+    import re
+
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("page", [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))], ids=lambda p: p.name)
+def test_markdown_links_and_anchors_resolve(page: Path) -> None:
+    import re
+
+    for file, anchor in re.findall(r"\]\(([^)#\s]+\.md)?(?:#([^)\s]+))?\)", page.read_text()):
+        target = page.parent / file if file else page
+        assert target.is_file(), f"{page.name} links {file}"
+        if anchor:
+            headings = {_slug(h) for h in re.findall(r"^#+ (.*)$", target.read_text(), re.M)}
+            assert anchor in headings, f"{page.name} links {file or ''}#{anchor}, which no heading makes"
