@@ -37,7 +37,7 @@ from refarch import secure, sizing
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _NAME_MAX = 40
 #: Construct IDs of the FanOut's own children, which a subscriber's cannot reuse.
-_RESERVED_IDS = ("Key", "Topic")
+_RESERVED_IDS = ("Key", "Topic", "DeliveryLostAlarm")
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,9 @@ class Subscriber:
 
     :param name: lower-case words joined by hyphens (``"billing"``,
         ``"shipping-eu"``); becomes the PascalCase construct ID of the
-        subscriber's resources (``Billing``, ``ShippingEu``). ``key`` and
-        ``topic`` are taken by the FanOut's own children.
+        subscriber's resources (``Billing``, ``ShippingEu``). ``key``,
+        ``topic`` and ``delivery-lost-alarm`` are taken by the FanOut's own
+        children.
     :param filter_policy: deliver only messages whose *attributes* match.
         Default: every message.
     :param filter_policy_with_message_body: deliver only messages whose JSON
@@ -169,7 +170,10 @@ class FanOut(Construct):
     topic: sns.ITopic
     encryption_key: kms.IKey
     subscribers: Mapping[str, SubscriberQueue]
+    delivery_lost_alarm: cloudwatch.Alarm
+    """Messages SNS dropped: neither delivered nor moved to a delivery dead-letter queue."""
     alarms: list[cloudwatch.Alarm]
+    """Every alarm: each subscriber's three, then ``delivery_lost_alarm``."""
 
     def __init__(
         self,
@@ -240,6 +244,25 @@ class FanOut(Construct):
             )
             self.subscribers[spec.name] = sub
             self.alarms.extend(sub.alarms)
+        # The delivery dead-letter queues share the key with the queues: when SNS
+        # cannot use the key (or a DLQ is gone), the redrive fails too and the
+        # message is dropped. Only the topic's metric shows that loss.
+        self.delivery_lost_alarm = cloudwatch.Alarm(
+            self,
+            "DeliveryLostAlarm",
+            alarm_description=f"{self.node.path}: SNS dropped messages it could neither deliver nor move to a "
+            "delivery dead-letter queue (check the key policy and the queue policies)",
+            metric=self.topic.metric(
+                "NumberOfNotificationsFailedToRedriveToDlq",
+                period=cdk.Duration.minutes(1),
+                statistic=cloudwatch.Stats.SUM,
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarms.append(self.delivery_lost_alarm)
         secure.notify(self.alarms, alarm_topic)
 
     # -- grants ---------------------------------------------------------------
@@ -460,8 +483,8 @@ def _validate(
             spec.construct_id not in _RESERVED_IDS,
             "subscribers[].name",
             spec.name,
-            f"must not become {spec.construct_id!r}, the construct ID of the FanOut's own "
-            f"{spec.construct_id.lower()}",
+            f"must not become the construct ID {spec.construct_id!r}, which a child of the FanOut itself has "
+            f"(reserved: {', '.join(map(repr, _RESERVED_IDS))})",
         )
         require(spec.name not in seen, "subscribers[].name", spec.name, "must be unique")
         require(

@@ -36,7 +36,7 @@ def test_example_creates_topic_queues_and_alarms(example: Template) -> None:
     example.resource_count_is("AWS::SNS::Topic", 2)  # orders + alarms
     example.resource_count_is("AWS::SNS::Subscription", 3)
     example.resource_count_is("AWS::SQS::Queue", 9)  # 3 subscribers x (queue, DLQ, delivery DLQ)
-    example.resource_count_is("AWS::CloudWatch::Alarm", 9)
+    example.resource_count_is("AWS::CloudWatch::Alarm", 10)  # 3 per subscriber + DeliveryLostAlarm
     example.resource_count_is("AWS::KMS::Key", 2)
     example.resource_count_is("AWS::Lambda::Function", 0)
 
@@ -188,9 +188,27 @@ def test_age_threshold_follows_max_acceptable_latency_and_alarms_stay_quiet_with
     alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
     age = next(a["Properties"] for k, a in alarms.items() if k.startswith("FAOldestMessageAlarm"))
     assert (age["Threshold"], age["Period"], age["EvaluationPeriods"], age["DatapointsToAlarm"]) == (91, 60, 3, 2)
-    # No alarm_topic: the three alarms exist and notify nobody.
-    assert len(alarms) == 3
+    # No alarm_topic: the alarms exist and notify nobody.
+    assert len(alarms) == 4
     assert all("AlarmActions" not in a["Properties"] and "OKActions" not in a["Properties"] for a in alarms.values())
+
+
+@pytest.mark.parametrize(("stack_id", "topic_path"), [("FanOutStack", "Orders/Topic/Resource"),
+                                                      ("FanOutExistingTopic", "Events/Resource")])
+def test_delivery_lost_alarm_watches_the_topic(assembly: Assembly, stack_id: str, topic_path: str) -> None:
+    # A message SNS could neither deliver nor redrive (e.g. the key policy shuts SNS out of the
+    # queue and its delivery DLQ alike) is gone; only this topic metric shows it.
+    prefix = "Orders" if stack_id == "FanOutStack" else "Fanout"
+    alarm = assembly.properties(stack_id, f"{prefix}/DeliveryLostAlarm/Resource")
+    topic = assembly.resource_id(stack_id, topic_path)
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SNS", "NumberOfNotificationsFailedToRedriveToDlq")
+    assert alarm["Dimensions"] == [{"Name": "TopicName", "Value": {"Fn::GetAtt": [topic, "TopicName"]}}]
+    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 60, 1)
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (
+        0, "GreaterThanThreshold", "notBreaching")
+    if stack_id == "FanOutStack":
+        alarm_topic = assembly.resource_id("FanOutStack", "Alarms/Topic/Resource")
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": alarm_topic}]
 
 
 def test_alarm_topic_key_admits_only_cloudwatch_alarms(assembly: Assembly) -> None:
@@ -365,7 +383,8 @@ def test_exposes_typed_attributes() -> None:
     assert isinstance(fanout.topic, sns.Topic)
     assert set(fanout.subscribers) == {"a", "b"}
     sub = fanout.subscribers["a"]
-    assert sub.function is None and len(sub.alarms) == 3 and len(fanout.alarms) == 6
+    assert sub.function is None and len(sub.alarms) == 3 and len(fanout.alarms) == 7
+    assert fanout.alarms[-1] is fanout.delivery_lost_alarm
     assert sub.queue.fifo is False and sub.dead_letter_queue is not sub.delivery_dead_letter_queue
 
 

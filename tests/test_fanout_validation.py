@@ -36,10 +36,12 @@ CASES = {
     "colliding construct IDs": (dict(subscribers=[Subscriber(name="a-1b"), Subscriber(name="a1b")]),
                                 "must not collide with another subscriber's construct ID 'A1b' (got 'a1b')"),
     "name of the FanOut's key": (dict(subscribers=[Subscriber(name="key")]),
-                                 "subscribers[].name must not become 'Key', the construct ID of the FanOut's own key "
-                                 "(got 'key')"),
+                                 "subscribers[].name must not become the construct ID 'Key', which a child of the "
+                                 "FanOut itself has (reserved: 'Key', 'Topic', 'DeliveryLostAlarm') (got 'key')"),
     "name of the FanOut's topic": (dict(subscribers=[Subscriber(name="topic")]),
-                                   "must not become 'Topic', the construct ID of the FanOut's own topic (got 'topic')"),
+                                   "must not become the construct ID 'Topic'"),
+    "name of the FanOut's alarm": (dict(subscribers=[Subscriber(name="delivery-lost-alarm")]),
+                                   "must not become the construct ID 'DeliveryLostAlarm'"),
     "max_receive_count zero": (dict(subscribers=OK, max_receive_count=0),
                                "max_receive_count must be a whole number from 1 to 1000 (got 0)"),
     "max_receive_count too high": (dict(subscribers=OK, max_receive_count=1001), "(got 1001)"),
