@@ -158,7 +158,9 @@ class FanOut(Construct):
         late, at least 1 s; the oldest-message alarm fires past it.
         Default: 5 minutes.
     :param retention_period: how long the queues keep an unprocessed message,
-        1 minute to 14 days and longer than ``max_acceptable_latency``.
+        from 1 minute to less than 14 days (the dead-letter queues' retention,
+        which counts from the original enqueue time) and longer than
+        ``max_acceptable_latency``.
         Default: 4 days (the dead-letter queues keep 14 days).
     :param alarm_topic: where alarms and their recovery are sent.
         Default: nowhere (alarms are still created and visible).
@@ -457,10 +459,11 @@ def _validate(
     require(latency_s >= 1, "max_acceptable_latency", f"{latency_s} s", "must be at least 1 s")
     retention_s = retention_period.to_seconds(integral=False)
     require(
-        sizing.SQS_MIN_RETENTION_S <= retention_s <= sizing.SQS_MAX_RETENTION_S,
+        sizing.SQS_MIN_RETENTION_S <= retention_s < secure.DLQ_RETENTION.to_seconds(),
         "retention_period",
         f"{retention_s} s",
-        "must be between 60 s and 14 days",
+        "must be at least 60 s and shorter than the dead-letter queues' 14 days: a message keeps its "
+        "enqueue time when it moves to a dead-letter queue, so it would expire there at once",
     )
     require(
         retention_s > latency_s,

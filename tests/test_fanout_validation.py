@@ -50,7 +50,11 @@ CASES = {
     "latency below one second": (dict(subscribers=OK, max_acceptable_latency=cdk.Duration.millis(500)),
                                  "max_acceptable_latency must be at least 1 s (got '0.5 s')"),
     "retention too long": (dict(subscribers=OK, retention_period=cdk.Duration.days(15)),
-                           "retention_period must be between 60 s and 14 days (got '1296000 s')"),
+                           "retention_period must be at least 60 s and shorter than the dead-letter queues' 14 days"),
+    "retention as long as the DLQs'": (dict(subscribers=OK, retention_period=cdk.Duration.days(14)),
+                                       "so it would expire there at once (got '1209600 s')"),
+    "retention below a minute": (dict(subscribers=OK, retention_period=cdk.Duration.seconds(59),
+                                      max_acceptable_latency=cdk.Duration.seconds(10)), "(got '59 s')"),
     "retention shorter than latency": (
         dict(subscribers=OK, retention_period=cdk.Duration.minutes(10), max_acceptable_latency=cdk.Duration.hours(1)),
         "retention_period must be longer than max_acceptable_latency (3600 s)"),
