@@ -417,3 +417,42 @@ def test_reserved_concurrency_is_passed_to_the_consumer() -> None:
     assert fn["Properties"]["ReservedConcurrentExecutions"] == 10
     # Reserved concurrency set: checkov's CKV_AWS_115 is met, not skipped.
     assert "CKV_AWS_115" not in [s["id"] for s in fn["Metadata"]["checkov"]["skip"]]
+
+
+def test_overrides_reach_the_template() -> None:
+    # Each non-default prop lands where it should; none is silently ignored.
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_logs as logs
+
+    from refarch.fanout import LambdaConsumer
+
+    stack = cdk.Stack(new_app(), "Overrides")
+    code = lambda_.Code.from_inline("def handler(event, context):\n    return {'batchItemFailures': []}\n")
+    FanOut(
+        stack, "F",
+        max_receive_count=7,
+        retention_period=cdk.Duration.days(2),
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+        log_retention=logs.RetentionDays.ONE_MONTH,
+        subscribers=[
+            Subscriber(name="a", max_receive_count=3, visibility_timeout=cdk.Duration.minutes(2)),
+            Subscriber(name="b", consumer=LambdaConsumer(code=code, handler="index.handler", memory_size=512,
+                                                         environment={"LOG_LEVEL": "DEBUG"})),
+        ],
+    )
+    resources = Template.from_stack(stack).to_json()["Resources"]
+
+    def one(prefix: str) -> dict:
+        [found] = [r for k, r in resources.items() if k.startswith(prefix) and "Policy" not in k[len(prefix):]]
+        return found
+
+    a, b = one("FAQueue"), one("FBQueue")
+    assert a["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 3  # the subscriber's own
+    assert b["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 7  # the FanOut's
+    assert a["Properties"]["VisibilityTimeout"] == 120 and "VisibilityTimeout" not in one("FADeadLetterQueue")["Properties"]
+    assert a["Properties"]["MessageRetentionPeriod"] == b["Properties"]["MessageRetentionPeriod"] == 2 * 24 * 3600
+    for r in (a, b, one("FADeadLetterQueue"), one("FADeliveryDeadLetterQueue"), one("FKey"), one("FBConsumerLogs")):
+        assert r["DeletionPolicy"] == "Delete", r["Type"]
+    assert one("FBConsumerLogs")["Properties"]["RetentionInDays"] == 30
+    fn = next(r for r in resources.values() if r["Type"] == "AWS::Lambda::Function")["Properties"]
+    assert fn["MemorySize"] == 512 and fn["Environment"] == {"Variables": {"LOG_LEVEL": "DEBUG"}}
