@@ -1,9 +1,11 @@
 # refarch: `make synth` and `make test` set everything up themselves (idempotent).
 SHELL := /bin/bash
 ENV := source .venv/refarch.env
-CDK := node node_modules/aws-cdk/bin/cdk
+# Offline: no notices fetch and no CLI telemetry (both call AWS endpoints).
+CDK := node node_modules/aws-cdk/bin/cdk --no-notices
+export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test bench compliance clean
+.PHONY: setup synth test bench clean
 
 setup:
 	@./scripts/setup.sh

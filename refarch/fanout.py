@@ -36,6 +36,8 @@ from refarch import secure, sizing
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _NAME_MAX = 40
+#: Construct IDs of the FanOut's own children, which a subscriber's cannot reuse.
+_RESERVED_IDS = ("Key", "Topic", "DeliveryLostAlarm")
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,9 @@ class LambdaConsumer:
     :param max_concurrency: concurrent invocations the event source may use,
         2-1000. Default: 5.
     :param environment: environment variables, encrypted with the pattern's key.
-    :param reserved_concurrency: reserve this many executions for the function.
-        Default: none (``max_concurrency`` bounds it; reserving fails in new
-        accounts at the 10-execution minimum).
+    :param reserved_concurrency: reserve this many executions for the function,
+        at least ``max_concurrency``. Default: none (``max_concurrency`` bounds
+        it; reserving fails in new accounts at the 10-execution minimum).
     """
 
     code: lambda_.Code
@@ -82,7 +84,9 @@ class Subscriber:
 
     :param name: lower-case words joined by hyphens (``"billing"``,
         ``"shipping-eu"``); becomes the PascalCase construct ID of the
-        subscriber's resources (``Billing``, ``ShippingEu``).
+        subscriber's resources (``Billing``, ``ShippingEu``). ``key``,
+        ``topic`` and ``delivery-lost-alarm`` are taken by the FanOut's own
+        children.
     :param filter_policy: deliver only messages whose *attributes* match.
         Default: every message.
     :param filter_policy_with_message_body: deliver only messages whose JSON
@@ -154,7 +158,9 @@ class FanOut(Construct):
         late, at least 1 s; the oldest-message alarm fires past it.
         Default: 5 minutes.
     :param retention_period: how long the queues keep an unprocessed message,
-        1 minute to 14 days and longer than ``max_acceptable_latency``.
+        from 1 minute to less than 14 days (the dead-letter queues' retention,
+        which counts from the original enqueue time) and longer than
+        ``max_acceptable_latency``.
         Default: 4 days (the dead-letter queues keep 14 days).
     :param alarm_topic: where alarms and their recovery are sent.
         Default: nowhere (alarms are still created and visible).
@@ -166,7 +172,10 @@ class FanOut(Construct):
     topic: sns.ITopic
     encryption_key: kms.IKey
     subscribers: Mapping[str, SubscriberQueue]
+    delivery_lost_alarm: cloudwatch.Alarm
+    """Messages SNS dropped: neither delivered nor moved to a delivery dead-letter queue."""
     alarms: list[cloudwatch.Alarm]
+    """Every alarm: each subscriber's three, then ``delivery_lost_alarm``."""
 
     def __init__(
         self,
@@ -237,6 +246,25 @@ class FanOut(Construct):
             )
             self.subscribers[spec.name] = sub
             self.alarms.extend(sub.alarms)
+        # The delivery dead-letter queues share the key with the queues: when SNS
+        # cannot use the key (or a DLQ is gone), the redrive fails too and the
+        # message is dropped. Only the topic's metric shows that loss.
+        self.delivery_lost_alarm = cloudwatch.Alarm(
+            self,
+            "DeliveryLostAlarm",
+            alarm_description=f"{self.node.path}: SNS dropped messages it could neither deliver nor move to a "
+            "delivery dead-letter queue (check the key policy and the queue policies)",
+            metric=self.topic.metric(
+                "NumberOfNotificationsFailedToRedriveToDlq",
+                period=cdk.Duration.minutes(1),
+                statistic=cloudwatch.Stats.SUM,
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarms.append(self.delivery_lost_alarm)
         secure.notify(self.alarms, alarm_topic)
 
     # -- grants ---------------------------------------------------------------
@@ -431,10 +459,11 @@ def _validate(
     require(latency_s >= 1, "max_acceptable_latency", f"{latency_s} s", "must be at least 1 s")
     retention_s = retention_period.to_seconds(integral=False)
     require(
-        sizing.SQS_MIN_RETENTION_S <= retention_s <= sizing.SQS_MAX_RETENTION_S,
+        sizing.SQS_MIN_RETENTION_S <= retention_s < secure.DLQ_RETENTION.to_seconds(),
         "retention_period",
         f"{retention_s} s",
-        "must be between 60 s and 14 days",
+        "must be at least 60 s and shorter than the dead-letter queues' 14 days: a message keeps its "
+        "enqueue time when it moves to a dead-letter queue, so it would expire there at once",
     )
     require(
         retention_s > latency_s,
@@ -452,6 +481,13 @@ def _validate(
             spec.name,
             f"must be lower-case letters and digits in words joined by single hyphens, starting with a letter, "
             f"at most {_NAME_MAX} characters",
+        )
+        require(
+            spec.construct_id not in _RESERVED_IDS,
+            "subscribers[].name",
+            spec.name,
+            f"must not become the construct ID {spec.construct_id!r}, which a child of the FanOut itself has "
+            f"(reserved: {', '.join(map(repr, _RESERVED_IDS))})",
         )
         require(spec.name not in seen, "subscribers[].name", spec.name, "must be unique")
         require(
@@ -539,6 +575,14 @@ def _validate_consumer(where: str, c: LambdaConsumer, *, fifo: bool) -> None:
         f"{where}.max_concurrency",
         c.max_concurrency,
         "must be 2 to 1000 (the SQS event source's range)",
+    )
+    rc = c.reserved_concurrency
+    require(
+        rc is None or (isinstance(rc, int) and not isinstance(rc, bool) and rc >= c.max_concurrency),
+        f"{where}.reserved_concurrency",
+        rc,
+        f"must be at least max_concurrency ({c.max_concurrency}): with fewer reserved executions Lambda throttles "
+        "the event source, and throttled messages count receives toward the dead-letter queue",
     )
 
 

@@ -15,13 +15,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CDK = ["node", str(ROOT / "node_modules" / "aws-cdk" / "bin" / "cdk")]
+# As `make synth` runs it: offline, no notices fetch, no telemetry.
+CDK = ["node", str(ROOT / "node_modules" / "aws-cdk" / "bin" / "cdk"), "--no-notices"]
 EMPTY_APP = "import aws_cdk as cdk; app = cdk.App(); cdk.Stack(app, 'Empty'); app.synth()"
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    result = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    env = {**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true", **(env or {})}
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"bench: {' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

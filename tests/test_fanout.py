@@ -36,7 +36,7 @@ def test_example_creates_topic_queues_and_alarms(example: Template) -> None:
     example.resource_count_is("AWS::SNS::Topic", 2)  # orders + alarms
     example.resource_count_is("AWS::SNS::Subscription", 3)
     example.resource_count_is("AWS::SQS::Queue", 9)  # 3 subscribers x (queue, DLQ, delivery DLQ)
-    example.resource_count_is("AWS::CloudWatch::Alarm", 9)
+    example.resource_count_is("AWS::CloudWatch::Alarm", 10)  # 3 per subscriber + DeliveryLostAlarm
     example.resource_count_is("AWS::KMS::Key", 2)
     example.resource_count_is("AWS::Lambda::Function", 0)
 
@@ -180,6 +180,35 @@ def test_alarms_watch_the_right_queues_and_notify(assembly: Assembly, name: str)
     for a in (dlq, delivery, age):
         assert a["AlarmActions"] == a["OKActions"] == [{"Ref": alarm_topic}]
         assert a["TreatMissingData"] == "notBreaching"
+
+
+def test_age_threshold_follows_max_acceptable_latency_and_alarms_stay_quiet_without_a_topic() -> None:
+    stack = cdk.Stack(new_app(), "Latency")
+    FanOut(stack, "F", subscribers=[Subscriber(name="a")], max_acceptable_latency=cdk.Duration.millis(90_500))
+    alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
+    age = next(a["Properties"] for k, a in alarms.items() if k.startswith("FAOldestMessageAlarm"))
+    assert (age["Threshold"], age["Period"], age["EvaluationPeriods"], age["DatapointsToAlarm"]) == (91, 60, 3, 2)
+    # No alarm_topic: the alarms exist and notify nobody.
+    assert len(alarms) == 4
+    assert all("AlarmActions" not in a["Properties"] and "OKActions" not in a["Properties"] for a in alarms.values())
+
+
+@pytest.mark.parametrize(("stack_id", "topic_path"), [("FanOutStack", "Orders/Topic/Resource"),
+                                                      ("FanOutExistingTopic", "Events/Resource")])
+def test_delivery_lost_alarm_watches_the_topic(assembly: Assembly, stack_id: str, topic_path: str) -> None:
+    # A message SNS could neither deliver nor redrive (e.g. the key policy shuts SNS out of the
+    # queue and its delivery DLQ alike) is gone; only this topic metric shows it.
+    prefix = "Orders" if stack_id == "FanOutStack" else "Fanout"
+    alarm = assembly.properties(stack_id, f"{prefix}/DeliveryLostAlarm/Resource")
+    topic = assembly.resource_id(stack_id, topic_path)
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SNS", "NumberOfNotificationsFailedToRedriveToDlq")
+    assert alarm["Dimensions"] == [{"Name": "TopicName", "Value": {"Fn::GetAtt": [topic, "TopicName"]}}]
+    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 60, 1)
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (
+        0, "GreaterThanThreshold", "notBreaching")
+    if stack_id == "FanOutStack":
+        alarm_topic = assembly.resource_id("FanOutStack", "Alarms/Topic/Resource")
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": alarm_topic}]
 
 
 def test_alarm_topic_key_admits_only_cloudwatch_alarms(assembly: Assembly) -> None:
@@ -354,7 +383,8 @@ def test_exposes_typed_attributes() -> None:
     assert isinstance(fanout.topic, sns.Topic)
     assert set(fanout.subscribers) == {"a", "b"}
     sub = fanout.subscribers["a"]
-    assert sub.function is None and len(sub.alarms) == 3 and len(fanout.alarms) == 6
+    assert sub.function is None and len(sub.alarms) == 3 and len(fanout.alarms) == 7
+    assert fanout.alarms[-1] is fanout.delivery_lost_alarm
     assert sub.queue.fifo is False and sub.dead_letter_queue is not sub.delivery_dead_letter_queue
 
 
@@ -372,3 +402,57 @@ def test_imported_key_warns_that_its_policy_must_already_admit_sns() -> None:
     Annotations.from_stack(stack).has_warning(
         "/Imported/Key", Match.string_like_regexp("cannot be amended here.*sns.amazonaws.com")
     )
+
+
+def test_reserved_concurrency_is_passed_to_the_consumer() -> None:
+    from aws_cdk import aws_lambda as lambda_
+
+    from refarch.fanout import LambdaConsumer
+
+    stack = cdk.Stack(new_app(), "Reserved")
+    code = lambda_.Code.from_inline("def handler(event, context):\n    return {'batchItemFailures': []}\n")
+    consumer = LambdaConsumer(code=code, handler="index.handler", max_concurrency=5, reserved_concurrency=10)
+    FanOut(stack, "F", subscribers=[Subscriber(name="a", consumer=consumer)])
+    [fn] = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
+    assert fn["Properties"]["ReservedConcurrentExecutions"] == 10
+    # Reserved concurrency set: checkov's CKV_AWS_115 is met, not skipped.
+    assert "CKV_AWS_115" not in [s["id"] for s in fn["Metadata"]["checkov"]["skip"]]
+
+
+def test_overrides_reach_the_template() -> None:
+    # Each non-default prop lands where it should; none is silently ignored.
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_logs as logs
+
+    from refarch.fanout import LambdaConsumer
+
+    stack = cdk.Stack(new_app(), "Overrides")
+    code = lambda_.Code.from_inline("def handler(event, context):\n    return {'batchItemFailures': []}\n")
+    FanOut(
+        stack, "F",
+        max_receive_count=7,
+        retention_period=cdk.Duration.days(2),
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+        log_retention=logs.RetentionDays.ONE_MONTH,
+        subscribers=[
+            Subscriber(name="a", max_receive_count=3, visibility_timeout=cdk.Duration.minutes(2)),
+            Subscriber(name="b", consumer=LambdaConsumer(code=code, handler="index.handler", memory_size=512,
+                                                         environment={"LOG_LEVEL": "DEBUG"})),
+        ],
+    )
+    resources = Template.from_stack(stack).to_json()["Resources"]
+
+    def one(prefix: str) -> dict:
+        [found] = [r for k, r in resources.items() if k.startswith(prefix) and "Policy" not in k[len(prefix):]]
+        return found
+
+    a, b = one("FAQueue"), one("FBQueue")
+    assert a["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 3  # the subscriber's own
+    assert b["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 7  # the FanOut's
+    assert a["Properties"]["VisibilityTimeout"] == 120 and "VisibilityTimeout" not in one("FADeadLetterQueue")["Properties"]
+    assert a["Properties"]["MessageRetentionPeriod"] == b["Properties"]["MessageRetentionPeriod"] == 2 * 24 * 3600
+    for r in (a, b, one("FADeadLetterQueue"), one("FADeliveryDeadLetterQueue"), one("FKey"), one("FBConsumerLogs")):
+        assert r["DeletionPolicy"] == "Delete", r["Type"]
+    assert one("FBConsumerLogs")["Properties"]["RetentionInDays"] == 30
+    fn = next(r for r in resources.values() if r["Type"] == "AWS::Lambda::Function")["Properties"]
+    assert fn["MemorySize"] == 512 and fn["Environment"] == {"Variables": {"LOG_LEVEL": "DEBUG"}}

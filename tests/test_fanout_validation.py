@@ -35,6 +35,13 @@ CASES = {
                         "subscribers[].name must be unique (got 'a')"),
     "colliding construct IDs": (dict(subscribers=[Subscriber(name="a-1b"), Subscriber(name="a1b")]),
                                 "must not collide with another subscriber's construct ID 'A1b' (got 'a1b')"),
+    "name of the FanOut's key": (dict(subscribers=[Subscriber(name="key")]),
+                                 "subscribers[].name must not become the construct ID 'Key', which a child of the "
+                                 "FanOut itself has (reserved: 'Key', 'Topic', 'DeliveryLostAlarm') (got 'key')"),
+    "name of the FanOut's topic": (dict(subscribers=[Subscriber(name="topic")]),
+                                   "must not become the construct ID 'Topic'"),
+    "name of the FanOut's alarm": (dict(subscribers=[Subscriber(name="delivery-lost-alarm")]),
+                                   "must not become the construct ID 'DeliveryLostAlarm'"),
     "max_receive_count zero": (dict(subscribers=OK, max_receive_count=0),
                                "max_receive_count must be a whole number from 1 to 1000 (got 0)"),
     "max_receive_count too high": (dict(subscribers=OK, max_receive_count=1001), "(got 1001)"),
@@ -43,7 +50,11 @@ CASES = {
     "latency below one second": (dict(subscribers=OK, max_acceptable_latency=cdk.Duration.millis(500)),
                                  "max_acceptable_latency must be at least 1 s (got '0.5 s')"),
     "retention too long": (dict(subscribers=OK, retention_period=cdk.Duration.days(15)),
-                           "retention_period must be between 60 s and 14 days (got '1296000 s')"),
+                           "retention_period must be at least 60 s and shorter than the dead-letter queues' 14 days"),
+    "retention as long as the DLQs'": (dict(subscribers=OK, retention_period=cdk.Duration.days(14)),
+                                       "so it would expire there at once (got '1209600 s')"),
+    "retention below a minute": (dict(subscribers=OK, retention_period=cdk.Duration.seconds(59),
+                                      max_acceptable_latency=cdk.Duration.seconds(10)), "(got '59 s')"),
     "retention shorter than latency": (
         dict(subscribers=OK, retention_period=cdk.Duration.minutes(10), max_acceptable_latency=cdk.Duration.hours(1)),
         "retention_period must be longer than max_acceptable_latency (3600 s)"),
@@ -76,6 +87,11 @@ CASES = {
                                  "subscribers[a].consumer.handler must name the handler"),
     "consumer concurrency 1": (dict(subscribers=[Subscriber(name="a", consumer=_consumer(max_concurrency=1))]),
                                "subscribers[a].consumer.max_concurrency must be 2 to 1000 (the SQS event source's range) (got 1)"),
+    "reserved concurrency below max concurrency": (
+        dict(subscribers=[Subscriber(name="a", consumer=_consumer(max_concurrency=5, reserved_concurrency=4))]),
+        "subscribers[a].consumer.reserved_concurrency must be at least max_concurrency (5)"),
+    "reserved concurrency zero": (dict(subscribers=[Subscriber(name="a", consumer=_consumer(reserved_concurrency=0))]),
+                                  "throttled messages count receives toward the dead-letter queue (got 0)"),
     "batch above 10 without window": (dict(subscribers=[Subscriber(name="a", consumer=_consumer(batch_size=11))]),
                                       "subscribers[a].consumer.batch_size above 10 needs a max_batching_window of at least 1 s (got 11)"),
     "batching window above 300 s": (

@@ -57,3 +57,67 @@ def test_only_app_py_reads_context_or_environment(path: Path) -> None:
     text = path.read_text()
     for needle in ("try_get_context", "os.environ", "getenv(", "from_lookup("):
         assert needle not in text, f"{path.name} uses {needle}: context, environment and lookups belong in app.py"
+
+
+# --- the README's claims --------------------------------------------------------
+
+README = (ROOT / "README.md").read_text()
+
+
+def _catalog() -> list[list[str]]:
+    section = README.split("## Catalog", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| pattern")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+
+
+def test_readme_catalog_names_what_exists() -> None:
+    import importlib
+    import re
+
+    from stacks import STACK_IDS
+
+    rows = _catalog()
+    assert len(rows) == len(PATTERNS) + 1, "one catalog row per pattern module, plus refarch.secure"
+    for _, constructs, stacks, doc, status in rows:
+        names = re.findall(r"`([\w.]+)`", constructs)
+        module = importlib.import_module(names[0].rsplit(".", 1)[0] if names[0].count(".") > 1 else names[0])
+        for name in names:
+            assert hasattr(module, name.rsplit(".", 1)[-1]) or name == module.__name__, f"README names {name}"
+        for stack in re.findall(r"`(\w+)`", stacks):  # EdgeOrigin<Region> is one per region
+            assert stack in STACK_IDS or stack == "EdgeAccelerator", f"README names stack {stack}"
+        link = re.search(r"\]\(([^)]+)\)", doc).group(1)
+        assert (ROOT / link).is_file(), f"README links {link}"
+        assert status == "ready"
+
+
+def test_readme_commands_and_context_keys_exist() -> None:
+    import re
+
+    makefile = (ROOT / "Makefile").read_text()
+    for target in re.findall(r"^make (\w+)", README, re.M) + re.findall(r"`make (\w+)`", README):
+        assert re.search(rf"^{target}:", makefile, re.M), f"README runs `make {target}`"
+    app = (ROOT / "app.py").read_text()
+    table = README.split("| context key |", 1)[1].split("\n\n", 1)[0]
+    keys = re.findall(r"^\| `(\w+)`(?:, `(\w+)`)?", table, re.M)
+    assert len(keys) == 5
+    for key in {k for pair in keys for k in pair if k}:
+        assert f'_context("{key}")' in app, f"README documents context key {key}; app.py does not read it"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading."""
+    import re
+
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("page", [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))], ids=lambda p: p.name)
+def test_markdown_links_and_anchors_resolve(page: Path) -> None:
+    import re
+
+    for file, anchor in re.findall(r"\]\(([^)#\s]+\.md)?(?:#([^)\s]+))?\)", page.read_text()):
+        target = page.parent / file if file else page
+        assert target.is_file(), f"{page.name} links {file}"
+        if anchor:
+            headings = {_slug(h) for h in re.findall(r"^#+ (.*)$", target.read_text(), re.M)}
+            assert anchor in headings, f"{page.name} links {file or ''}#{anchor}, which no heading makes"
