@@ -69,5 +69,6 @@ export PATH="$PWD/$VENV/node/bin:$PWD/$VENV/bin:\$PATH"
 export JSII_NODE="$PWD/$VENV/node/bin/node"
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1
 export CHECKOV="$PWD/$VENV/checkov/bin/checkov"
+export CDK_DISABLE_CLI_TELEMETRY=true
 ENV
 echo "setup: ready (node $("$VENV/node/bin/node" --version), cdk $("$VENV/node/bin/node" node_modules/aws-cdk/bin/cdk --version 2>/dev/null | cut -d' ' -f1))"

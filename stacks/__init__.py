@@ -103,7 +103,12 @@ def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
         description="refarch: mobile push with SNS (APNs and FCM platform applications, device registration)",
         termination_protection=True,
     )
-    network = NetworkStack(app, "NetworkStack", description="refarch: shared VPC (three tiers, flow logs, endpoints)")
+    network = NetworkStack(
+        app,
+        "NetworkStack",
+        description="refarch: shared VPC (three tiers, flow logs, endpoints)",
+        termination_protection=True,  # its flow logs and key outlive it; the database stack depends on it
+    )
     stacks["NetworkStack"] = network
     stacks["DatabaseStack"] = DatabaseStack(
         app,

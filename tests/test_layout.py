@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -72,8 +73,6 @@ def _catalog() -> list[list[str]]:
 
 def test_readme_catalog_names_what_exists() -> None:
     import importlib
-    import re
-
     from stacks import STACK_IDS
 
     rows = _catalog()
@@ -91,33 +90,39 @@ def test_readme_catalog_names_what_exists() -> None:
 
 
 def test_readme_commands_and_context_keys_exist() -> None:
-    import re
-
     makefile = (ROOT / "Makefile").read_text()
     for target in re.findall(r"^make (\w+)", README, re.M) + re.findall(r"`make (\w+)`", README):
         assert re.search(rf"^{target}:", makefile, re.M), f"README runs `make {target}`"
     app = (ROOT / "app.py").read_text()
     table = README.split("| context key |", 1)[1].split("\n\n", 1)[0]
-    keys = re.findall(r"^\| `(\w+)`(?:, `(\w+)`)?", table, re.M)
-    assert len(keys) == 5
-    for key in {k for pair in keys for k in pair if k}:
-        assert f'_context("{key}")' in app, f"README documents context key {key}; app.py does not read it"
+    documented = {k for pair in re.findall(r"^\| `(\w+)`(?:, `(\w+)`)?", table, re.M) for k in pair if k}
+    read = set(re.findall(r'_context\("(\w+)"\)', app))
+    assert documented == read, f"README documents {sorted(documented - read)} that app.py does not read; " \
+                               f"app.py reads {sorted(read - documented)} that the README does not document"
 
 
 def _slug(heading: str) -> str:
     """GitHub's anchor for a Markdown heading."""
-    import re
-
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
 @pytest.mark.parametrize("page", [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))], ids=lambda p: p.name)
 def test_markdown_links_and_anchors_resolve(page: Path) -> None:
-    import re
-
     for file, anchor in re.findall(r"\]\(([^)#\s]+\.md)?(?:#([^)\s]+))?\)", page.read_text()):
         target = page.parent / file if file else page
         assert target.is_file(), f"{page.name} links {file}"
         if anchor:
             headings = {_slug(h) for h in re.findall(r"^#+ (.*)$", target.read_text(), re.M)}
             assert anchor in headings, f"{page.name} links {file or ''}#{anchor}, which no heading makes"
+
+
+def test_every_app_stack_has_termination_protection() -> None:
+    # Each app stack holds something that outlives a mistaken `cdk destroy`: queues, streams, keys, logs, data.
+    import aws_cdk as cdk
+
+    from stacks import AppConfig, build
+    from tests.conftest import new_app
+
+    stacks = build(new_app(), AppConfig())
+    assert [name for name, stack in stacks.items() if not stack.termination_protection] == []
+    assert all(isinstance(s, cdk.Stack) for s in stacks.values())
