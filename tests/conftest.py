@@ -90,6 +90,10 @@ class Assembly:
     def properties(self, stack_id: str, path: str) -> dict:
         return self.resource(stack_id, path)["Properties"]
 
+    def of_type(self, stack_id: str, resource_type: str) -> dict[str, dict]:
+        """Logical ID -> template entry of every resource of ``resource_type``."""
+        return {k: r for k, r in self.template(stack_id)["Resources"].items() if r["Type"] == resource_type}
+
 
 @pytest.fixture(scope="session")
 def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:

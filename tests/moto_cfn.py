@@ -30,21 +30,29 @@ class SkippedResourceError(AssertionError):
     pass
 
 
-@dataclass
-class DeployedStack:
-    name: str
+class TemplateResolver:
+    """Resolves the intrinsic functions a CDK template uses, as CloudFormation
+    would, against what a harness created. Subclasses say where the physical
+    IDs are (``_physical_ids``), the stack's name and the attributes they know
+    (``_get_att``); what they cannot resolve fails loudly."""
+
     template: dict
-    physical_ids: dict[str, str]
-    outputs: dict[str, str]
-    skipped: dict[str, str] = field(default_factory=dict)  # logical id -> type
+    skipped: dict[str, str]
+
+    def _physical_ids(self) -> Mapping[str, str]:
+        raise NotImplementedError
+
+    def _stack_name(self) -> str:
+        raise NotImplementedError
 
     def logical_ids(self, resource_type: str) -> list[str]:
         return [k for k, r in self.template["Resources"].items() if r["Type"] == resource_type]
 
     def resolve(self, value: Any) -> Any:
-        """Resolve the intrinsic functions a CDK template uses, against the deployed stack."""
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
+        if isinstance(value, str):
+            return self._resolve_string(value)
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -55,33 +63,66 @@ class DeployedStack:
                 return self._get_att(*arg)
             if fn == "Fn::Join":
                 sep, parts = arg
-                return sep.join(str(self.resolve(p)) for p in parts)
+                return self._resolve_string(sep.join(str(self.resolve(p)) for p in parts))
+            if fn == "Fn::Select":
+                index, items = arg
+                return self.resolve(items)[int(index)]
+            if fn == "Fn::GetAZs":
+                zones = boto3.client("ec2", region_name=REGION).describe_availability_zones()["AvailabilityZones"]
+                return [z["ZoneName"] for z in zones]
+            if fn in ("Fn::GetStackOutput", "Fn::ImportValue"):
+                return self._cross_stack(arg)
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def _resolve_string(self, value: str) -> str:
+        return value
 
     def _ref(self, name: str) -> str:
         pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
-                  "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": self.name}
+                  "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": self._stack_name()}
         if name in pseudo:
             return pseudo[name]
-        if name not in self.physical_ids:
+        physical = self._physical_ids()
+        if name not in physical:
             raise KeyError(f"Ref {name}: not created in moto (skipped: {self.skipped.get(name)})")
-        return self.physical_ids[name]
+        return physical[name]
 
-    def _get_att(self, logical_id: str, attribute: str) -> str:
+    def _get_att(self, logical_id: str, attribute: str) -> Any:
         resource_type = self.template["Resources"][logical_id]["Type"]
-        physical = self._ref(logical_id)
-        if (resource_type, attribute) == ("AWS::SQS::Queue", "Arn"):
-            attrs = boto3.client("sqs", region_name=REGION).get_queue_attributes(
-                QueueUrl=physical, AttributeNames=["QueueArn"]
-            )
-            return attrs["Attributes"]["QueueArn"]
-        if (resource_type, attribute) in {("AWS::SNS::Topic", "TopicArn")}:
-            return physical
         if (resource_type, attribute) == ("AWS::KMS::Key", "Arn"):
             # Built as AWS builds it: moto's DescribeKey fails on keys its CloudFormation
             # created (it re-parses the stored policy, a dict, as a JSON string).
-            return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{physical}"
+            return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{self._ref(logical_id)}"
         raise NotImplementedError(f"Fn::GetAtt {resource_type}.{attribute} is not resolved by this harness")
+
+    def _cross_stack(self, arg: Any) -> Any:
+        raise NotImplementedError(f"cross-stack reference {arg} is not resolved by this harness")
+
+
+@dataclass
+class DeployedStack(TemplateResolver):
+    name: str
+    template: dict
+    physical_ids: dict[str, str]
+    outputs: dict[str, str]
+    skipped: dict[str, str] = field(default_factory=dict)  # logical id -> type
+
+    def _physical_ids(self) -> Mapping[str, str]:
+        return self.physical_ids
+
+    def _stack_name(self) -> str:
+        return self.name
+
+    def _get_att(self, logical_id: str, attribute: str) -> Any:
+        resource_type = self.template["Resources"][logical_id]["Type"]
+        if (resource_type, attribute) == ("AWS::SQS::Queue", "Arn"):
+            attrs = boto3.client("sqs", region_name=REGION).get_queue_attributes(
+                QueueUrl=self._ref(logical_id), AttributeNames=["QueueArn"]
+            )
+            return attrs["Attributes"]["QueueArn"]
+        if (resource_type, attribute) == ("AWS::SNS::Topic", "TopicArn"):
+            return self._ref(logical_id)
+        return super()._get_att(logical_id, attribute)
 
 
 def deploy(template: Mapping, stack_name: str, *, allowed_skips: Mapping[str, str]) -> DeployedStack:

@@ -22,7 +22,7 @@ from typing import Any
 
 import boto3
 
-from tests.moto_cfn import ACCOUNT, REGION
+from tests.moto_cfn import ACCOUNT, REGION, TemplateResolver
 
 #: Resource types created here, in dependency order.
 APPLIED = (
@@ -55,51 +55,20 @@ IGNORED_PROPERTIES = {
 
 
 @dataclass
-class AppliedDatabase:
+class AppliedDatabase(TemplateResolver):
     template: dict
     physical: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # logical id -> type
     subnets: list[str] = field(default_factory=list)
 
-    def of_type(self, resource_type: str) -> list[str]:
-        return [k for k, r in self.template["Resources"].items() if r["Type"] == resource_type]
+    def _physical_ids(self) -> Mapping[str, str]:
+        return self.physical
 
-    # -- intrinsic functions ----------------------------------------------------
+    def _stack_name(self) -> str:
+        return "DatabaseStack"
 
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        if isinstance(value, str):
-            return _DYNAMIC.sub(lambda m: self._secret_field(m["secret"], m["key"]), value)
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            (fn, arg), = value.items()
-            if fn == "Ref":
-                return self._ref(arg)
-            if fn == "Fn::GetAtt":
-                return self._get_att(*arg)
-            if fn == "Fn::Join":
-                sep, parts = arg
-                return self.resolve(sep.join(str(self.resolve(p)) for p in parts))
-            if fn == "Fn::Select":
-                index, items = arg
-                return self.resolve(items)[int(index)]
-            if fn == "Fn::GetAZs":
-                zones = boto3.client("ec2", region_name=REGION).describe_availability_zones()["AvailabilityZones"]
-                return [z["ZoneName"] for z in zones]
-            if fn in ("Fn::GetStackOutput", "Fn::ImportValue"):
-                return self._cross_stack(arg)
-        return {k: self.resolve(v) for k, v in value.items()}
-
-    def _ref(self, name: str) -> str:
-        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
-                  "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "DatabaseStack"}
-        if name in pseudo:
-            return pseudo[name]
-        if name not in self.physical:
-            raise KeyError(f"Ref {name}: not applied (skipped: {self.skipped.get(name)})")
-        return self.physical[name]
+    def _resolve_string(self, value: str) -> str:
+        return _DYNAMIC.sub(lambda m: self._secret_field(m["secret"], m["key"]), value)
 
     def _get_att(self, logical_id: str, attribute: str) -> Any:
         resource_type = self.template["Resources"][logical_id]["Type"]
@@ -115,9 +84,7 @@ class AppliedDatabase:
                     "Endpoint.Port": str(cluster["Port"])}[attribute]
         if (resource_type, attribute) == ("AWS::RDS::DBProxy", "Endpoint"):
             return rds.describe_db_proxies(DBProxyName=physical)["DBProxies"][0]["Endpoint"]
-        if (resource_type, attribute) == ("AWS::KMS::Key", "Arn"):
-            return boto3.client("kms", region_name=REGION).describe_key(KeyId=physical)["KeyMetadata"]["Arn"]
-        raise NotImplementedError(f"Fn::GetAtt {resource_type}.{attribute} is not resolved by this harness")
+        return super()._get_att(logical_id, attribute)
 
     def _cross_stack(self, arg: Any) -> str:
         name = arg["OutputName"] if isinstance(arg, dict) else str(arg)
@@ -151,7 +118,7 @@ def apply_database(template: Mapping, *, not_applied: Mapping[str, str]) -> Appl
     db.subnets = _network()
     db.skipped = {k: r["Type"] for k, r in db.template["Resources"].items() if r["Type"] not in APPLIED}
     for resource_type in APPLIED:
-        for logical_id in db.of_type(resource_type):
+        for logical_id in db.logical_ids(resource_type):
             props = db.template["Resources"][logical_id].get("Properties", {})
             ignored = IGNORED_PROPERTIES.get(resource_type, {})
             db.physical[logical_id] = _CREATE[resource_type](db, logical_id, {

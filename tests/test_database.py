@@ -17,10 +17,6 @@ STACK = "DatabaseStack"
 GIB = 1024**3
 
 
-def _of_type(assembly: Assembly, stack: str, resource_type: str) -> dict[str, dict]:
-    return {k: r for k, r in assembly.template(stack)["Resources"].items() if r["Type"] == resource_type}
-
-
 def _isolated_vpc() -> tuple[cdk.Stack, ec2.Vpc]:
     stack = cdk.Stack(new_app(), "S")
     return stack, ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
@@ -202,7 +198,7 @@ def test_key_admits_cloudwatch_logs_and_is_retained(assembly: Assembly) -> None:
 
 def test_mysql_exports_three_log_groups(assembly: Assembly) -> None:
     names = [r["Properties"]["LogGroupName"]["Fn::Join"][1][2]
-             for r in _of_type(assembly, "DatabaseMysql", "AWS::Logs::LogGroup").values()
+             for r in assembly.of_type("DatabaseMysql", "AWS::Logs::LogGroup").values()
              if "LogGroupName" in r["Properties"]]
     assert sorted(names) == ["/audit", "/error", "/slowquery"]
 
@@ -221,7 +217,7 @@ def test_secret_is_generated_encrypted_retained_and_excludes_awkward_characters(
 
 
 def test_secret_rotates_every_30_days_in_the_vpc(assembly: Assembly) -> None:
-    [schedule] = _of_type(assembly, STACK, "AWS::SecretsManager::RotationSchedule").values()
+    [schedule] = assembly.of_type(STACK, "AWS::SecretsManager::RotationSchedule").values()
     props = schedule["Properties"]
     assert props["RotationRules"] == {"ScheduleExpression": "rate(30 days)"}
     hosted = props["HostedRotationLambda"]
@@ -230,7 +226,7 @@ def test_secret_rotates_every_30_days_in_the_vpc(assembly: Assembly) -> None:
     rotation_group = assembly.resource_id(STACK, "Database/RotationSecurityGroup/Resource")
     assert hosted["VpcSecurityGroupIds"] == {"Fn::GetAtt": [rotation_group, "GroupId"]}
     assert "IsolatedSubnet" in str(hosted["VpcSubnetIds"])
-    mysql = next(iter(_of_type(assembly, "DatabaseMysql", "AWS::SecretsManager::RotationSchedule").values()))
+    mysql = next(iter(assembly.of_type("DatabaseMysql", "AWS::SecretsManager::RotationSchedule").values()))
     assert mysql["Properties"]["HostedRotationLambda"]["RotationType"] == "MySQLSingleUser"
 
 
@@ -240,7 +236,7 @@ def test_rotation_function_reaches_only_the_database_and_https_in_the_vpc(assemb
     assert "SecurityGroupIngress" not in group
     [https] = group["SecurityGroupEgress"]
     assert (https["FromPort"], https["ToPort"]) == (443, 443) and "CidrBlock" in str(https["CidrIp"])
-    egress = [r["Properties"] for r in _of_type(assembly, STACK, "AWS::EC2::SecurityGroupEgress").values()
+    egress = [r["Properties"] for r in assembly.of_type(STACK, "AWS::EC2::SecurityGroupEgress").values()
               if r["Properties"]["GroupId"]["Fn::GetAtt"][0] == rotation_group]
     assert [e["DestinationSecurityGroupId"] for e in egress] == [
         {"Fn::GetAtt": ["DatabaseSecurityGroup5C91FDCB", "GroupId"]}]
@@ -253,7 +249,7 @@ def test_database_security_group_admits_only_named_groups_and_sends_nothing(asse
     group = assembly.properties(STACK, "Database/SecurityGroup/Resource")
     assert group["SecurityGroupEgress"][0]["Description"] == "Disallow all traffic"
     assert "SecurityGroupIngress" not in group
-    ingress = [r["Properties"] for r in _of_type(assembly, STACK, "AWS::EC2::SecurityGroupIngress").values()
+    ingress = [r["Properties"] for r in assembly.of_type(STACK, "AWS::EC2::SecurityGroupIngress").values()
                if r["Properties"]["GroupId"] == {"Fn::GetAtt": ["DatabaseSecurityGroup5C91FDCB", "GroupId"]}]
     sources = sorted(i["SourceSecurityGroupId"]["Fn::GetAtt"][0] for i in ingress)
     assert sources == sorted(assembly.resource_id(STACK, p) for p in (
@@ -273,7 +269,7 @@ def test_proxy_requires_tls_and_iam_auth(assembly: Assembly) -> None:
 
 
 def test_no_proxy_unless_asked(assembly: Assembly) -> None:
-    assert _of_type(assembly, "DatabaseServerlessReaders", "AWS::RDS::DBProxy") == {}
+    assert assembly.of_type("DatabaseServerlessReaders", "AWS::RDS::DBProxy") == {}
 
 
 # --- reader auto scaling -------------------------------------------------------------
@@ -290,7 +286,7 @@ def test_reader_auto_scaling_targets_the_replica_count(assembly: Assembly) -> No
     }  # no RoleARN: Application Auto Scaling uses its RDS service-linked role
     assert set(target["DependsOn"]) == {"DatabaseClusterWriterD43085C6", "DatabaseClusterReader1D8B76102",
                                         "DatabaseClusterReader26C65DE14"}
-    assert not _of_type(assembly, STACK, "AWS::IAM::Role").keys() & {"DatabaseReaderScalingRole66166625"}
+    assert not assembly.of_type(STACK, "AWS::IAM::Role").keys() & {"DatabaseReaderScalingRole66166625"}
 
 
 def test_reader_scaling_policy_tracks_average_reader_cpu(assembly: Assembly) -> None:
@@ -311,7 +307,7 @@ def test_reader_scaling_on_connections(assembly: Assembly) -> None:
 
 
 def test_no_reader_scaling_unless_asked(assembly: Assembly) -> None:
-    assert _of_type(assembly, "DatabaseMysql", "AWS::ApplicationAutoScaling::ScalableTarget") == {}
+    assert assembly.of_type("DatabaseMysql", "AWS::ApplicationAutoScaling::ScalableTarget") == {}
 
 
 # --- alarms ------------------------------------------------------------------------
@@ -390,7 +386,7 @@ def test_mysql_thresholds(assembly: Assembly) -> None:
 
 
 def test_nine_alarms_per_cluster(assembly: Assembly) -> None:
-    assert len(_of_type(assembly, STACK, "AWS::CloudWatch::Alarm")) == 9
+    assert len(assembly.of_type(STACK, "AWS::CloudWatch::Alarm")) == 9
 
 
 # --- Parameter Store -----------------------------------------------------------------
@@ -398,7 +394,7 @@ def test_nine_alarms_per_cluster(assembly: Assembly) -> None:
 
 def test_non_secret_settings_in_parameter_store_hierarchy(assembly: Assembly) -> None:
     parameters = {r["Properties"]["Name"]: r["Properties"]
-                  for r in _of_type(assembly, STACK, "AWS::SSM::Parameter").values()}
+                  for r in assembly.of_type(STACK, "AWS::SSM::Parameter").values()}
     assert sorted(parameters) == [f"/refarch/dev/database/{n}" for n in sorted(
         ["writer-endpoint", "reader-endpoint", "port", "database-name", "secret-arn", "proxy-endpoint"])]
     assert all(p["Type"] == "String" and p["Tier"] == "Standard" for p in parameters.values())
@@ -412,7 +408,7 @@ def test_non_secret_settings_in_parameter_store_hierarchy(assembly: Assembly) ->
 
 
 def test_no_parameters_unless_a_path_is_given(assembly: Assembly) -> None:
-    assert _of_type(assembly, "DatabaseServerlessReaders", "AWS::SSM::Parameter") == {}
+    assert assembly.of_type("DatabaseServerlessReaders", "AWS::SSM::Parameter") == {}
 
 
 # --- outputs --------------------------------------------------------------------------
@@ -454,12 +450,12 @@ def test_session_manager_host_has_no_inbound_rule_and_no_port_22(assembly: Assem
     [https] = group["SecurityGroupEgress"]
     assert (https["IpProtocol"], https["FromPort"], https["ToPort"]) == ("tcp", 443, 443)
     assert "CidrBlock" in str(https["CidrIp"]) and "0.0.0.0/0" not in str(group)
-    ingress_to_host = [r for r in _of_type(assembly, STACK, "AWS::EC2::SecurityGroupIngress").values()
+    ingress_to_host = [r for r in assembly.of_type(STACK, "AWS::EC2::SecurityGroupIngress").values()
                        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}]
     assert ingress_to_host == []
     for stack in (STACK, "DatabaseMysql", "DatabaseRds"):
         assert '"FromPort": 22' not in str(assembly.template(stack)).replace("'", '"')
-    egress = [r["Properties"] for r in _of_type(assembly, STACK, "AWS::EC2::SecurityGroupEgress").values()
+    egress = [r["Properties"] for r in assembly.of_type(STACK, "AWS::EC2::SecurityGroupEgress").values()
               if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}]
     assert sorted(str(e["DestinationSecurityGroupId"]["Fn::GetAtt"][0]) for e in egress) == sorted(
         assembly.resource_id(STACK, p) for p in ("Database/SecurityGroup/Resource", "Database/ProxySecurityGroup/Resource"))
@@ -512,12 +508,12 @@ def test_rds_replicas_follow_the_primary_in_other_zones(assembly: Assembly) -> N
 
 
 def test_rds_logs_have_retention(assembly: Assembly) -> None:
-    retention = [r["Properties"] for r in _of_type(assembly, "DatabaseRds", "Custom::LogRetention").values()]
+    retention = [r["Properties"] for r in assembly.of_type("DatabaseRds", "Custom::LogRetention").values()]
     assert len(retention) == 6 and all(r["RetentionInDays"] == 365 for r in retention)
 
 
 def test_rds_alarms_carry_the_instance_dimension(assembly: Assembly) -> None:
-    alarms = _of_type(assembly, "DatabaseRds", "AWS::CloudWatch::Alarm")
+    alarms = assembly.of_type("DatabaseRds", "AWS::CloudWatch::Alarm")
     assert len(alarms) == 3 * 4 + 2  # CPU, memory, connections, storage per instance; lag per replica
     for alarm in alarms.values():
         [dim] = alarm["Properties"]["Dimensions"]
@@ -548,7 +544,7 @@ def test_rds_for_mysql_requires_tls_with_its_own_value() -> None:
 
 
 def test_rds_parameters(assembly: Assembly) -> None:
-    names = sorted(r["Properties"]["Name"] for r in _of_type(assembly, "DatabaseRds", "AWS::SSM::Parameter").values())
+    names = sorted(r["Properties"]["Name"] for r in assembly.of_type("DatabaseRds", "AWS::SSM::Parameter").values())
     assert names == [f"/refarch/test/rds/{n}" for n in
                      sorted(["writer-endpoint", "reader-endpoints", "port", "database-name", "secret-arn"])]
 
@@ -556,7 +552,7 @@ def test_rds_parameters(assembly: Assembly) -> None:
 def test_rds_secret_rotates_and_is_retained(assembly: Assembly) -> None:
     secret = assembly.resource("DatabaseRds", "Database/Primary/Secret/Resource")
     assert secret["DeletionPolicy"] == "Retain"
-    [schedule] = _of_type(assembly, "DatabaseRds", "AWS::SecretsManager::RotationSchedule").values()
+    [schedule] = assembly.of_type("DatabaseRds", "AWS::SecretsManager::RotationSchedule").values()
     assert schedule["Properties"]["HostedRotationLambda"]["RotationType"] == "PostgreSQLSingleUser"
 
 
@@ -605,7 +601,7 @@ def test_application_reads_its_settings_by_path_and_decrypts_only_through_secret
 
 def test_application_is_admitted_to_database_and_proxy(assembly: Assembly) -> None:
     app = {"Fn::GetAtt": [assembly.resource_id("DatabaseMysql", "AppSecurityGroup/Resource"), "GroupId"]}
-    ingress = [r["Properties"] for r in _of_type(assembly, "DatabaseMysql", "AWS::EC2::SecurityGroupIngress").values()
+    ingress = [r["Properties"] for r in assembly.of_type("DatabaseMysql", "AWS::EC2::SecurityGroupIngress").values()
                if r["Properties"]["SourceSecurityGroupId"] == app]
     ports = sorted(str(i["FromPort"]) for i in ingress)
     assert ports == ["3306", "{'Fn::GetAtt': ['DatabaseCluster5B53A178', 'Endpoint.Port']}"]  # proxy, cluster

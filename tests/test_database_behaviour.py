@@ -77,7 +77,7 @@ def applied(assembly: Assembly) -> Iterator[AppliedDatabase]:
 
 @pytest.fixture
 def cluster(applied: AppliedDatabase) -> dict:
-    [logical_id] = applied.of_type("AWS::RDS::DBCluster")
+    [logical_id] = applied.logical_ids("AWS::RDS::DBCluster")
     return boto3.client("rds", region_name=REGION).describe_db_clusters(
         DBClusterIdentifier=applied.physical[logical_id])["DBClusters"][0]
 
@@ -120,12 +120,12 @@ def test_secret_arn_leads_to_the_credentials_the_cluster_was_created_with(
     secret = json.loads(sm.get_secret_value(SecretId=config["secret-arn"])["SecretString"])
     assert secret["username"] == cluster["MasterUsername"] == "dbadmin"
     assert secret["host"] == cluster["Endpoint"] and secret["port"] == 15432 and secret["dbname"] == "app"
-    [secret_id] = applied.of_type("AWS::SecretsManager::Secret")
+    [secret_id] = applied.logical_ids("AWS::SecretsManager::Secret")
     template = applied.template["Resources"][secret_id]["Properties"]["GenerateSecretString"]
     assert len(secret["password"]) == template["PasswordLength"]
     assert not set(secret["password"]) & set(template["ExcludeCharacters"])
     # The cluster's MasterUserPassword is a dynamic reference into this secret, resolved like CloudFormation.
-    [cluster_id] = applied.of_type("AWS::RDS::DBCluster")
+    [cluster_id] = applied.logical_ids("AWS::RDS::DBCluster")
     reference = json.dumps(applied.template["Resources"][cluster_id]["Properties"]["MasterUserPassword"])
     assert "{{resolve:secretsmanager:" in reference and ":SecretString:password::}}" in reference
     password = applied.template["Resources"][cluster_id]["Properties"]["MasterUserPassword"]
@@ -134,7 +134,7 @@ def test_secret_arn_leads_to_the_credentials_the_cluster_was_created_with(
 
 def test_secret_is_encrypted_with_the_stack_key(applied: AppliedDatabase) -> None:
     sm = boto3.client("secretsmanager", region_name=REGION)
-    [secret_id] = applied.of_type("AWS::SecretsManager::Secret")
+    [secret_id] = applied.logical_ids("AWS::SecretsManager::Secret")
     kms_key = sm.describe_secret(SecretId=applied.physical[secret_id])["KmsKeyId"]
     key_id = applied.physical[applied.template["Resources"][secret_id]["Properties"]["KmsKeyId"]["Fn::GetAtt"][0]]
     assert kms_key.endswith(key_id)

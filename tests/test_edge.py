@@ -36,12 +36,8 @@ TLS_ONLY = {"Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "fal
             "Principal": {"AWS": "*"}}
 
 
-def _resources(assembly: Assembly, stack: str, type_: str) -> dict[str, dict]:
-    return {k: r for k, r in assembly.template(stack)["Resources"].items() if r["Type"] == type_}
-
-
 def _one(assembly: Assembly, stack: str, type_: str) -> tuple[str, dict]:
-    found = _resources(assembly, stack, type_)
+    found = assembly.of_type(stack, type_)
     assert len(found) == 1, f"{stack}: {len(found)} {type_}"
     return next(iter(found.items()))
 
@@ -75,7 +71,7 @@ def test_deploy_order_origins_then_accelerator_then_distribution(assembly: Assem
 
 @pytest.mark.parametrize(("stack", "region"), [("EdgeOriginUsEast1", "us-east-1"), ("EdgeOriginEuWest1", "eu-west-1")])
 def test_availability_zones_come_from_committed_context(assembly: Assembly, stack: str, region: str) -> None:
-    zones = {s["Properties"]["AvailabilityZone"] for s in _resources(assembly, stack, "AWS::EC2::Subnet").values()}
+    zones = {s["Properties"]["AvailabilityZone"] for s in assembly.of_type(stack, "AWS::EC2::Subnet").values()}
     assert zones == {f"{region}a", f"{region}b"}
 
 
@@ -234,7 +230,7 @@ def test_s3_origin_is_private_through_origin_access_control(assembly: Assembly) 
 def test_content_bucket_admits_only_this_distribution_and_tls(assembly: Assembly) -> None:
     bucket = assembly.resource_id("EdgeStack", "Site/Content/Resource")
     distribution = assembly.resource_id("EdgeStack", "Site/Distribution/Resource")
-    statements = _resources(assembly, "EdgeStack", "AWS::S3::BucketPolicy")[
+    statements = assembly.of_type("EdgeStack", "AWS::S3::BucketPolicy")[
         assembly.resource_id("EdgeStack", "Site/Content/Policy/Resource")]["Properties"]["PolicyDocument"]["Statement"]
     assert any({k: s.get(k) for k in TLS_ONLY} == TLS_ONLY for s in statements)
     allow = [s for s in statements if s["Effect"] == "Allow"]
@@ -243,7 +239,7 @@ def test_content_bucket_admits_only_this_distribution_and_tls(assembly: Assembly
     assert allow[0]["Action"] == "s3:GetObject"
     arn = allow[0]["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Join"][1]
     assert arn[-1] == {"Ref": distribution} and arn[-2].endswith(":distribution/")
-    encryption = _resources(assembly, "EdgeStack", "AWS::S3::Bucket")[bucket]["Properties"]["BucketEncryption"]
+    encryption = assembly.of_type("EdgeStack", "AWS::S3::Bucket")[bucket]["Properties"]["BucketEncryption"]
     rule = encryption["ServerSideEncryptionConfiguration"][0]
     assert rule["ServerSideEncryptionByDefault"] == {
         "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": [assembly.resource_id("EdgeStack", "Site/Key/Resource"),
@@ -251,7 +247,7 @@ def test_content_bucket_admits_only_this_distribution_and_tls(assembly: Assembly
 
 
 def test_key_lets_cloudfront_decrypt_and_log_delivery_encrypt(assembly: Assembly) -> None:
-    key = _resources(assembly, "EdgeStack", "AWS::KMS::Key")[assembly.resource_id("EdgeStack", "Site/Key/Resource")]
+    key = assembly.of_type("EdgeStack", "AWS::KMS::Key")[assembly.resource_id("EdgeStack", "Site/Key/Resource")]
     assert key["Properties"]["EnableKeyRotation"] is True
     assert key["DeletionPolicy"] == "Retain"
     statements = key["Properties"]["KeyPolicy"]["Statement"]
@@ -319,12 +315,12 @@ def test_standard_logging_v2_to_the_encrypted_log_bucket(assembly: Assembly) -> 
     assert destination["Properties"]["DestinationResourceArn"] == {"Fn::GetAtt": [bucket, "Arn"]}
     assert delivery["Properties"]["DeliverySourceName"] == {"Ref": source_id}
     assert delivery["Properties"]["DeliveryDestinationArn"] == {"Fn::GetAtt": [destination_id, "Arn"]}
-    policy = _resources(assembly, "EdgeStack", "AWS::S3::BucketPolicy")[
+    policy = assembly.of_type("EdgeStack", "AWS::S3::BucketPolicy")[
         assembly.resource_id("EdgeStack", "Site/Logs/Policy/Resource")]["Properties"]["PolicyDocument"]["Statement"]
     allow = next(s for s in policy if s.get("Sid") == "AllowLogDelivery")
     assert allow["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
     assert allow["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
-    logs_bucket = _resources(assembly, "EdgeStack", "AWS::S3::Bucket")[bucket]["Properties"]
+    logs_bucket = assembly.of_type("EdgeStack", "AWS::S3::Bucket")[bucket]["Properties"]
     assert logs_bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}  # no ACLs
     assert logs_bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 365
 
@@ -369,12 +365,12 @@ def test_with_domain_viewer_tls_is_1_2_2021_with_sni(assembly: Assembly) -> None
 def test_with_domain_apex_and_www_alias_a_and_aaaa_to_cloudfront(assembly: Assembly) -> None:
     distribution = assembly.resource_id("EdgeDomainStack", "Site/Distribution/Resource")
     records = sorted((r["Properties"]["Name"], r["Properties"]["Type"], json.dumps(r["Properties"]["AliasTarget"]))
-                     for r in _resources(assembly, "EdgeDomainStack", "AWS::Route53::RecordSet").values())
+                     for r in assembly.of_type("EdgeDomainStack", "AWS::Route53::RecordSet").values())
     target = json.dumps({"DNSName": {"Fn::GetAtt": [distribution, "DomainName"]}, "HostedZoneId": {
         "Fn::FindInMap": ["AWSCloudFrontPartitionHostedZoneIdMap", {"Ref": "AWS::Partition"}, "zoneId"]}})
     assert records == [(f"{DOMAIN}.", "A", target), (f"{DOMAIN}.", "AAAA", target),
                        (f"www.{DOMAIN}.", "A", target), (f"www.{DOMAIN}.", "AAAA", target)]
-    assert _resources(assembly, "EdgeStack", "AWS::Route53::RecordSet") == {}
+    assert assembly.of_type("EdgeStack", "AWS::Route53::RecordSet") == {}
 
 
 @pytest.mark.parametrize(("stack", "region"), [("EdgeDomainOriginUsEast1", "us-east-1"),
@@ -388,7 +384,7 @@ def test_with_domain_regional_latency_record_is_health_checked(assembly: Assembl
         "Inverted": False, "MeasureLatency": False,
     }
     records = {r["Properties"]["Name"]: r["Properties"]
-               for r in _resources(assembly, stack, "AWS::Route53::RecordSet").values()}
+               for r in assembly.of_type(stack, "AWS::Route53::RecordSet").values()}
     latency = records[f"origin.{DOMAIN}."]
     assert (latency["Region"], latency["SetIdentifier"]) == (region, region)
     assert latency["HealthCheckId"] == {"Ref": check_id}
@@ -402,7 +398,7 @@ def test_with_domain_regional_latency_record_is_health_checked(assembly: Assembl
 
 
 def test_alb_defaults(assembly: Assembly) -> None:
-    alb = _resources(assembly, "EdgeOriginEuWest1", "AWS::ElasticLoadBalancingV2::LoadBalancer")[
+    alb = assembly.of_type("EdgeOriginEuWest1", "AWS::ElasticLoadBalancingV2::LoadBalancer")[
         assembly.resource_id("EdgeOriginEuWest1", "Origin/LoadBalancer/Resource")]["Properties"]
     attributes = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
     assert alb["Scheme"] == "internet-facing"
@@ -429,7 +425,7 @@ def test_without_domain_alb_forwards_http_80_to_ip_targets(assembly: Assembly) -
 def test_with_domain_alb_serves_tls13_and_redirects_http(assembly: Assembly) -> None:
     stack = "EdgeDomainOriginEuWest1"
     listeners = {r["Properties"]["Port"]: r["Properties"]
-                 for r in _resources(assembly, stack, "AWS::ElasticLoadBalancingV2::Listener").values()}
+                 for r in assembly.of_type(stack, "AWS::ElasticLoadBalancingV2::Listener").values()}
     cert = _one(assembly, stack, "AWS::CertificateManager::Certificate")
     assert listeners[443]["Protocol"] == "HTTPS"
     assert listeners[443]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
@@ -444,7 +440,7 @@ def test_with_domain_alb_serves_tls13_and_redirects_http(assembly: Assembly) -> 
 def test_security_group_admits_the_listener_ports_and_reaches_only_the_vpc(assembly: Assembly, stack: str,
                                                                            ports: list[int]) -> None:
     group_id = assembly.resource_id(stack, "Origin/SecurityGroup/Resource")
-    group = _resources(assembly, stack, "AWS::EC2::SecurityGroup")[group_id]
+    group = assembly.of_type(stack, "AWS::EC2::SecurityGroup")[group_id]
     props = group["Properties"]
     assert [(r["CidrIp"], r["FromPort"]) for r in props["SecurityGroupIngress"]] == [("0.0.0.0/0", p) for p in ports]
     (egress,) = props["SecurityGroupEgress"]
@@ -454,7 +450,7 @@ def test_security_group_admits_the_listener_ports_and_reaches_only_the_vpc(assem
 
 def test_origin_alarms_carry_their_dimensions(assembly: Assembly) -> None:
     stack = "EdgeOriginUsEast1"
-    alarms = {r["Properties"]["MetricName"]: r["Properties"] for r in _resources(assembly, stack,
+    alarms = {r["Properties"]["MetricName"]: r["Properties"] for r in assembly.of_type(stack,
                                                                                  "AWS::CloudWatch::Alarm").values()}
     group = assembly.resource_id(stack, "Origin/Targets/Resource")
     alb = assembly.resource_id(stack, "Origin/LoadBalancer/Resource")
@@ -480,14 +476,14 @@ def test_accelerator_is_ipv4_and_retained(assembly: Assembly) -> None:
 def test_accelerator_listens_on_tcp_443_and_80(assembly: Assembly) -> None:
     listeners = sorted((json.dumps(r["Properties"]["PortRanges"]), r["Properties"]["Protocol"],
                         r["Properties"]["ClientAffinity"])
-                       for r in _resources(assembly, "EdgeAccelAccelerator",
+                       for r in assembly.of_type("EdgeAccelAccelerator",
                                            "AWS::GlobalAccelerator::Listener").values())
     assert listeners == [('[{"FromPort": 443, "ToPort": 443}]', "TCP", "NONE"),
                          ('[{"FromPort": 80, "ToPort": 80}]', "TCP", "NONE")]
 
 
 def test_endpoint_groups_in_every_region_point_at_that_regions_alb(assembly: Assembly) -> None:
-    groups = _resources(assembly, "EdgeAccelAccelerator", "AWS::GlobalAccelerator::EndpointGroup")
+    groups = assembly.of_type("EdgeAccelAccelerator", "AWS::GlobalAccelerator::EndpointGroup")
     assert len(groups) == 6  # 3 regions x 2 listeners
     seen = set()
     for group in groups.values():
@@ -512,7 +508,7 @@ def test_with_domain_api_name_aliases_the_accelerator(assembly: Assembly) -> Non
         "Name": f"api.{DOMAIN}.", "Type": "A", "HostedZoneId": ZONE_ID,
         "AliasTarget": {"DNSName": {"Fn::GetAtt": [accelerator, "DnsName"]}, "HostedZoneId": "Z2BJ6XQ5FK7U4H"},
     }
-    assert _resources(assembly, "EdgeAccelAccelerator", "AWS::Route53::RecordSet") == {}
+    assert assembly.of_type("EdgeAccelAccelerator", "AWS::Route53::RecordSet") == {}
 
 
 def _pascal(region: str) -> str:

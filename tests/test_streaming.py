@@ -27,10 +27,6 @@ def _ref(assembly: Assembly, stack: str, path: str) -> dict:
     return {"Ref": assembly.resource_id(stack, path)}
 
 
-def _of_type(assembly: Assembly, stack: str, resource_type: str) -> dict[str, dict]:
-    return {k: r for k, r in assembly.template(stack)["Resources"].items() if r["Type"] == resource_type}
-
-
 # --- the stream ------------------------------------------------------------------
 
 
@@ -45,7 +41,7 @@ def test_stream_is_encrypted_with_the_pattern_key_and_retained(assembly: Assembl
 def test_shared_key_is_used_not_replaced(assembly: Assembly) -> None:
     stream = assembly.properties("StreamingEnhancedFanOut", "Orders/Stream/Resource")
     assert stream["StreamEncryption"]["KeyId"] == _arn(assembly, "StreamingEnhancedFanOut", "SharedKey/Resource")
-    assert len(_of_type(assembly, "StreamingEnhancedFanOut", "AWS::KMS::Key")) == 1
+    assert len(assembly.of_type("StreamingEnhancedFanOut", "AWS::KMS::Key")) == 1
 
 
 def test_key_is_rotated_and_admits_logs_only_when_there_are_log_groups(assembly: Assembly) -> None:
@@ -94,7 +90,7 @@ def test_provisioned_shards_are_the_computed_numbers(assembly: Assembly, stack, 
 
 def test_consumer_event_source_defaults(assembly: Assembly) -> None:
     stack = "StreamingEnhancedFanOut"
-    esm = next(r["Properties"] for r in _of_type(assembly, stack, "AWS::Lambda::EventSourceMapping").values()
+    esm = next(r["Properties"] for r in assembly.of_type(stack, "AWS::Lambda::EventSourceMapping").values()
                if r["Properties"]["FunctionName"] == _ref(assembly, stack, "Orders/SearchIndex/Function/Resource"))
     assert esm == {
         "BatchSize": 100,
@@ -112,13 +108,13 @@ def test_consumer_event_source_defaults(assembly: Assembly) -> None:
 
 def test_consumer_options_are_passed_through(assembly: Assembly) -> None:
     sessionizer, fraud = (
-        next(r["Properties"] for r in _of_type(assembly, MAIN, "AWS::Lambda::EventSourceMapping").values()
+        next(r["Properties"] for r in assembly.of_type(MAIN, "AWS::Lambda::EventSourceMapping").values()
              if r["Properties"]["FunctionName"] == _ref(assembly, MAIN, f"Clicks/{name}/Function/Resource"))
         for name in ("Sessionizer", "FraudCheck")
     )
     assert (sessionizer["BatchSize"], sessionizer["MaximumBatchingWindowInSeconds"], sessionizer["ParallelizationFactor"]) == (500, 1, 2)
     assert fraud["StartingPosition"] == "LATEST" and "MaximumBatchingWindowInSeconds" not in fraud
-    aggregator = next(iter(_of_type(assembly, "StreamingProvisioned", "AWS::Lambda::EventSourceMapping").values()))["Properties"]
+    aggregator = next(iter(assembly.of_type("StreamingProvisioned", "AWS::Lambda::EventSourceMapping").values()))["Properties"]
     assert aggregator["StartingPosition"] == "AT_TIMESTAMP"
     assert aggregator["StartingPositionTimestamp"] == REPLAY_FROM.timestamp()
     assert (aggregator["MaximumRetryAttempts"], aggregator["MaximumRecordAgeInSeconds"]) == (10, 6 * 3600)
@@ -127,17 +123,17 @@ def test_consumer_options_are_passed_through(assembly: Assembly) -> None:
 
 def test_enhanced_fan_out_two_consumers_by_default_one_on_request_one_opted_out(assembly: Assembly) -> None:
     stack = "StreamingEnhancedFanOut"
-    consumers = _of_type(assembly, stack, "AWS::Kinesis::StreamConsumer")
+    consumers = assembly.of_type(stack, "AWS::Kinesis::StreamConsumer")
     assert sorted(c["Properties"]["ConsumerName"] for c in consumers.values()) == ["audit", "search-index"]
     assert all(c["Properties"]["StreamARN"] == _arn(assembly, stack, "Orders/Stream/Resource") for c in consumers.values())
     sources = {r["Properties"]["FunctionName"]["Ref"]: r["Properties"]["EventSourceArn"]
-               for r in _of_type(assembly, stack, "AWS::Lambda::EventSourceMapping").values()}
+               for r in assembly.of_type(stack, "AWS::Lambda::EventSourceMapping").values()}
     assert sources[assembly.resource_id(stack, "Orders/Audit/Function/Resource")] == _arn(
         assembly, stack, "Orders/Audit/StreamConsumer/Resource", "ConsumerARN")
     assert sources[assembly.resource_id(stack, "Orders/Metrics/Function/Resource")] == _arn(assembly, stack, "Orders/Stream/Resource")
     # One consumer alone reads with shared throughput.
-    assert _of_type(assembly, "StreamingProvisioned", "AWS::Kinesis::StreamConsumer") == {}
-    assert len(_of_type(assembly, MAIN, "AWS::Kinesis::StreamConsumer")) == 2
+    assert assembly.of_type("StreamingProvisioned", "AWS::Kinesis::StreamConsumer") == {}
+    assert len(assembly.of_type(MAIN, "AWS::Kinesis::StreamConsumer")) == 2
 
 
 def test_consumer_dead_letter_queue_is_encrypted_kept_14_days_and_tls_only(assembly: Assembly) -> None:
@@ -318,7 +314,7 @@ DIMENSION = {"AWS/Kinesis": "StreamName", "AWS/Lambda": "FunctionName", "AWS/SQS
 @pytest.mark.parametrize("stack, count", [(MAIN, 10), ("StreamingOnDemand", 3), ("StreamingProvisioned", 6),
                                           ("StreamingEnhancedFanOut", 12), ("StreamingFirehose", 4)])
 def test_every_alarm_in_every_configuration_carries_its_dimension(assembly: Assembly, stack: str, count: int) -> None:
-    alarms = _of_type(assembly, stack, "AWS::CloudWatch::Alarm")
+    alarms = assembly.of_type(stack, "AWS::CloudWatch::Alarm")
     assert len(alarms) == count
     for logical_id, alarm in alarms.items():
         props = alarm["Properties"]
@@ -329,7 +325,7 @@ def test_every_alarm_in_every_configuration_carries_its_dimension(assembly: Asse
 
 def test_every_alarm_has_dimensions_and_notifies(assembly: Assembly) -> None:
     topic = _ref(assembly, MAIN, "Alarms/Topic/Resource")
-    alarms = _of_type(assembly, MAIN, "AWS::CloudWatch::Alarm")
+    alarms = assembly.of_type(MAIN, "AWS::CloudWatch::Alarm")
     assert len(alarms) == 3 + 2 * 3 + 1  # stream, two consumers, delivery
     for alarm in alarms.values():
         props = alarm["Properties"]
@@ -337,7 +333,7 @@ def test_every_alarm_has_dimensions_and_notifies(assembly: Assembly) -> None:
         assert props["AlarmActions"] == props["OKActions"] == [topic]
         assert props["TreatMissingData"] == "notBreaching"
     # Without a topic the alarms exist and notify nobody.
-    bare = _of_type(assembly, "StreamingOnDemand", "AWS::CloudWatch::Alarm")
+    bare = assembly.of_type("StreamingOnDemand", "AWS::CloudWatch::Alarm")
     assert len(bare) == 3 and not any("AlarmActions" in a["Properties"] for a in bare.values())
 
 

@@ -26,10 +26,6 @@ def _arn(assembly: Assembly, stack: str, path: str) -> dict:
     return {"Fn::GetAtt": [assembly.resource_id(stack, path), "Arn"]}
 
 
-def _of_type(assembly: Assembly, stack: str, resource_type: str) -> dict:
-    return {k: r for k, r in assembly.template(stack)["Resources"].items() if r["Type"] == resource_type}
-
-
 def _container(assembly: Assembly, stack: str, fleet: str) -> dict:
     [container] = assembly.properties(stack, f"{fleet}/TaskDefinition/Resource")["ContainerDefinitions"]
     return container
@@ -365,7 +361,7 @@ def test_lambda_workers(assembly: Assembly) -> None:
     assert fn["Environment"] == {"Variables": {"WORKER_HANDLER": "handlers:require_json"}}
     assert fn["KmsKeyArn"] == _arn(assembly, stack, f"{fleet}/Key/Resource")
     assert fn["TracingConfig"] == {"Mode": "Active"} and fn["LoggingConfig"]["LogFormat"] == "JSON"
-    [esm] = _of_type(assembly, stack, "AWS::Lambda::EventSourceMapping").values()
+    [esm] = assembly.of_type(stack, "AWS::Lambda::EventSourceMapping").values()
     assert esm["Properties"] == {
         "BatchSize": 50,
         "EventSourceArn": _arn(assembly, stack, f"{fleet}/Queue/Resource"),
@@ -393,7 +389,7 @@ def test_lambda_at_max_alarm_watches_the_functions_concurrency(assembly: Assembl
 
 def test_scale_to_zero_case_settings(assembly: Assembly) -> None:
     stack, fleet = "WorkerFleetScaleToZero", "Exports"
-    queues = _of_type(assembly, stack, "AWS::SQS::Queue")
+    queues = assembly.of_type(stack, "AWS::SQS::Queue")
     assert len(queues) == 2 and all(q["Properties"]["FifoQueue"] is True for q in queues.values())
     queue = assembly.properties(stack, f"{fleet}/Queue/Resource")
     assert queue["VisibilityTimeout"] == 120 and queue["RedrivePolicy"]["maxReceiveCount"] == 3
@@ -425,7 +421,7 @@ def test_ecs_exec_when_enabled_is_logged_and_encrypted(assembly: Assembly) -> No
 
 def test_fanout_subscriber_queue_plugs_in(assembly: Assembly) -> None:
     stack, fleet = "WorkerFleetFanOutSubscriber", "Invoicing"
-    assert len(_of_type(assembly, stack, "AWS::SQS::Queue")) == 6  # FanOut's only: the fleet made none
+    assert len(assembly.of_type(stack, "AWS::SQS::Queue")) == 6  # FanOut's only: the fleet made none
     queue = "Orders/Invoicing/Queue/Resource"
     statements = assembly.properties(stack, f"{fleet}/TaskDefinition/TaskRole/DefaultPolicy/Resource")[
         "PolicyDocument"]["Statement"]
