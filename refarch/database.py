@@ -231,15 +231,11 @@ class AuroraCluster(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.SNAPSHOT,
     ) -> None:
         super().__init__(scope, construct_id)
-        subnets = subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        family = _family("engine", engine.engine_family)
-        port = family["port"] if port is None else port
         require = secure.require
-        azs = _availability_zones(vpc, subnets)
-        _validate_common(
-            port=port, family=family, database_name=database_name, master_username=master_username,
-            rotation=rotation, backup_retention=backup_retention, monitoring_interval=monitoring_interval,
-            cpu_alarm_percent=cpu_alarm_percent, parameter_path=parameter_path,
+        subnets, family, port, azs = _prepare(
+            vpc=vpc, subnets=subnets, engine_family=engine.engine_family, port=port, database_name=database_name,
+            master_username=master_username, rotation=rotation, backup_retention=backup_retention,
+            monitoring_interval=monitoring_interval, cpu_alarm_percent=cpu_alarm_percent, parameter_path=parameter_path,
         )
         require(
             isinstance(readers, int) and not isinstance(readers, bool) and 1 <= readers <= sizing.AURORA_MAX_READERS,
@@ -589,15 +585,11 @@ class RdsWithReadReplicas(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.SNAPSHOT,
     ) -> None:
         super().__init__(scope, construct_id)
-        subnets = subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        family = _family("engine", engine.engine_family)
-        port = family["port"] if port is None else port
         require = secure.require
-        azs = _availability_zones(vpc, subnets)
-        _validate_common(
-            port=port, family=family, database_name=database_name, master_username=master_username,
-            rotation=rotation, backup_retention=backup_retention, monitoring_interval=monitoring_interval,
-            cpu_alarm_percent=cpu_alarm_percent, parameter_path=parameter_path,
+        subnets, family, port, azs = _prepare(
+            vpc=vpc, subnets=subnets, engine_family=engine.engine_family, port=port, database_name=database_name,
+            master_username=master_username, rotation=rotation, backup_retention=backup_retention,
+            monitoring_interval=monitoring_interval, cpu_alarm_percent=cpu_alarm_percent, parameter_path=parameter_path,
         )
         require(
             isinstance(read_replicas, int) and not isinstance(read_replicas, bool)
@@ -930,6 +922,19 @@ def _availability_zones(vpc: ec2.IVpc, subnets: ec2.SubnetSelection) -> list[str
         "must span at least two availability zones, or a zone failure takes the database down",
     )
     return azs
+
+
+def _prepare(
+    *, vpc: ec2.IVpc, subnets: ec2.SubnetSelection | None, engine_family: str | None, port: int | None, **common,
+) -> tuple[ec2.SubnetSelection, dict, int, list[str]]:
+    """What both database constructs settle first: the subnets (default: isolated), the engine family and its
+    refarch port, the validated common props, and the availability zones the subnets span."""
+    subnets = subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+    family = _family("engine", engine_family)
+    port = family["port"] if port is None else port
+    azs = _availability_zones(vpc, subnets)
+    _validate_common(port=port, family=family, **common)
+    return subnets, family, port, azs
 
 
 def _validate_common(

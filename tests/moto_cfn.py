@@ -10,6 +10,7 @@ synthesized rather than a hand-written copy.
 
 from __future__ import annotations
 
+import abc
 import io
 import json
 import zipfile
@@ -30,7 +31,7 @@ class SkippedResourceError(AssertionError):
     pass
 
 
-class TemplateResolver:
+class TemplateResolver(abc.ABC):
     """Resolves the intrinsic functions a CDK template uses, as CloudFormation
     would, against what a harness created. Subclasses say where the physical
     IDs are (``_physical_ids``), the stack's name and the attributes they know
@@ -39,11 +40,11 @@ class TemplateResolver:
     template: dict
     skipped: dict[str, str]
 
-    def _physical_ids(self) -> Mapping[str, str]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _physical_ids(self) -> Mapping[str, str]: ...
 
-    def _stack_name(self) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _stack_name(self) -> str: ...
 
     def logical_ids(self, resource_type: str) -> list[str]:
         return [k for k, r in self.template["Resources"].items() if r["Type"] == resource_type]
