@@ -594,7 +594,13 @@ def notify(alarms: Sequence[cloudwatch.Alarm], topic: sns.ITopic | None) -> None
 class AlarmTopic(Construct):
     """An encrypted, TLS-only SNS topic for alarm notifications.
 
-    CloudWatch may use its key only for alarms in this account.
+    CloudWatch publishes alarm actions as the service principal
+    ``cloudwatch.amazonaws.com``. The topic policy that ``enforce_ssl`` writes
+    replaces SNS's default policy, so it must admit that principal itself,
+    for alarms in this account and region only (``aws:SourceAccount`` and
+    ``aws:SourceArn``, the keys AWS documents for this path:
+    https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger).
+    CloudWatch may use the topic's key for the same alarms only.
 
     :param email: optional address subscribed to the topic. Default: none.
     :param removal_policy: what happens to the key when removed. Default: RETAIN.
@@ -613,12 +619,21 @@ class AlarmTopic(Construct):
         stack = cdk.Stack.of(self)
         self.key = encryption_key(self, "Key", description="Alarm notifications", removal_policy=removal_policy)
         self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True, signature_version="2")
-        allow_service_to_use_key(
-            self.key,
-            "cloudwatch.amazonaws.com",
-            source_arns=[stack.format_arn(service="cloudwatch", resource="alarm", resource_name="*",
-                                          arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
+        alarms = stack.format_arn(service="cloudwatch", resource="alarm", resource_name="*",
+                                  arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": alarms},
+                },
+            )
         )
+        allow_service_to_use_key(self.key, "cloudwatch.amazonaws.com", source_arns=[alarms])
         if email:
             self.topic.add_subscription(subs.EmailSubscription(email))
 

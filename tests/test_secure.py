@@ -121,3 +121,27 @@ def test_network_uses_three_azs_with_an_explicit_env() -> None:
     stack = cdk.Stack(app, "Env", env=cdk.Environment(account="111111111111", region="eu-west-1"))
     secure.Network(stack, "Network", max_azs=3)
     Template.from_stack(stack).resource_count_is("AWS::EC2::Subnet", 9)
+
+
+def test_every_alarm_topic_admits_cloudwatch_alarms_of_this_account() -> None:
+    # enforce_ssl writes a topic policy that replaces SNS's default one: without this Allow,
+    # CloudWatch's alarm actions are refused ("not authorized to perform: SNS:Publish").
+    stack = cdk.Stack(new_app(), "Alarms")
+    topic = secure.AlarmTopic(stack, "Alarms")
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::SNS::TopicPolicy", {
+        "Topics": [{"Ref": stack.get_logical_id(topic.topic.node.default_child)}],
+        "PolicyDocument": {"Statement": Match.array_with([{
+            "Sid": "AllowCloudWatchAlarmsToPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": {"Ref": stack.get_logical_id(topic.topic.node.default_child)},
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", [
+                    "arn:", {"Ref": "AWS::Partition"}, ":cloudwatch:", {"Ref": "AWS::Region"}, ":",
+                    {"Ref": "AWS::AccountId"}, ":alarm:*"]]}},
+            },
+        }])},
+    })
