@@ -18,7 +18,8 @@ Three parts:
   themselves: alarm actions, SNS subscriptions and their dead-letter queues,
   encrypted topics, queues, log groups and streams, event source mappings and
   their failure destinations, Firehose sources and destinations, S3 access
-  logging, and every service role's trust policy. Nothing here lists a
+  logging, CloudFront origin access control, and every service role's
+  trust policy. Nothing here lists a
   pattern's resources by name, so a new pattern is covered without edits.
 
 ``check(template, accesses)`` evaluates each access with tests/iam_eval.py.
@@ -312,6 +313,16 @@ SERVICE_CONTEXT: dict[str, ServiceContext] = {
     "role->logs": ServiceContext(
         {"aws:SecureTransport": _true},
         "https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#using-iam-s3",
+    ),
+    # CloudFront reading an S3 origin through origin access control: the bucket
+    # policy (and the bucket key's policy) condition on aws:SourceArn = the distribution.
+    "cloudfront->s3": ServiceContext(
+        {"aws:SourceArn": _source},
+        "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html",
+    ),
+    "cloudfront->s3-key": ServiceContext(
+        {"aws:SourceArn": _source},
+        "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html",
     ),
     # S3 server access logging: the target bucket policy admits
     # logging.s3.amazonaws.com with aws:SourceArn = source bucket, aws:SourceAccount.
@@ -706,6 +717,33 @@ class _Deriver:
                      ctx.context(self.r, self.r._get_att(bucket, "Arn"), obj),
                      resource_policy=self.bucket_policy(target))
 
+    def cloudfront_origins(self) -> None:
+        kind = "distribution->s3-origin"
+        principal = Principal.of_service("cloudfront.amazonaws.com")
+        ctx, kctx = SERVICE_CONTEXT["cloudfront->s3"], SERVICE_CONTEXT["cloudfront->s3-key"]
+        for distribution, props in self.of_type("AWS::CloudFront::Distribution"):
+            distribution_arn = f"arn:{self.r.partition}:cloudfront::{self.r.account}:distribution/{self.r._ref(distribution)}"
+            for origin in props["DistributionConfig"].get("Origins", []):
+                if not origin.get("OriginAccessControlId"):
+                    continue
+                bucket = self.r.target(origin["DomainName"], "AWS::S3::Bucket")
+                if bucket is None:
+                    self.external(kind, distribution, origin["DomainName"])
+                    continue
+                path = self.r.resolve(origin.get("OriginPath", "")).strip("/")
+                obj = f"{self.r._get_att(bucket, 'Arn')}/{path + '/' if path else ''}index.html"
+                self.add(kind, distribution, bucket, "bucket policy", principal, ["s3:GetObject"], obj, ctx,
+                         ctx.context(self.r, distribution_arn, obj), resource_policy=self.bucket_policy(bucket))
+                encryption = self.r.resources[bucket]["Properties"].get("BucketEncryption") or {}
+                for rule in encryption.get("ServerSideEncryptionConfiguration", []):
+                    default = rule.get("ServerSideEncryptionByDefault") or {}
+                    if default.get("SSEAlgorithm", "").startswith("aws:kms"):
+                        key = self.key_of(kind, distribution, default.get("KMSMasterKeyID"))
+                        if key is not None:
+                            self.add(kind, distribution, key, "key policy", principal, ["kms:Decrypt"],
+                                     self.r._get_att(key, "Arn"), kctx, kctx.context(self.r, distribution_arn, obj),
+                                     resource_policy=self.key_policy(key), key=True)
+
     def trust(self) -> None:
         for role, props in self.of_type("AWS::IAM::Role"):
             trust = self.r.resolve(props["AssumeRolePolicyDocument"])
@@ -738,6 +776,7 @@ def derive(template: Mapping[str, Any], *, region: str | None = None, account: s
     deriver.event_sources()
     deriver.firehose()
     deriver.bucket_logging()
+    deriver.cloudfront_origins()
     deriver.trust()
     return deriver.out
 
