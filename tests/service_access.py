@@ -53,7 +53,8 @@ _Builder = Callable[["SymbolicResolver", str], str]
 
 def _arn(service: str, resource: str, *, region: bool = True, account: bool = True) -> _Builder:
     def build(r: SymbolicResolver, name: str) -> str:
-        return f"arn:{r.partition}:{service}:{r.region if region else ''}:{r.account if account else ''}:{resource.format(name=name)}"
+        where = f"{r.region if region else ''}:{r.account if account else ''}"
+        return f"arn:{r.partition}:{service}:{where}:{resource.format(name=name)}"
 
     return build
 
@@ -403,7 +404,8 @@ class Access:
 
     @property
     def name(self) -> str:
-        return f"{self.kind}: {self.source} -> {self.target} ({self.policy}, {self.request.principal} {self.request.action})"
+        who = f"{self.request.principal} {self.request.action}"
+        return f"{self.kind}: {self.source} -> {self.target} ({self.policy}, {who})"
 
     def decide(self) -> Decision:
         return evaluate(self.request, resource_policy=self.resource_policy,
@@ -510,7 +512,9 @@ class _Deriver:
         policy = self.attached_policy("AWS::SNS::TopicPolicy", "Topics", topic)
         ctx = SERVICE_CONTEXT[ctx_name]
         if policy is None:
-            self.out.problems.append(f"{kind}: {self.r.path(topic)} has no topic policy (SNS's default is not modelled)")
+            self.out.problems.append(
+                f"{kind}: {self.r.path(topic)} has no topic policy (SNS's default is not modelled)"
+            )
         else:
             self.add(kind, source, topic, "topic policy", principal, ["sns:Publish"], topic_arn, ctx,
                      ctx.context(self.r, source_arn, topic_arn), resource_policy=policy)
@@ -572,7 +576,8 @@ class _Deriver:
         principal = Principal.of_arn(self.r._get_att(role, "Arn"))
         identity = self.identity_policies(role)
         ttype = self.r.resources[target]["Type"]
-        target_arn = resource or self.r._get_att(target, "Arn" if ttype != "AWS::Kinesis::StreamConsumer" else "ConsumerARN")
+        attribute = "ConsumerARN" if ttype == "AWS::Kinesis::StreamConsumer" else "Arn"
+        target_arn = resource or self.r._get_att(target, attribute)
         ctx = SERVICE_CONTEXT[f"role->{service}"]
         resource_policy = {
             "AWS::SQS::Queue": lambda: self.attached_policy("AWS::SQS::QueuePolicy", "Queues", target),
@@ -619,8 +624,8 @@ class _Deriver:
             else:
                 stream = source
                 if stype == "AWS::Kinesis::StreamConsumer":
-                    self.role_reads(kind, esm, role, source, ["kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"],
-                                    "kinesis")
+                    self.role_reads(kind, esm, role, source,
+                                    ["kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"], "kinesis")
                     stream = self.r.target(self.r.resources[source]["Properties"]["StreamARN"], "AWS::Kinesis::Stream")
                     if stream is None:
                         self.external(kind, esm, self.r.resources[source]["Properties"]["StreamARN"])
@@ -692,7 +697,8 @@ class _Deriver:
                 self.role_uses_key(kind, stream, role, kms, "s3", ["kms:GenerateDataKey", "kms:Decrypt"],
                                    f"{bucket_arn}/{prefix}object.gz")
             logging = dest.get("CloudWatchLoggingOptions") or {}
-            group = self.r.target(logging.get("LogGroupName"), "AWS::Logs::LogGroup") if logging.get("Enabled") else None
+            group = self.r.target(logging.get("LogGroupName"), "AWS::Logs::LogGroup")
+            group = group if logging.get("Enabled") else None
             if group is not None:
                 stream_name = self.r.resolve(logging.get("LogStreamName", "stream"))
                 group_arn = self.r._get_att(group, "Arn").removesuffix(":*")
@@ -722,7 +728,8 @@ class _Deriver:
         principal = Principal.of_service("cloudfront.amazonaws.com")
         ctx, kctx = SERVICE_CONTEXT["cloudfront->s3"], SERVICE_CONTEXT["cloudfront->s3-key"]
         for distribution, props in self.of_type("AWS::CloudFront::Distribution"):
-            distribution_arn = f"arn:{self.r.partition}:cloudfront::{self.r.account}:distribution/{self.r._ref(distribution)}"
+            distribution_id = self.r._ref(distribution)
+            distribution_arn = f"arn:{self.r.partition}:cloudfront::{self.r.account}:distribution/{distribution_id}"
             for origin in props["DistributionConfig"].get("Origins", []):
                 if not origin.get("OriginAccessControlId"):
                     continue

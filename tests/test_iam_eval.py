@@ -119,7 +119,8 @@ def test_not_action_matches_every_other_action() -> None:
 
 def test_resource_wildcards_and_not_resource() -> None:
     def decide(statement: dict) -> Decision:
-        return evaluate(publish(context={}), resource_policy=policy({"Effect": "Allow", "Principal": "*", "Action": "*", **statement}))
+        allow = {"Effect": "Allow", "Principal": "*", "Action": "*", **statement}
+        return evaluate(publish(context={}), resource_policy=policy(allow))
 
     assert decide({"Resource": f"arn:aws:sns:us-east-1:{ACCOUNT}:*"}) is Decision.ALLOW
     assert decide({"Resource": f"arn:aws:sns:eu-west-1:{ACCOUNT}:*"}) is Decision.IMPLICIT_DENY
@@ -136,7 +137,8 @@ def test_a_key_missing_from_the_context_fails_the_condition() -> None:
     the service does not set (here sts:ExternalId) never holds."""
     extra = {**CW_ALLOW, "Condition": {**CW_ALLOW["Condition"], "StringEquals": {"sts:ExternalId": ACCOUNT}}}
     assert evaluate(publish(), resource_policy=policy(extra)) is Decision.IMPLICIT_DENY
-    assert evaluate(publish(context={"aws:SourceArn": ALARM}), resource_policy=policy(CW_ALLOW)) is Decision.IMPLICIT_DENY
+    no_account = publish(context={"aws:SourceArn": ALARM})
+    assert evaluate(no_account, resource_policy=policy(CW_ALLOW)) is Decision.IMPLICIT_DENY
 
 
 def test_a_missing_key_disarms_a_bool_deny() -> None:
@@ -232,12 +234,14 @@ def decrypt(principal: Principal = ROLE) -> Request:
 def test_key_policy_root_statement_delegates_to_the_identity_policy() -> None:
     identity = policy({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY})
     assert evaluate(decrypt(), resource_policy=policy(ROOT), key_policy=True) is Decision.IMPLICIT_DENY
-    assert evaluate(decrypt(), resource_policy=policy(ROOT), identity_policies=[identity], key_policy=True) is Decision.ALLOW
+    allowed = evaluate(decrypt(), resource_policy=policy(ROOT), identity_policies=[identity], key_policy=True)
+    assert allowed is Decision.ALLOW
 
 
 def test_key_policy_must_admit_even_when_the_identity_policy_allows() -> None:
     identity = policy({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"})
-    assert evaluate(decrypt(), resource_policy=policy(), identity_policies=[identity], key_policy=True) is Decision.IMPLICIT_DENY
+    denied = evaluate(decrypt(), resource_policy=policy(), identity_policies=[identity], key_policy=True)
+    assert denied is Decision.IMPLICIT_DENY
 
 
 def test_root_statement_does_not_admit_a_service_principal() -> None:
