@@ -18,7 +18,7 @@ Three parts:
   themselves: alarm actions, SNS subscriptions and their dead-letter queues,
   encrypted topics, queues, log groups and streams, event source mappings and
   their failure destinations, Firehose sources and destinations, S3 access
-  logging, CloudFront origin access control, and every service role's
+  logging, CloudFront origin access control, RDS Proxy secrets, and every service role's
   trust policy. Nothing here lists a
   pattern's resources by name, so a new pattern is covered without edits.
 
@@ -167,6 +167,8 @@ class SymbolicResolver(TemplateResolver):
         if name in self.template.get("Parameters", {}):
             return f"<parameter:{name}>"
         resource = self.resources[name]
+        if resource["Type"] == "AWS::SecretsManager::SecretTargetAttachment":
+            return self.resolve(resource["Properties"]["SecretId"])  # Ref: the attached secret's ARN
         builder = _TYPES.get(resource["Type"], (None, _name, {}))[1]
         return builder(self, self.name_of(name))
 
@@ -325,6 +327,17 @@ SERVICE_CONTEXT: dict[str, ServiceContext] = {
         {"aws:SourceArn": _source},
         "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html",
     ),
+    # RDS Proxy's role reading the database secrets it authenticates with;
+    # Secrets Manager's KMS calls carry kms:ViaService and the SecretARN context.
+    "role->secretsmanager": ServiceContext(
+        {"aws:SecureTransport": _true},
+        "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-secrets-arns.html",
+    ),
+    "role->secretsmanager-key": ServiceContext(
+        {"kms:ViaService": _via("secretsmanager"), "kms:CallerAccount": _account,
+         "kms:EncryptionContext:SecretARN": _target},
+        "https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",
+    ),
     # S3 server access logging: the target bucket policy admits
     # logging.s3.amazonaws.com with aws:SourceArn = source bucket, aws:SourceAccount.
     "s3-logging->s3": ServiceContext(
@@ -431,7 +444,8 @@ class _Deriver:
             if res["Type"] in types:
                 yield lid, res.get("Properties", {})
 
-    def attached_policy(self, policy_type: str, list_property: str, target: str) -> dict | None:
+    def attached_policy(self, policy_type: str, list_property: str, target: str, *,
+                        document: str = "PolicyDocument") -> dict | None:
         """The resolved policy document of a TopicPolicy/QueuePolicy/BucketPolicy naming ``target``."""
         ref = self.r._ref(target)
         docs = []
@@ -439,7 +453,7 @@ class _Deriver:
             names = props.get(list_property)
             names = names if isinstance(names, list) else [names]
             if any(self.r.resolve(n) == ref for n in names):
-                docs.append(self.r.resolve(props["PolicyDocument"]))
+                docs.append(self.r.resolve(props[document]))
         if not docs:
             return None
         return {"Statement": [s for d in docs for s in d["Statement"]]}
@@ -582,6 +596,8 @@ class _Deriver:
         resource_policy = {
             "AWS::SQS::Queue": lambda: self.attached_policy("AWS::SQS::QueuePolicy", "Queues", target),
             "AWS::S3::Bucket": lambda: self.bucket_policy(target),
+            "AWS::SecretsManager::Secret": lambda: self.attached_policy(
+                "AWS::SecretsManager::ResourcePolicy", "SecretId", target, document="ResourcePolicy"),
         }.get(ttype, lambda: None)()
         self.add(kind, source, target, policy_kind or "identity policy", principal, actions, target_arn, ctx,
                  ctx.context(self.r, "", target_arn), resource_policy=resource_policy, identity=identity)
@@ -751,6 +767,27 @@ class _Deriver:
                                      self.r._get_att(key, "Arn"), kctx, kctx.context(self.r, distribution_arn, obj),
                                      resource_policy=self.key_policy(key), key=True)
 
+    def proxies(self) -> None:
+        kind = "proxy->secret"
+        for proxy, props in self.of_type("AWS::RDS::DBProxy"):
+            role = self.r.target(props["RoleArn"], "AWS::IAM::Role")
+            for auth in props.get("Auth", []):
+                if "SecretArn" not in auth:
+                    continue
+                secret = self.r.target(auth["SecretArn"], "AWS::SecretsManager::Secret",
+                                       "AWS::SecretsManager::SecretTargetAttachment")
+                if secret is not None and self.r.resources[secret]["Type"].endswith("SecretTargetAttachment"):
+                    secret = self.r.target(self.r.resources[secret]["Properties"]["SecretId"],
+                                           "AWS::SecretsManager::Secret")
+                if role is None or secret is None:
+                    self.external(kind, proxy, auth["SecretArn"])
+                    continue
+                secret_arn = self.r._ref(secret)
+                self.role_reads(kind, proxy, role, secret, ["secretsmanager:GetSecretValue"], "secretsmanager",
+                                resource=secret_arn)
+                self.role_uses_key(kind, proxy, role, self.r.resources[secret]["Properties"].get("KmsKeyId"),
+                                   "secretsmanager", ["kms:Decrypt"], secret_arn)
+
     def trust(self) -> None:
         for role, props in self.of_type("AWS::IAM::Role"):
             trust = self.r.resolve(props["AssumeRolePolicyDocument"])
@@ -784,6 +821,7 @@ def derive(template: Mapping[str, Any], *, region: str | None = None, account: s
     deriver.firehose()
     deriver.bucket_logging()
     deriver.cloudfront_origins()
+    deriver.proxies()
     deriver.trust()
     return deriver.out
 

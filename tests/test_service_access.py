@@ -7,7 +7,7 @@ queue and delivery dead-letter queue (+ their keys); encrypted log groups ->
 key; event source mappings -> queue / stream / consumer (+ key) and their
 on-failure destinations; Firehose -> source stream, bucket, key, log group;
 S3 access logging -> target bucket; CloudFront origin access control ->
-bucket (+ key); every role's trust -> each service
+bucket (+ key); RDS Proxy -> its secrets (+ key); every role's trust -> each service
 principal it names. Each access is evaluated (tests/iam_eval.py) against the
 resource policy, the key policy, the trust policy and the role's identity
 policies, with only the request context the service is documented to set.
@@ -85,6 +85,7 @@ RULES = {
     "firehose->logs",
     "bucket->access-logs",
     "distribution->s3-origin",
+    "proxy->secret",
     "role-trust",
 }
 
