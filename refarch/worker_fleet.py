@@ -14,7 +14,9 @@ undefined. Workers are ECS Fargate tasks running the worker shipped in
 source. What can fail has somewhere to go: a message the workers fail
 ``max_receive_count`` times moves to the dead-letter queue, which is alarmed,
 as are a message older than the latency budget and a fleet stuck at its
-maximum.
+maximum. A Fargate worker protects its task from scale-in and deployments
+while it holds messages (ECS task scale-in protection), so ECS stops only idle
+workers and long jobs are not abandoned.
 
 Copy this file with ``secure.py``, ``sizing.py`` and ``runtime/worker`` to use
 it elsewhere.
@@ -68,6 +70,13 @@ _FARGATE_MEMORY = {
     16384: (32768, 122880, 8192),
 }
 _RESERVED_ENV = ("WORKER_", "AWS_")
+#: Minutes each scale-in protection request protects a task for; the worker renews it every half of
+#: this while it still works, so a worker that can no longer renew is unprotected within this time.
+SCALE_IN_PROTECTION_MINUTES = 10
+#: Interface endpoints Fargate workers need in a VPC without NAT: ``secure.WORKER_ENDPOINTS`` (SQS, ECR,
+#: ECR Docker, CloudWatch Logs, KMS) plus ECS, which the ECS agent calls for scale-in protection
+#: (UpdateTaskProtection). With ``scale_in_protection=False``, ``secure.WORKER_ENDPOINTS`` is enough.
+FARGATE_WORKER_ENDPOINTS = (*secure.WORKER_ENDPOINTS, ec2.InterfaceVpcEndpointAwsService.ECS)
 _Cfn = appscaling.CfnScalingPolicy
 
 
@@ -86,7 +95,18 @@ class FargateWorkers:
     :param environment: extra environment variables (not ``WORKER_*``/``AWS_*``).
     :param stop_timeout: SIGTERM to SIGKILL, 25-120 s. The worker gets this minus
         5 s to finish the message in hand, then hands back what it holds.
-        Default: 30 s (ECS's default).
+        Without ``scale_in_protection`` that grace must cover
+        ``avg_processing_time``. Default: 30 s (ECS's default).
+    :param scale_in_protection: while a worker holds messages it sets ECS task
+        scale-in protection through the ECS agent, so neither a scale-in nor a
+        deployment stops it mid-batch; it clears it when the batch is done. The
+        task role may update the protection of this cluster's tasks; in a VPC
+        without NAT the workers need the ECS endpoint
+        (``FARGATE_WORKER_ENDPOINTS``). Default: True. ``False`` only when the
+        SIGTERM grace covers ``avg_processing_time`` (refused otherwise).
+    :param batch_size: messages per receive, 1-10; the worker works through
+        them one at a time, so the last waits for the others, and all of them
+        must be done within SQS's 12 hours. Default: 10.
     :param visibility_timeout: how long a received message stays hidden; the
         worker extends it every third of it while it still holds the message,
         so it only bounds how soon a crashed worker's messages come back.
@@ -110,6 +130,8 @@ class FargateWorkers:
     visibility_timeout: cdk.Duration = field(default_factory=lambda: cdk.Duration.seconds(60))
     read_only_root_filesystem: bool = True
     enable_execute_command: bool = False
+    scale_in_protection: bool = True
+    batch_size: int = sizing.SQS_MAX_RECEIVE_BATCH
 
 
 @dataclass(frozen=True)
@@ -163,8 +185,9 @@ class QueueWorkerFleet(Construct):
         Default: ``FargateWorkers()``.
     :param vpc: where Fargate workers run; required for them, refused for
         Lambda (its functions run outside a VPC). Workers need SQS, ECR,
-        CloudWatch Logs and KMS through endpoints or NAT, and S3 for image
-        layers (``secure.Network`` with ``secure.WORKER_ENDPOINTS``).
+        CloudWatch Logs, KMS and (for scale-in protection) ECS through
+        endpoints or NAT, and S3 for image layers (``secure.Network`` with
+        ``FARGATE_WORKER_ENDPOINTS``).
     :param subnets: Default: the ``Private`` subnet group when the VPC has one
         (as ``secure.Network`` builds it), otherwise the VPC's private subnets.
     :param min_workers: Fargate only. 0 scales to zero when the queue is idle
@@ -250,6 +273,15 @@ class QueueWorkerFleet(Construct):
             max_receive_count=max_receive_count,
             retention_period=retention_period,
         )
+        if isinstance(compute, LambdaWorkers) and queue is not None and not isinstance(queue, sqs.Queue):
+            window = compute.max_batching_window.to_seconds(integral=False) if compute.max_batching_window else 0
+            needed = sizing.lambda_visibility_timeout(compute.timeout.to_seconds(integral=False), window)
+            cdk.Annotations.of(self).add_warning_v2(
+                "refarch:worker-fleet-imported-queue-visibility",
+                f"The imported queue's visibility timeout cannot be checked here: it must be at least "
+                f"6 x compute.timeout + batching window = {needed} s, or Lambda's retries see a message again "
+                "while it is still being processed.",
+            )
         latency_s = max_acceptable_latency.to_seconds(integral=False)
         processing_s = avg_processing_time.to_seconds(integral=False)
         self.target_backlog_per_worker = sizing.backlog_per_worker(latency_s, processing_s)
@@ -412,6 +444,10 @@ class QueueWorkerFleet(Construct):
             str(WORKER_RUNTIME), platform=platform, exclude=_ASSET_EXCLUDE
         )
         stop_s = int(compute.stop_timeout.to_seconds(integral=False))
+        protection = (
+            {"WORKER_SCALE_IN_PROTECTION_MINUTES": str(SCALE_IN_PROTECTION_MINUTES)} if compute.scale_in_protection
+            else {}
+        )
         container = self.task_definition.add_container(
             "Worker",
             image=image,
@@ -420,10 +456,11 @@ class QueueWorkerFleet(Construct):
                 **compute.environment,
                 "WORKER_QUEUE_URL": self.queue.queue_url,
                 "WORKER_HANDLER": compute.handler,
-                "WORKER_BATCH_SIZE": str(sizing.SQS_MAX_RECEIVE_BATCH),
+                "WORKER_BATCH_SIZE": str(compute.batch_size),
                 "WORKER_WAIT_TIME_SECONDS": str(sizing.SQS_MAX_WAIT_TIME_S),
                 "WORKER_VISIBILITY_TIMEOUT_SECONDS": str(int(compute.visibility_timeout.to_seconds(integral=False))),
                 "WORKER_SHUTDOWN_GRACE_SECONDS": str(sizing.worker_shutdown_grace(stop_s)),
+                **protection,
             },
             stop_timeout=cdk.Duration.seconds(stop_s),
             readonly_root_filesystem=compute.read_only_root_filesystem,
@@ -449,6 +486,8 @@ class QueueWorkerFleet(Construct):
             "The environment holds only non-secret settings (queue URL, handler path, timeouts) that the template "
             "derives; secrets belong in Secrets Manager, referenced through the container's secrets.",
         )
+        if compute.scale_in_protection:
+            self._grant_task_protection(stack)
         self.task_definition.obtain_execution_role()
         secure.acknowledge(
             self.task_definition.execution_role.node.find_child("DefaultPolicy").node.default_child,
@@ -500,6 +539,30 @@ class QueueWorkerFleet(Construct):
 
         self._scaling(stack, min_workers=min_workers, max_workers=max_workers)
         return self._running_tasks(cloudwatch.Stats.MINIMUM, _AT_MAX_PERIOD)
+
+    def _grant_task_protection(self, stack: cdk.Stack) -> None:
+        """The worker's own task may set its scale-in protection (through the ECS agent).
+
+        The agent's endpoint calls UpdateTaskProtection (PUT) and GetTaskProtection (GET) with the task role:
+        https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-scale-in-protection-endpoint.html
+        """
+        tasks = stack.format_arn(
+            service="ecs",
+            resource="task",
+            resource_name=f"{self.cluster.cluster_name}/*",
+            arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        self.task_definition.add_to_task_role_policy(iam.PolicyStatement(
+            actions=["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"], resources=[tasks]
+        ))
+        cluster_id = stack.resolve(stack.get_logical_id(self.cluster.node.default_child))
+        secure.acknowledge(
+            self.task_definition.task_role.node.find_child("DefaultPolicy").node.default_child,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>"
+            f":task/<{cluster_id}>/*]",
+            "Task scale-in protection for the fleet's own cluster only: task IDs do not exist before ECS starts "
+            "the tasks, so the ARN ends in the cluster's task wildcard.",
+        )
 
     def _running_tasks(self, statistic: str, period: cdk.Duration) -> cloudwatch.Metric:
         return cloudwatch.Metric(
@@ -747,7 +810,7 @@ def _validate(
         is_fifo = bool(queue.fifo)
 
     if fargate:
-        _validate_fargate(compute, vpc=vpc)
+        _validate_fargate(compute, vpc=vpc, processing_s=processing_s)
     else:
         require(vpc is None, "vpc", vpc, "applies to Fargate workers only: Lambda workers run outside a VPC")
         require(subnets is None, "subnets", subnets,
@@ -755,7 +818,7 @@ def _validate(
         _validate_lambda(compute, fifo=is_fifo, max_workers=max_workers, processing_s=processing_s, queue=queue)
 
 
-def _validate_fargate(c: FargateWorkers, *, vpc: ec2.IVpc | None) -> None:
+def _validate_fargate(c: FargateWorkers, *, vpc: ec2.IVpc | None, processing_s: float) -> None:
     require = secure.require
     require(vpc is not None, "vpc", vpc, "is required for Fargate workers (they run in its private subnets)")
     memory = _FARGATE_MEMORY.get(c.cpu)
@@ -775,6 +838,23 @@ def _validate_fargate(c: FargateWorkers, *, vpc: ec2.IVpc | None) -> None:
             "compute.stop_timeout", f"{stop_s} s",
             f"must be whole seconds from {low_stop} (a 20 s long poll plus 5 s to hand messages back) "
             f"to {sizing.FARGATE_MAX_STOP_TIMEOUT_S} (Fargate's maximum)")
+    grace_s = sizing.worker_shutdown_grace(stop_s)
+    require(c.scale_in_protection or grace_s >= processing_s, "compute.stop_timeout", f"{stop_s} s",
+            f"leaves the worker {grace_s} s after SIGTERM, less than avg_processing_time ({processing_s} s): "
+            "without scale_in_protection every scale-in and deployment would abandon the job in hand; "
+            "keep scale_in_protection=True or raise stop_timeout")
+    require(_whole(c.batch_size) and 1 <= c.batch_size <= sizing.SQS_MAX_RECEIVE_BATCH, "compute.batch_size",
+            c.batch_size, f"must be a whole number from 1 to {sizing.SQS_MAX_RECEIVE_BATCH}")
+    # SQS keeps a received message hidden for at most 12 hours, however often the worker extends it:
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html
+    cap_s = sizing.SQS_MAX_VISIBILITY_TIMEOUT_S
+    require(processing_s < cap_s, "avg_processing_time", f"{processing_s} s",
+            "must be under 12 hours: SQS hides a received message for at most 12 hours in total, so a longer "
+            "job is handed to a second worker while the first still runs (use AWS Batch or Step Functions)")
+    require(c.batch_size * processing_s <= cap_s, "compute.batch_size", c.batch_size,
+            f"x avg_processing_time ({processing_s} s) must fit in SQS's 12-hour cap on a received message's "
+            "total visibility: the worker works through a batch one message at a time, so the last would "
+            "reappear before its turn; lower batch_size")
     visibility_s = c.visibility_timeout.to_seconds(integral=False)
     require(3 <= visibility_s <= sizing.SQS_MAX_VISIBILITY_TIMEOUT_S and float(visibility_s).is_integer(),
             "compute.visibility_timeout", f"{visibility_s} s",

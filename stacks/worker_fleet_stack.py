@@ -2,8 +2,8 @@
 
 A thumbnail service: producers enqueue one job per uploaded image; Fargate
 workers in a NAT-less VPC drain the queue, reaching SQS, ECR, CloudWatch
-Logs and KMS through interface endpoints and S3 (image layers) through the
-gateway endpoint. A worker needs about 2 s per image and a job may wait 5
+Logs, KMS and ECS (scale-in protection) through interface endpoints and S3
+(image layers) through the gateway endpoint. A worker needs about 2 s per image and a job may wait 5
 minutes, so each worker is given a backlog of 300 / 2 = 150 messages.
 """
 
@@ -13,14 +13,14 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from refarch import secure
-from refarch.worker_fleet import QueueWorkerFleet
+from refarch.worker_fleet import FARGATE_WORKER_ENDPOINTS, QueueWorkerFleet
 
 
 class WorkerFleetStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, alarm_email: str | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         alarms = secure.AlarmTopic(self, "Alarms", email=alarm_email)
-        network = secure.Network(self, "Network", nat_gateways=0, interface_endpoints=secure.WORKER_ENDPOINTS)
+        network = secure.Network(self, "Network", nat_gateways=0, interface_endpoints=FARGATE_WORKER_ENDPOINTS)
         self.fleet = QueueWorkerFleet(
             self,
             "Thumbnails",

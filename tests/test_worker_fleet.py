@@ -13,7 +13,13 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
 from refarch import sizing
-from refarch.worker_fleet import WORKER_RUNTIME, LambdaWorkers, QueueWorkerFleet, _private_subnets
+from refarch.worker_fleet import (
+    SCALE_IN_PROTECTION_MINUTES,
+    WORKER_RUNTIME,
+    LambdaWorkers,
+    QueueWorkerFleet,
+    _private_subnets,
+)
 from tests.conftest import Assembly, new_app
 
 STACK = "WorkerFleetStack"
@@ -33,6 +39,18 @@ def _container(assembly: Assembly, stack: str, fleet: str) -> dict:
 
 def _env(container: dict) -> dict:
     return {e["Name"]: e["Value"] for e in container["Environment"]}
+
+
+def _task_protection(assembly: Assembly, stack: str, fleet: str) -> dict:
+    """The statement letting the fleet's tasks set their own scale-in protection, and nothing else."""
+    cluster = assembly.resource_id(stack, f"{fleet}/Cluster/Resource")
+    return {
+        "Action": ["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
+        "Effect": "Allow",
+        "Resource": {"Fn::Join": ["", [
+            "arn:", {"Ref": "AWS::Partition"}, ":ecs:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"},
+            ":task/", {"Ref": cluster}, "/*"]]},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +77,14 @@ def test_example_vpc_reaches_aws_through_endpoints(example: Template) -> None:
     text = str(services)
     for service in (".sqs", ".ecr.api", ".ecr.dkr", ".logs", ".kms", ".s3"):
         assert service in text, service
+    # Scale-in protection: the ECS agent calls UpdateTaskProtection, and this VPC has no NAT.
+    assert any(_endpoint_service(s) == "ecs" for s in services), services
+
+
+def _endpoint_service(name) -> str:
+    """'ecs' from 'com.amazonaws.<region>.ecs', as a string or the Fn::Join CDK writes."""
+    text = name if isinstance(name, str) else "".join(p if isinstance(p, str) else "" for p in name["Fn::Join"][1])
+    return text.rsplit(".", 1)[-1]
 
 
 def test_key_rotated_retained_and_open_to_cloudwatch_logs(assembly: Assembly) -> None:
@@ -131,7 +157,10 @@ def test_container_runs_the_shipped_worker_read_only_with_matching_stop_timeout(
         "WORKER_VISIBILITY_TIMEOUT_SECONDS": "60",
         # The worker's graceful-shutdown budget fits inside ECS's stop timeout.
         "WORKER_SHUTDOWN_GRACE_SECONDS": str(sizing.worker_shutdown_grace(30)),
+        # Scale-in protection while a batch is held, renewed every 5 minutes.
+        "WORKER_SCALE_IN_PROTECTION_MINUTES": "10",
     }
+    assert SCALE_IN_PROTECTION_MINUTES == 10
     assert _env(container)["WORKER_SHUTDOWN_GRACE_SECONDS"] == "25"
 
 
@@ -174,6 +203,8 @@ def test_task_role_consumes_this_queue_only(assembly: Assembly) -> None:
     assert statements == [
         {"Action": SQS_CONSUME, "Effect": "Allow", "Resource": _arn(assembly, STACK, "Thumbnails/Queue/Resource")},
         {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": _arn(assembly, STACK, "Thumbnails/Key/Resource")},
+        # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-scale-in-protection-endpoint.html
+        _task_protection(assembly, STACK, "Thumbnails"),
     ]
 
 
@@ -401,6 +432,10 @@ def test_scale_to_zero_case_settings(assembly: Assembly) -> None:
     env = _env(container)
     assert env["WORKER_SHUTDOWN_GRACE_SECONDS"] == "115" and env["WORKER_VISIBILITY_TIMEOUT_SECONDS"] == "120"
     assert env["EXPORT_FORMAT"] == "parquet"
+    assert env["WORKER_BATCH_SIZE"] == "1" and env["WORKER_SCALE_IN_PROTECTION_MINUTES"] == "10"
+    statements = assembly.properties(stack, f"{fleet}/TaskDefinition/TaskRole/DefaultPolicy/Resource")[
+        "PolicyDocument"]["Statement"]
+    assert _task_protection(assembly, stack, fleet) in statements
 
 
 def test_ecs_exec_when_enabled_is_logged_and_encrypted(assembly: Assembly) -> None:
@@ -429,7 +464,10 @@ def test_fanout_subscriber_queue_plugs_in(assembly: Assembly) -> None:
         {"Action": SQS_CONSUME, "Effect": "Allow", "Resource": _arn(assembly, stack, queue)},
         {"Action": "kms:Decrypt", "Effect": "Allow", "Resource": _arn(assembly, stack, "Orders/Key/Resource")},
     ]
-    assert _env(_container(assembly, stack, fleet))["WORKER_QUEUE_URL"] == {"Ref": assembly.resource_id(stack, queue)}
+    env = _env(_container(assembly, stack, fleet))
+    assert env["WORKER_QUEUE_URL"] == {"Ref": assembly.resource_id(stack, queue)}
+    # scale_in_protection=False: the worker is not told to protect itself, and may not.
+    assert "WORKER_SCALE_IN_PROTECTION_MINUTES" not in env
     dlq_alarm = assembly.properties(stack, f"{fleet}/DeadLetterAlarm/Resource")
     assert dlq_alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": [
         assembly.resource_id(stack, "Orders/Invoicing/DeadLetterQueue/Resource"), "QueueName"]}

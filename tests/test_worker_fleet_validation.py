@@ -8,6 +8,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Annotations, Match
 
 from refarch.worker_fleet import FargateWorkers, LambdaWorkers, QueueWorkerFleet
 from tests.conftest import new_app
@@ -61,6 +62,30 @@ CASES = {
                                        "compute.stop_timeout must be whole seconds from 25 (a 20 s long poll plus 5 s "
                                        "to hand messages back) to 120 (Fargate's maximum) (got '20 s')"),
     "stop timeout above Fargate's": (dict(OK, compute=FargateWorkers(stop_timeout=S(121))), "(got '121 s')"),
+    # the SIGTERM grace and SQS's 12-hour cap
+    "grace shorter than a job without scale-in protection": (
+        dict(OK, avg_processing_time=S(60), compute=FargateWorkers(scale_in_protection=False)),
+        "compute.stop_timeout leaves the worker 25 s after SIGTERM, less than avg_processing_time (60 s): without "
+        "scale_in_protection every scale-in and deployment would abandon the job in hand; keep "
+        "scale_in_protection=True or raise stop_timeout (got '30 s')"),
+    "grace shorter than a job at Fargate's longest stop timeout": (
+        dict(OK, avg_processing_time=S(116), compute=FargateWorkers(scale_in_protection=False, stop_timeout=S(120))),
+        "compute.stop_timeout leaves the worker 115 s after SIGTERM, less than avg_processing_time (116 s)"),
+    "batch_size zero": (dict(OK, compute=FargateWorkers(batch_size=0)),
+                        "compute.batch_size must be a whole number from 1 to 10 (got 0)"),
+    "batch_size above a receive": (dict(OK, compute=FargateWorkers(batch_size=11)),
+                                   "compute.batch_size must be a whole number from 1 to 10 (got 11)"),
+    "job longer than SQS's 12 hours": (
+        dict(OK, avg_processing_time=cdk.Duration.hours(13), max_acceptable_latency=cdk.Duration.days(2),
+             compute=FargateWorkers(batch_size=1)),
+        "avg_processing_time must be under 12 hours: SQS hides a received message for at most 12 hours in total, "
+        "so a longer job is handed to a second worker while the first still runs (use AWS Batch or Step "
+        "Functions) (got '46800 s')"),
+    "batch of long jobs past SQS's 12 hours": (
+        dict(OK, avg_processing_time=cdk.Duration.hours(2), max_acceptable_latency=cdk.Duration.days(1)),
+        "compute.batch_size x avg_processing_time (7200 s) must fit in SQS's 12-hour cap on a received message's "
+        "total visibility: the worker works through a batch one message at a time, so the last would reappear "
+        "before its turn; lower batch_size (got 10)"),
     "visibility below 3 s": (dict(OK, compute=FargateWorkers(visibility_timeout=S(2))),
                              "compute.visibility_timeout must be whole seconds from 3 s (the worker extends it every "
                              "third) to 12 hours (got '2 s')"),
@@ -158,3 +183,37 @@ def test_existing_queue_visibility_too_short_for_lambda() -> None:
             "queue must be at least 6 x compute.timeout + batching window = 180 s for Lambda workers "
             "(got 'visibility timeout 30 s')")):
         QueueWorkerFleet(stack, "Fleet", queue=queue, avg_processing_time=S(1), compute=LambdaWorkers())
+
+
+def test_long_jobs_are_accepted_with_scale_in_protection_or_a_grace_that_covers_them() -> None:
+    stack, vpc = _stack()
+    # 5-minute jobs outlast any SIGTERM grace: fine while workers protect themselves (the default).
+    QueueWorkerFleet(stack, "Protected", vpc=vpc, avg_processing_time=cdk.Duration.minutes(5),
+                     max_acceptable_latency=cdk.Duration.hours(1))
+    # Without protection, the grace must cover the job: 115 s after SIGTERM for 115 s jobs.
+    QueueWorkerFleet(stack, "Graceful", vpc=vpc, avg_processing_time=S(115),
+                     compute=FargateWorkers(scale_in_protection=False, stop_timeout=S(120)))
+    # Twelve one-hour jobs... one at a time: a batch of one fits SQS's 12 hours.
+    QueueWorkerFleet(stack, "Hourly", vpc=vpc, avg_processing_time=cdk.Duration.hours(1),
+                     max_acceptable_latency=cdk.Duration.hours(12), compute=FargateWorkers(batch_size=1))
+
+
+def test_imported_queue_for_lambda_warns_that_its_visibility_is_unchecked() -> None:
+    stack = cdk.Stack(new_app(), "Warn")
+    queue = sqs.Queue.from_queue_arn(stack, "Jobs", "arn:aws:sqs:us-east-1:111122223333:jobs")
+    QueueWorkerFleet(stack, "Fleet", queue=queue, avg_processing_time=S(1),
+                     compute=LambdaWorkers(max_batching_window=S(10)))
+    Annotations.from_stack(stack).has_warning(
+        "/Warn/Fleet",
+        Match.string_like_regexp(re.escape(
+            "The imported queue's visibility timeout cannot be checked here: it must be at least 6 x "
+            "compute.timeout + batching window = 190 s")),
+    )
+
+
+def test_queue_created_in_the_app_is_checked_not_warned() -> None:
+    stack = cdk.Stack(new_app(), "NoWarn")
+    queue = sqs.Queue(stack, "Jobs", visibility_timeout=cdk.Duration.minutes(3),
+                      dead_letter_queue=sqs.DeadLetterQueue(queue=sqs.Queue(stack, "Dlq"), max_receive_count=3))
+    QueueWorkerFleet(stack, "Fleet", queue=queue, avg_processing_time=S(1), compute=LambdaWorkers())
+    Annotations.from_stack(stack).has_no_warning("*", Match.string_like_regexp("visibility timeout cannot be checked"))

@@ -9,16 +9,23 @@ What moto proves: exactly-once processing on the happy path (each message
 handled once, deleted after success); redrive to the dead-letter queue after
 maxReceiveCount; heartbeats that keep a slow message hidden; shutdown that
 finishes the message in hand and hands the rest back at once; FIFO group
-hold-back. What it cannot: KMS decryption, IAM, and ECS's own SIGTERM /
-stop-timeout / SIGKILL sequence (proven by the task definition's StopTimeout
-assertion and a real deployment).
+hold-back. Scale-in protection is tested against a stand-in ECS agent (an HTTP
+server on 127.0.0.1 given as ``ECS_AGENT_URI``) that records each request:
+set before the handler runs, renewed during a long job, cleared after; no agent
+or a failing agent leaves processing untouched. What it cannot: KMS
+decryption, IAM, ECS's own SIGTERM / stop-timeout / SIGKILL sequence (proven by
+the task definition's StopTimeout assertion and a real deployment), and ECS
+honouring the protection (the real agent's API is documented at
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-scale-in-protection-endpoint.html).
 """
 
 from __future__ import annotations
 
+import http.server
 import json
-import re
+import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -34,7 +41,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from refarch.runtime.worker import worker as runtime
-from refarch.runtime.worker.worker import Settings, Worker
+from refarch.runtime.worker.worker import ScaleInProtection, Settings, Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = ROOT / "refarch" / "runtime" / "worker"
@@ -304,6 +311,179 @@ def test_receive_errors_back_off_and_stop_wakes_the_wait() -> None:
     assert not thread.is_alive() and Broken.calls == 1
 
 
+# --- scale-in protection (stand-in ECS agent) ------------------------------------------
+
+
+class Agent:
+    """A stand-in for the ECS agent's task-protection endpoint: records every request, answers as told."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[float, str, str, dict]] = []  # (monotonic time, method, path, body)
+        self.status = 200
+        self.answer: dict = {}
+        agent = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                agent.requests.append((time.monotonic(), self.command, self.path, body))
+                answer = agent.answer or {"protection": {"ProtectionEnabled": body["ProtectionEnabled"],
+                                                         "TaskArn": "arn:aws:ecs:us-east-1:111122223333:task/c/t"}}
+                data = json.dumps(answer).encode()
+                self.send_response(agent.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/api/task-id"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def bodies(self) -> list[dict]:
+        return [body for *_, body in self.requests]
+
+
+@pytest.fixture
+def agent() -> Iterator[Agent]:
+    stand_in = Agent()
+    yield stand_in
+    stand_in.server.shutdown()
+    stand_in.server.server_close()
+
+
+def _run_one(sqs, url: str, worker: Worker, done: Callable[[], bool]) -> None:
+    thread = _start(worker)
+    _until(done)
+    worker.request_stop()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_protection_is_set_before_processing_renewed_for_a_long_job_and_cleared_after(sqs, agent: Agent) -> None:
+    url, _ = _queue(sqs)
+    _send(sqs, url, ["long job"])
+    handled: list[tuple[float, float, int]] = []  # (start, end, requests seen at start)
+
+    def long_job(message: dict) -> None:
+        start = time.monotonic()
+        seen = len(agent.requests)
+        time.sleep(1.2)  # four renewal intervals of 0.3 s
+        handled.append((start, time.monotonic(), seen))
+
+    settings = _settings(url, wait_time_s=0, visibility_timeout_s=30, scale_in_protection_minutes=5,
+                         agent_uri=agent.uri)
+    protection = ScaleInProtection(settings.agent_uri, 5, renew_every_s=0.3)
+    worker = Worker(settings, sqs=sqs, handler=long_job, protection=protection)
+    _run_one(sqs, url, worker, lambda: _counts(sqs, url) == (0, 0) and handled
+             and agent.bodies()[-1:] == [{"ProtectionEnabled": False}])
+
+    (start, end, seen_at_start), = handled
+    assert {(method, path) for _, method, path, _ in agent.requests} == {("PUT", "/api/task-id/task-protection/v1/state")}
+    sets = [t for t, *_, body in agent.requests if body == {"ProtectionEnabled": True, "ExpiresInMinutes": 5}]
+    clears = [t for t, *_, body in agent.requests if body == {"ProtectionEnabled": False}]
+    assert len(sets) + len(clears) == len(agent.requests)  # nothing else was sent
+    assert seen_at_start == 1 and sets[0] < start  # protected before the handler ran
+    assert sum(start < t < end for t in sets) >= 2  # renewed while the long job ran
+    assert len(clears) == 1 and clears[0] >= end  # cleared once the worker held nothing
+    assert not protection.protected
+
+
+def test_protection_is_not_renewed_past_the_sqs_hold_cap(sqs, agent: Agent) -> None:
+    # A handler stuck for longer than SQS can hide its message (12 hours, here shrunk to 0.4 s) must not
+    # pin the task, and every deployment, for ever: renewal stops and the protection expires.
+    url, _ = _queue(sqs)
+    _send(sqs, url, ["stuck"])
+    done = threading.Event()
+
+    def stuck(message: dict) -> None:
+        time.sleep(1.5)
+        done.set()
+
+    protection = ScaleInProtection(agent.uri, 5, renew_every_s=0.1, max_hold_s=0.4)
+    worker = Worker(_settings(url, wait_time_s=0, visibility_timeout_s=30), sqs=sqs, handler=stuck,
+                    protection=protection)
+    _run_one(sqs, url, worker, lambda: done.is_set() and agent.bodies()[-1:] == [{"ProtectionEnabled": False}])
+    first = agent.requests[0][0]
+    sets = [t for t, *_, body in agent.requests if body["ProtectionEnabled"]]
+    assert 2 <= len(sets) <= 6 and all(t - first < 0.4 + 0.2 for t in sets)  # none after the cap (plus slack)
+
+
+def test_protection_spans_the_batch_and_is_cleared_once_per_batch(sqs, agent: Agent) -> None:
+    url, _ = _queue(sqs)
+    _send(sqs, url, ["a", "b", "c"])
+    seen: list[str] = []
+    settings = _settings(url, wait_time_s=0, visibility_timeout_s=30, scale_in_protection_minutes=1,
+                         agent_uri=agent.uri)
+    worker = Worker(settings, sqs=sqs, handler=lambda m: seen.append(m["body"]))
+    _run_one(sqs, url, worker, lambda: len(seen) == 3 and agent.bodies()[-1:] == [{"ProtectionEnabled": False}])
+    assert worker.protection.renew_every_s == 30  # half of the one-minute expiry
+    # Idle polls between batches send nothing: one set and one clear per batch that held messages.
+    bodies = agent.bodies()
+    assert bodies[0] == {"ProtectionEnabled": True, "ExpiresInMinutes": 1}
+    assert bodies.count({"ProtectionEnabled": False}) == bodies.count({"ProtectionEnabled": True, "ExpiresInMinutes": 1})
+
+
+def test_without_an_agent_the_worker_runs_unprotected(sqs, caplog: pytest.LogCaptureFixture) -> None:
+    url, _ = _queue(sqs)
+    _send(sqs, url, ["job"])
+    seen: list[str] = []
+    settings = _settings(url, wait_time_s=0, visibility_timeout_s=30, scale_in_protection_minutes=5)  # no agent_uri
+    worker = Worker(settings, sqs=sqs, handler=lambda m: seen.append(m["body"]))
+    assert not worker.protection.enabled
+    with caplog.at_level(logging.WARNING, logger="worker"):
+        _run_one(sqs, url, worker, lambda: _counts(sqs, url) == (0, 0))
+    assert seen == ["job"]
+    assert "scale-in protection requested but ECS_AGENT_URI is not set: running without it" in caplog.messages
+
+
+def test_protection_off_sends_nothing_to_the_agent(sqs, agent: Agent) -> None:
+    url, _ = _queue(sqs)
+    _send(sqs, url, ["job"])
+    settings = _settings(url, wait_time_s=0, visibility_timeout_s=30, agent_uri=agent.uri)  # minutes 0: off
+    worker = Worker(settings, sqs=sqs, handler=lambda m: None)
+    _run_one(sqs, url, worker, lambda: _counts(sqs, url) == (0, 0))
+    assert agent.requests == []
+
+
+@pytest.mark.parametrize(
+    "status, answer",
+    [
+        (200, {"failure": {"Arn": "arn:aws:ecs:us-east-1:111122223333:task/c/t", "Reason": "TASK_NOT_VALID"}}),
+        (400, {"error": {"Code": "AccessDeniedException", "Message": "not authorized to perform "
+                                                                        "ecs:UpdateTaskProtection"}}),
+        (500, {"error": {"Code": "ServerException", "Message": "internal"}}),
+        (None, None),  # nothing listens: the agent is unreachable
+    ],
+)
+def test_agent_errors_are_logged_and_processing_continues(
+    sqs, agent: Agent, caplog: pytest.LogCaptureFixture, status: int | None, answer: dict | None
+) -> None:
+    url, dlq = _queue(sqs)
+    _send(sqs, url, ["a", "b"])
+    seen: list[str] = []
+    uri = agent.uri
+    if status is None:
+        agent.server.shutdown()
+        agent.server.server_close()
+    else:
+        agent.status, agent.answer = status, answer
+    settings = _settings(url, wait_time_s=0, visibility_timeout_s=30, scale_in_protection_minutes=5, agent_uri=uri)
+    worker = Worker(settings, sqs=sqs, handler=lambda m: seen.append(m["body"]),
+                    protection=ScaleInProtection(uri, 5, timeout_s=1))
+    with caplog.at_level(logging.WARNING, logger="worker"):
+        _run_one(sqs, url, worker, lambda: _counts(sqs, url) == (0, 0) and len(seen) == 2)
+    assert sorted(seen) == ["a", "b"] and _counts(sqs, dlq) == (0, 0)  # processed and deleted all the same
+    failures = [r for r in caplog.records if r.getMessage() == "scale-in protection failed"]
+    assert failures and all(r.request == {"ProtectionEnabled": True, "ExpiresInMinutes": 5} for r in failures)
+    assert not worker.protection.protected
+    if status is not None:  # a refused set is never "cleared"
+        assert {"ProtectionEnabled": False} not in agent.bodies()
+
+
 # --- settings, handler loading, logs, Lambda -------------------------------------------
 
 
@@ -312,6 +492,16 @@ def test_settings_defaults_match_the_pattern() -> None:
     assert (s.handler, s.batch_size, s.wait_time_s, s.visibility_timeout_s, s.shutdown_grace_s) == (
         "handlers:log_message", 10, 20, 60, 25.0)
     assert s.heartbeat_interval_s == 20
+    assert (s.scale_in_protection_minutes, s.agent_uri) == (0, "")  # off unless the fleet turns it on
+
+
+def test_settings_read_scale_in_protection_and_the_agent_from_the_environment() -> None:
+    s = Settings.from_env({"WORKER_QUEUE_URL": "https://q", "WORKER_SCALE_IN_PROTECTION_MINUTES": "10",
+                           "ECS_AGENT_URI": "http://169.254.170.2/api/abc"})
+    assert (s.scale_in_protection_minutes, s.agent_uri) == (10, "http://169.254.170.2/api/abc")
+    protection = Worker(s, sqs=object(), handler=lambda m: None).protection
+    assert protection.url == "http://169.254.170.2/api/abc/task-protection/v1/state"
+    assert (protection.expires_minutes, protection.renew_every_s) == (10, 300)
 
 
 @pytest.mark.parametrize(
@@ -323,6 +513,8 @@ def test_settings_defaults_match_the_pattern() -> None:
         ({"WORKER_VISIBILITY_TIMEOUT_SECONDS": "0"}, "WORKER_VISIBILITY_TIMEOUT_SECONDS must be 1 to 43200 (got 0)"),
         ({"WORKER_SHUTDOWN_GRACE_SECONDS": "-1"}, "WORKER_SHUTDOWN_GRACE_SECONDS must be >= 0 (got -1.0)"),
         ({"WORKER_BATCH_SIZE": "ten"}, "WORKER_BATCH_SIZE must be a number (got 'ten')"),
+        ({"WORKER_SCALE_IN_PROTECTION_MINUTES": "2881"},
+         "WORKER_SCALE_IN_PROTECTION_MINUTES must be 0 (off) to 2880 (got 2881)"),
         ({"WORKER_HANDLER": "handlers.log_message"}, "WORKER_HANDLER must be module:function"),
     ],
 )

@@ -13,6 +13,13 @@ Run as a container (``python worker.py``) it loops until SIGTERM:
    queue's ``maxReceiveCount``, moves to the dead-letter queue. On a FIFO
    queue the rest of a failed message's group is handed back, to keep order.
 
+While it holds messages it protects its ECS task from scale-in and
+deployments (``WORKER_SCALE_IN_PROTECTION_MINUTES`` > 0, through the ECS agent's
+``$ECS_AGENT_URI/task-protection/v1/state``), renews that protection every half
+of its expiry while still working, and clears it once the batch is done, so
+ECS stops only idle workers. Without the agent (not on ECS), or when the agent
+fails, it works on without protection and logs why.
+
 On SIGTERM (ECS stopping the task) it receives nothing more, gives the message
 in hand up to ``WORKER_SHUTDOWN_GRACE_SECONDS`` to finish, and makes every
 message it still holds visible again at once, before ECS's stop timeout ends
@@ -33,6 +40,8 @@ import signal
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -43,6 +52,14 @@ logger = logging.getLogger("worker")
 
 # --- settings -----------------------------------------------------------------
 
+#: ECS accepts 1 to 2,880 minutes (48 hours) of protection per request.
+#: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-scale-in-protection-endpoint.html
+PROTECTION_MAX_MINUTES = 2880
+#: SQS hides a message for at most 12 hours after it was received, however often the visibility is
+#: extended; past that it is back in the queue, so protecting the task longer protects nothing.
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html
+SQS_MAX_HOLD_S = 12 * 3600
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -52,6 +69,10 @@ class Settings:
     wait_time_s: int = 20
     visibility_timeout_s: int = 60
     shutdown_grace_s: float = 25.0
+    #: Minutes of ECS task scale-in protection per renewal; 0 turns it off.
+    scale_in_protection_minutes: int = 0
+    #: The ECS agent's endpoint, which ECS injects into every container (``ECS_AGENT_URI``).
+    agent_uri: str = ""
 
     def __post_init__(self) -> None:
         _check(bool(self.queue_url), "WORKER_QUEUE_URL", self.queue_url, "is required")
@@ -65,6 +86,12 @@ class Settings:
             "must be 1 to 43200",
         )
         _check(self.shutdown_grace_s >= 0, "WORKER_SHUTDOWN_GRACE_SECONDS", self.shutdown_grace_s, "must be >= 0")
+        _check(
+            0 <= self.scale_in_protection_minutes <= PROTECTION_MAX_MINUTES,
+            "WORKER_SCALE_IN_PROTECTION_MINUTES",
+            self.scale_in_protection_minutes,
+            f"must be 0 (off) to {PROTECTION_MAX_MINUTES}",
+        )
 
     @property
     def heartbeat_interval_s(self) -> float:
@@ -89,6 +116,8 @@ class Settings:
             wait_time_s=number("WORKER_WAIT_TIME_SECONDS", cls.wait_time_s),
             visibility_timeout_s=number("WORKER_VISIBILITY_TIMEOUT_SECONDS", cls.visibility_timeout_s),
             shutdown_grace_s=number("WORKER_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_s, float),
+            scale_in_protection_minutes=number("WORKER_SCALE_IN_PROTECTION_MINUTES", cls.scale_in_protection_minutes),
+            agent_uri=env.get("ECS_AGENT_URI", ""),
         )
 
 
@@ -125,6 +154,95 @@ def to_record(message: Mapping) -> dict:
     }
 
 
+# --- scale-in protection ------------------------------------------------------------
+
+class ScaleInProtection:
+    """ECS task scale-in protection through the container agent, while the worker holds messages.
+
+    ``start`` when a batch arrives (before any handler runs), ``keep`` while it
+    is worked on (renews once half of the expiry has passed), ``clear`` when the
+    worker holds nothing. A protected task is not stopped by service scale-in
+    or by a deployment until it clears its protection or the protection expires.
+    Every failure is logged and ignored: the worker then relies on its SIGTERM
+    grace, as without protection. Renewal stops once a batch has been held for
+    ``max_hold_s`` (SQS's 12-hour cap), so a stuck handler cannot pin the task
+    (and a deployment) for ever.
+    """
+
+    PATH = "/task-protection/v1/state"
+
+    def __init__(
+        self,
+        agent_uri: str | None,
+        expires_minutes: int,
+        *,
+        renew_every_s: float | None = None,
+        timeout_s: float = 5.0,
+        max_hold_s: float = SQS_MAX_HOLD_S,
+    ) -> None:
+        self.url = f"{agent_uri.rstrip('/')}{self.PATH}" if agent_uri and expires_minutes > 0 else None
+        self.expires_minutes = expires_minutes
+        self.renew_every_s = expires_minutes * 60 / 2 if renew_every_s is None else renew_every_s
+        self.timeout_s = timeout_s
+        self.max_hold_s = max_hold_s
+        self.protected = False
+        self._since = 0.0
+        self._due = float("inf")
+
+    @property
+    def enabled(self) -> bool:
+        return self.url is not None
+
+    def start(self) -> None:
+        """A batch arrived: protect the task before working on it."""
+        if not self.enabled:
+            return
+        self._since = time.monotonic()
+        self._renew()
+
+    def keep(self) -> None:
+        """Renew once half the expiry has passed (after a failure: retry then)."""
+        now = time.monotonic()
+        if self.enabled and now >= self._due and now - self._since < self.max_hold_s:
+            self._renew()
+
+    def wait_s(self) -> float:
+        return max(0.0, self._due - time.monotonic()) if self.enabled else float("inf")
+
+    def clear(self) -> None:
+        """The worker holds nothing: let ECS stop the task again."""
+        self._due = float("inf")
+        if self.enabled and self.protected:
+            self.protected = False  # if this fails, the protection still expires by itself
+            self._put({"ProtectionEnabled": False})
+
+    def _renew(self) -> None:
+        ok = self._put({"ProtectionEnabled": True, "ExpiresInMinutes": self.expires_minutes})
+        self.protected = self.protected or ok
+        self._due = time.monotonic() + self.renew_every_s
+
+    def _put(self, body: dict) -> bool:
+        request = urllib.request.Request(
+            self.url, data=json.dumps(body).encode(), method="PUT", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                answer = json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as err:
+            detail = err.read().decode(errors="replace")[:500]
+            logger.warning("scale-in protection failed", extra={"request": body, "status": err.code, "detail": detail})
+            return False
+        except (OSError, ValueError) as err:  # agent unreachable, timeout, or not JSON
+            logger.warning("scale-in protection failed", extra={"request": body, "error": repr(err)})
+            return False
+        # The agent answers {"protection": {...}}, or {"failure": {...}} / {"error": {...}} when ECS refused.
+        if not isinstance(answer, dict) or "protection" not in answer:
+            logger.warning("scale-in protection failed", extra={"request": body, "detail": answer})
+            return False
+        logger.debug("scale-in protection", extra={"request": body, "protection": answer["protection"]})
+        return True
+
+
 # --- the worker -----------------------------------------------------------------
 
 
@@ -148,7 +266,14 @@ class _Call:
 class Worker:
     """Drains one queue until :meth:`request_stop` (which SIGTERM calls)."""
 
-    def __init__(self, settings: Settings, *, sqs=None, handler: Handler | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sqs=None,
+        handler: Handler | None = None,
+        protection: ScaleInProtection | None = None,
+    ) -> None:
         self.settings = settings
         if sqs is None:
             import boto3
@@ -163,6 +288,7 @@ class Worker:
             ))
         self.sqs = sqs
         self.handler = handler or load_handler(settings.handler)
+        self.protection = protection or ScaleInProtection(settings.agent_uri, settings.scale_in_protection_minutes)
         self._stop = threading.Event()
         self._deadline = float("inf")
 
@@ -181,7 +307,10 @@ class Worker:
         return self._stop.is_set()
 
     def run(self) -> None:
-        logger.info("started", extra={"queue_url": self.settings.queue_url, "handler": self.settings.handler})
+        logger.info("started", extra={"queue_url": self.settings.queue_url, "handler": self.settings.handler,
+                                      "scale_in_protection": self.protection.enabled})
+        if self.settings.scale_in_protection_minutes and not self.protection.enabled:
+            logger.warning("scale-in protection requested but ECS_AGENT_URI is not set: running without it")
         backoff = 1.0
         while not self.stopping:
             try:
@@ -193,7 +322,11 @@ class Worker:
                 continue
             backoff = 1.0
             if messages:
-                self.process_batch(messages)
+                self.protection.start()
+                try:
+                    self.process_batch(messages)
+                finally:
+                    self.protection.clear()
         logger.info("stopped")
 
     # -- one batch ------------------------------------------------------------
@@ -224,14 +357,16 @@ class Worker:
                 "receive_count": int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0)),
             }
             started = time.monotonic()
+            self.protection.keep()
             call = _Call(self.handler, to_record(message))
             # Short waits, so SIGTERM's deadline is noticed even between heartbeats.
-            while not call.done.wait(timeout=min(heartbeat.wait_s(), 0.5)):
+            while not call.done.wait(timeout=min(heartbeat.wait_s(), self.protection.wait_s(), 0.5)):
                 if self.stopping and time.monotonic() >= self._deadline:
                     logger.warning("abandoned at shutdown", extra=context)
                     self._release(held.values())
                     return
                 heartbeat.beat_if_due()
+                self.protection.keep()
             duration_ms = round((time.monotonic() - started) * 1000)
             if call.error is None:
                 self._delete(message, context)
