@@ -509,11 +509,13 @@ class StreamPipeline(Construct):
         )
         log_stream = logs.LogStream(res, "LogStream", log_group=res.log_group, removal_policy=removal_policy)
         stack = cdk.Stack.of(self)
+        # Firehose's documented trust: sts:ExternalId is this account's ID; it names no other condition key
+        # (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html).
         res.role = iam.Role(
             res,
             "Role",
             assumed_by=iam.ServicePrincipal(
-                "firehose.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
+                "firehose.amazonaws.com", conditions={"StringEquals": {"sts:ExternalId": stack.account}}
             ),
             description=f"Firehose delivery of {self.node.path} to S3",
         )

@@ -207,8 +207,10 @@ def test_custom_prefixes_and_buffering(assembly: Assembly) -> None:
 
 def test_firehose_role_is_least_privilege(assembly: Assembly) -> None:
     trust = assembly.properties(MAIN, "Clicks/Delivery/Role/Resource")["AssumeRolePolicyDocument"]["Statement"]
+    # The condition Firehose documents for its role's trust, and only it:
+    # https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html
     assert trust == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"},
-                      "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]
+                      "Condition": {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}}]
     statements = {s["Sid"]: s for s in
                   assembly.properties(MAIN, "Clicks/Delivery/RolePolicy/Resource")["PolicyDocument"]["Statement"]}
     bucket = _arn(assembly, MAIN, "Clicks/Delivery/Bucket/Resource")
