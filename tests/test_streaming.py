@@ -137,6 +137,54 @@ def test_enhanced_fan_out_two_consumers_by_default_one_on_request_one_opted_out(
     assert len(assembly.of_type(MAIN, "AWS::Kinesis::StreamConsumer")) == 2
 
 
+def test_more_than_five_consumers_register_five_then_the_rest_after_the_first_five_are_active(assembly: Assembly) -> None:
+    stack = "StreamingManyConsumers"
+    consumer = {i: assembly.resource(stack, f"Events/Reader{i}/StreamConsumer/Resource") for i in range(1, 8)}
+    [(wait_id, wait)] = assembly.of_type(stack, "Custom::KinesisConsumersActive").items()
+    assert wait_id == assembly.resource_id(stack, "Events/ConsumerGroup1Active/Default")
+    # The wait names the first five; the last two are registered only after it.
+    assert wait["Properties"]["ConsumerARNs"] == [
+        _arn(assembly, stack, f"Events/Reader{i}/StreamConsumer/Resource", "ConsumerARN") for i in range(1, 6)]
+    assert all("DependsOn" not in consumer[i] for i in range(1, 6))
+    assert all(consumer[i]["DependsOn"] == [wait_id] for i in (6, 7))
+    function = _arn(assembly, stack, "Events/ConsumersActiveFunction/Resource")
+    assert wait["Properties"]["ServiceToken"] == function and wait["Properties"]["ServiceTimeout"] == "600"
+    fn = assembly.properties(stack, "Events/ConsumersActiveFunction/Resource")
+    assert (fn["Handler"], fn["Timeout"]) == ("app.handler", 300)
+    statements = assembly.properties(stack, "Events/ConsumersActiveFunctionRole/DefaultPolicy/Resource")[
+        "PolicyDocument"]["Statement"]
+    [describe] = [s for s in statements if s["Action"] == "kinesis:DescribeStreamConsumer"]
+    assert describe["Resource"] == {"Fn::Join": ["", [_arn(assembly, stack, "Events/Stream/Resource"), "/consumer/*"]]}
+    assert not [s for s in statements if s is not describe and "kinesis" in str(s["Action"])]
+
+
+def test_five_or_fewer_registered_consumers_need_no_wait(assembly: Assembly) -> None:
+    for stack in ("StreamingStack", "StreamingEnhancedFanOut"):
+        assert assembly.of_type(stack, "Custom::KinesisConsumersActive") == {}
+        assert len(assembly.of_type(stack, "AWS::Lambda::Function")) == len(assembly.of_type(stack, "AWS::Lambda::EventSourceMapping"))
+    _, five = _pipeline(consumers=[LambdaConsumer(name=f"c{i}", code=CODE, handler="index.handler") for i in range(5)])
+    assert five.consumer_groups_active == []
+
+
+def test_eleven_consumers_register_in_groups_of_five_five_one() -> None:
+    consumers = [LambdaConsumer(name=f"c{i}", code=CODE, handler="index.handler") for i in range(11)]
+    # A consumer without enhanced fan-out is not registered and waits for nothing.
+    stack, p = _pipeline(consumers=[*consumers, LambdaConsumer(name="shared", code=CODE, handler="index.handler",
+                                                                enhanced_fan_out=False)])
+    assert [w.node.id for w in p.consumer_groups_active] == ["ConsumerGroup1Active", "ConsumerGroup2Active"]
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    waits = {k: r for k, r in resources.items() if r["Type"] == "Custom::KinesisConsumersActive"}
+    by_name = {r["Properties"]["ConsumerName"]: (k, r) for k, r in resources.items()
+               if r["Type"] == "AWS::Kinesis::StreamConsumer"}
+    first, second = sorted(waits, key=lambda k: "Group2" in k)
+    assert [a["Fn::GetAtt"][0] for a in waits[first]["Properties"]["ConsumerARNs"]] == [
+        by_name[f"c{i}"][0] for i in range(5)]
+    assert [a["Fn::GetAtt"][0] for a in waits[second]["Properties"]["ConsumerARNs"]] == [
+        by_name[f"c{i}"][0] for i in range(5, 10)]
+    assert [by_name[f"c{i}"][1].get("DependsOn") for i in range(11)] == [None] * 5 + [[first]] * 5 + [[second]]
+    assert "shared" not in by_name
+
+
 def test_consumer_dead_letter_queue_is_encrypted_kept_14_days_and_tls_only(assembly: Assembly) -> None:
     queue = assembly.resource(MAIN, "Clicks/Sessionizer/DeadLetterQueue/Resource")
     assert queue["Properties"] == {"KmsMasterKeyId": _arn(assembly, MAIN, "Clicks/Key/Resource"), "MessageRetentionPeriod": 1209600}
