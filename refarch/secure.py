@@ -232,8 +232,17 @@ def encrypted_bucket(
     Keys on, to cut KMS requests), logging access to ``access_logs``.
 
     Old versions expire after 90 days unless ``lifecycle_rules`` says otherwise.
+
+    Access logging is written out rather than left to ``server_access_logs_bucket``,
+    whose grant depends on the app's feature flags: under the legacy default of
+    ``@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy`` it switches the target
+    to the ``LogDeliveryWrite`` ACL, which a bucket-owner-enforced bucket refuses.
+    The target's bucket policy admits the S3 logging service for this bucket's
+    prefix, as S3 documents it
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html).
     """
-    return s3.Bucket(
+    prefix = access_logs_prefix or f"{construct_id}/"
+    bucket = s3.Bucket(
         scope,
         construct_id,
         encryption=s3.BucketEncryption.KMS,
@@ -243,8 +252,6 @@ def encrypted_bucket(
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         versioned=True,
-        server_access_logs_bucket=access_logs,
-        server_access_logs_prefix=access_logs_prefix or f"{construct_id}/",
         removal_policy=removal_policy,
         lifecycle_rules=list(lifecycle_rules)
         if lifecycle_rules is not None
@@ -255,6 +262,21 @@ def encrypted_bucket(
             )
         ],
     )
+    bucket.node.default_child.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+        destination_bucket_name=access_logs.bucket_name, log_file_prefix=prefix
+    )
+    access_logs.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+            actions=["s3:PutObject"],
+            resources=[access_logs.arn_for_objects(f"{prefix}*")],
+            conditions={
+                "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
+                "StringEquals": {"aws:SourceAccount": cdk.Stack.of(bucket).account},
+            },
+        )
+    )
+    return bucket
 
 
 # --- network --------------------------------------------------------------------

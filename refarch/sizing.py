@@ -232,6 +232,8 @@ KINESIS_SHARD_READ_MB_S = 2
 #: Lambda and Firehose each poll every shard about once a second.
 KINESIS_SHARD_READ_TPS = 5
 KINESIS_MAX_EFO_CONSUMERS = 20
+#: RegisterStreamConsumer: at most 5 consumers of a stream may be CREATING at once.
+KINESIS_MAX_CONSUMERS_CREATING = 5
 KINESIS_MIN_RETENTION_H = 24
 KINESIS_MAX_RETENTION_H = 8760
 #: The smallest default account shard quota (500 in us-east-1, us-west-2 and

@@ -18,7 +18,14 @@ the alarms carry the dimensions that make them fire: StreamName,
 FunctionName, DeliveryStreamName. Stream, queues, bucket and logs share one
 customer-managed KMS key.
 
-Copy this file with ``secure.py`` and ``sizing.py`` to use it elsewhere.
+More than 5 enhanced fan-out consumers are registered in groups of at most
+5, each group after the previous one is ACTIVE (Kinesis lets only 5 be
+CREATING at once); a small function, ``refarch/runtime/stream_consumers_active``,
+waits for that.
+
+Copy this file with ``secure.py`` and ``sizing.py`` (and, for more than 5
+enhanced fan-out consumers, ``runtime/stream_consumers_active``) to use it
+elsewhere.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -48,6 +56,10 @@ _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _NAME_MAX = 40
 #: Firehose names the failure kind in an error prefix with this expression.
 ERROR_OUTPUT_TYPE = "!{firehose:error-output-type}"
+#: The function that waits for a group of registered consumers to be ACTIVE.
+CONSUMERS_ACTIVE_RUNTIME = Path(__file__).resolve().parent / "runtime" / "stream_consumers_active"
+#: The custom resource type of that wait (tests/test_deploy_rules.py knows it by this name).
+CONSUMERS_ACTIVE_TYPE = "Custom::KinesisConsumersActive"
 
 
 @dataclass(frozen=True)
@@ -218,6 +230,9 @@ class StreamPipeline(Construct):
     encryption_key: kms.IKey
     capacity: sizing.StreamCapacity
     consumers: Mapping[str, ConsumerResources]
+    consumer_groups_active: list[cdk.CustomResource]
+    """With more than 5 enhanced fan-out consumers: one wait per group but the last, done when the
+    group's consumers are ACTIVE; the next group is registered after it. Otherwise empty."""
     delivery: DeliveryResources | None
     alarms: list[cloudwatch.Alarm]
 
@@ -307,6 +322,8 @@ class StreamPipeline(Construct):
                                        removal_policy=removal_policy, log_retention=log_retention)
             self.consumers[spec.name] = resources
             self.alarms.extend(resources.alarms)
+        self.consumer_groups_active = self._register_in_groups(removal_policy=removal_policy,
+                                                               log_retention=log_retention)
         self.delivery = None
         if delivery is not None:
             self.delivery = self._delivery(delivery, removal_policy=removal_policy, log_retention=log_retention)
@@ -370,6 +387,77 @@ class StreamPipeline(Construct):
             )
         ]
         return [iterator_age, *throttles]
+
+    # -- registering more than 5 enhanced fan-out consumers -------------------
+
+    def _register_in_groups(
+        self, *, removal_policy: cdk.RemovalPolicy, log_retention: logs.RetentionDays
+    ) -> list[cdk.CustomResource]:
+        """Chain the registered consumers in groups of at most 5, each group after the previous one is ACTIVE.
+
+        RegisterStreamConsumer allows at most 5 consumers of a stream in CREATING at once
+        (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_RegisterStreamConsumer.html), and
+        CloudFormation creates every AWS::Kinesis::StreamConsumer in parallel. A DependsOn on a consumer
+        is not enough: the resource reports CREATE_COMPLETE while the consumer is still CREATING
+        (aws/aws-cdk#37108), so each group waits for a custom resource that sees the previous group ACTIVE.
+        """
+        registered = [c.stream_consumer for c in self.consumers.values() if c.stream_consumer is not None]
+        size = sizing.KINESIS_MAX_CONSUMERS_CREATING
+        if len(registered) <= size:
+            return []
+        groups = [registered[i:i + size] for i in range(0, len(registered), size)]
+        function = secure.python_function(
+            self,
+            "ConsumersActiveFunction",
+            code=lambda_.Code.from_asset(str(CONSUMERS_ACTIVE_RUNTIME), exclude=["__pycache__", "*.pyc"]),
+            handler="app.handler",
+            key=self.encryption_key,
+            timeout=cdk.Duration.minutes(5),
+            description=f"Waits until the enhanced fan-out consumers of {self.node.path} are ACTIVE",
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        # The consumers' ARNs end in their creation time, known only once registered: every consumer of this
+        # stream, read-only. Naming each ARN would make the function wait for all consumers, and the first
+        # group's wait for the later groups: a dependency cycle.
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["kinesis:DescribeStreamConsumer"],
+                                resources=[f"{self.stream.stream_arn}/consumer/*"])
+        )
+        stream_id = cdk.Stack.of(self).resolve(self.stream.node.default_child.logical_id)
+        secure.acknowledge(
+            function.role.node.find_child("DefaultPolicy").node.default_child,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::<{stream_id}.Arn>/consumer/*]",
+            "DescribeStreamConsumer (read-only) on this stream's consumers: their ARNs end in a creation time "
+            "known only after registration, and naming them would make the waits depend on each other.",
+        )
+        cfn_function = function.node.default_child
+        secure.acknowledge(
+            cfn_function,
+            "Serverless::Serverless-LambdaDLQ",
+            "Invoked only by CloudFormation as a custom resource and always answers it (SUCCESS or FAILED); "
+            "a failed wait rolls the stack back, so there is no event for a dead-letter queue to keep.",
+        )
+        secure.checkov_skip(
+            cfn_function,
+            "CKV_AWS_116",
+            "Invoked only by CloudFormation as a custom resource, which it always answers; a failed wait rolls "
+            "the stack back, so a dead-letter queue would stay empty.",
+        )
+        waits = []
+        for number, group in enumerate(groups[:-1], start=1):
+            wait = cdk.CustomResource(
+                self,
+                f"ConsumerGroup{number}Active",
+                service_token=function.function_arn,
+                resource_type=CONSUMERS_ACTIVE_TYPE,
+                properties={"ConsumerARNs": [c.stream_consumer_arn for c in group]},
+                service_timeout=cdk.Duration.minutes(10),
+            )
+            for consumer in groups[number]:
+                consumer.node.add_dependency(wait)
+            waits.append(wait)
+        return waits
 
     # -- one consumer ---------------------------------------------------------
 
@@ -509,11 +597,13 @@ class StreamPipeline(Construct):
         )
         log_stream = logs.LogStream(res, "LogStream", log_group=res.log_group, removal_policy=removal_policy)
         stack = cdk.Stack.of(self)
+        # Firehose's documented trust: sts:ExternalId is this account's ID; it names no other condition key
+        # (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html).
         res.role = iam.Role(
             res,
             "Role",
             assumed_by=iam.ServicePrincipal(
-                "firehose.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
+                "firehose.amazonaws.com", conditions={"StringEquals": {"sts:ExternalId": stack.account}}
             ),
             description=f"Firehose delivery of {self.node.path} to S3",
         )

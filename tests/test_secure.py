@@ -87,6 +87,38 @@ def test_access_logs_bucket_uses_sse_s3_and_expires(assembly: Assembly) -> None:
     assert logs["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 365
 
 
+def _logged_bucket_template(app: cdk.App) -> dict:
+    stack = cdk.Stack(app, "Logged")
+    key = secure.encryption_key(stack, "Key", description="test")
+    access_logs = secure.access_logs_bucket(stack, "AccessLogs")
+    secure.encrypted_bucket(stack, "Data", key=key, access_logs=access_logs)
+    return Template.from_stack(stack).to_json()
+
+
+@pytest.mark.parametrize("context", ["empty", "project flags"])
+def test_access_logging_does_not_depend_on_feature_flags(context: str) -> None:
+    """With an empty context (@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy at its legacy default) the L2's
+    grant switched the target to the LogDeliveryWrite ACL and failed synthesis on a bucket-owner-enforced
+    bucket; the grant is now the bucket policy S3 documents, whatever the flags."""
+    template = _logged_bucket_template(cdk.App() if context == "empty" else new_app())
+    resources = template["Resources"]
+    [(logs_id, logs)] = [(k, r) for k, r in resources.items() if k.startswith("AccessLogs") and r["Type"] == "AWS::S3::Bucket"]
+    [(data_id, data)] = [(k, r) for k, r in resources.items() if k.startswith("Data") and r["Type"] == "AWS::S3::Bucket"]
+    assert "AccessControl" not in logs["Properties"]
+    assert logs["Properties"]["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert data["Properties"]["LoggingConfiguration"] == {"DestinationBucketName": {"Ref": logs_id}, "LogFilePrefix": "Data/"}
+    [policy] = [r for k, r in resources.items() if k.startswith("AccessLogsPolicy")]
+    grants = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert grants == [{
+        "Action": "s3:PutObject",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [logs_id, "Arn"]}, "/Data/*"]]},
+        "Condition": {"ArnLike": {"aws:SourceArn": {"Fn::GetAtt": [data_id, "Arn"]}},
+                      "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+    }]
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

@@ -12,7 +12,8 @@ from aws_cdk.assertions import Template
 
 from refarch import sizing
 from refarch.streaming import LambdaConsumer, S3Delivery, StreamPipeline
-from tests.cases.streaming import REPLAY_FROM
+from stacks.streaming_stack import StreamingStack
+from tests.cases.streaming import CASES, REPLAY_FROM
 from tests.conftest import Assembly, new_app
 
 MAIN = "StreamingStack"
@@ -136,6 +137,54 @@ def test_enhanced_fan_out_two_consumers_by_default_one_on_request_one_opted_out(
     assert len(assembly.of_type(MAIN, "AWS::Kinesis::StreamConsumer")) == 2
 
 
+def test_more_than_five_consumers_register_five_then_the_rest_after_the_first_five_are_active(assembly: Assembly) -> None:
+    stack = "StreamingManyConsumers"
+    consumer = {i: assembly.resource(stack, f"Events/Reader{i}/StreamConsumer/Resource") for i in range(1, 8)}
+    [(wait_id, wait)] = assembly.of_type(stack, "Custom::KinesisConsumersActive").items()
+    assert wait_id == assembly.resource_id(stack, "Events/ConsumerGroup1Active/Default")
+    # The wait names the first five; the last two are registered only after it.
+    assert wait["Properties"]["ConsumerARNs"] == [
+        _arn(assembly, stack, f"Events/Reader{i}/StreamConsumer/Resource", "ConsumerARN") for i in range(1, 6)]
+    assert all("DependsOn" not in consumer[i] for i in range(1, 6))
+    assert all(consumer[i]["DependsOn"] == [wait_id] for i in (6, 7))
+    function = _arn(assembly, stack, "Events/ConsumersActiveFunction/Resource")
+    assert wait["Properties"]["ServiceToken"] == function and wait["Properties"]["ServiceTimeout"] == "600"
+    fn = assembly.properties(stack, "Events/ConsumersActiveFunction/Resource")
+    assert (fn["Handler"], fn["Timeout"]) == ("app.handler", 300)
+    statements = assembly.properties(stack, "Events/ConsumersActiveFunctionRole/DefaultPolicy/Resource")[
+        "PolicyDocument"]["Statement"]
+    [describe] = [s for s in statements if s["Action"] == "kinesis:DescribeStreamConsumer"]
+    assert describe["Resource"] == {"Fn::Join": ["", [_arn(assembly, stack, "Events/Stream/Resource"), "/consumer/*"]]}
+    assert not [s for s in statements if s is not describe and "kinesis" in str(s["Action"])]
+
+
+def test_five_or_fewer_registered_consumers_need_no_wait(assembly: Assembly) -> None:
+    for stack in ("StreamingStack", "StreamingEnhancedFanOut"):
+        assert assembly.of_type(stack, "Custom::KinesisConsumersActive") == {}
+        assert len(assembly.of_type(stack, "AWS::Lambda::Function")) == len(assembly.of_type(stack, "AWS::Lambda::EventSourceMapping"))
+    _, five = _pipeline(consumers=[LambdaConsumer(name=f"c{i}", code=CODE, handler="index.handler") for i in range(5)])
+    assert five.consumer_groups_active == []
+
+
+def test_eleven_consumers_register_in_groups_of_five_five_one() -> None:
+    consumers = [LambdaConsumer(name=f"c{i}", code=CODE, handler="index.handler") for i in range(11)]
+    # A consumer without enhanced fan-out is not registered and waits for nothing.
+    stack, p = _pipeline(consumers=[*consumers, LambdaConsumer(name="shared", code=CODE, handler="index.handler",
+                                                                enhanced_fan_out=False)])
+    assert [w.node.id for w in p.consumer_groups_active] == ["ConsumerGroup1Active", "ConsumerGroup2Active"]
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    waits = {k: r for k, r in resources.items() if r["Type"] == "Custom::KinesisConsumersActive"}
+    by_name = {r["Properties"]["ConsumerName"]: (k, r) for k, r in resources.items()
+               if r["Type"] == "AWS::Kinesis::StreamConsumer"}
+    first, second = sorted(waits, key=lambda k: "Group2" in k)
+    assert [a["Fn::GetAtt"][0] for a in waits[first]["Properties"]["ConsumerARNs"]] == [
+        by_name[f"c{i}"][0] for i in range(5)]
+    assert [a["Fn::GetAtt"][0] for a in waits[second]["Properties"]["ConsumerARNs"]] == [
+        by_name[f"c{i}"][0] for i in range(5, 10)]
+    assert [by_name[f"c{i}"][1].get("DependsOn") for i in range(11)] == [None] * 5 + [[first]] * 5 + [[second]]
+    assert "shared" not in by_name
+
+
 def test_consumer_dead_letter_queue_is_encrypted_kept_14_days_and_tls_only(assembly: Assembly) -> None:
     queue = assembly.resource(MAIN, "Clicks/Sessionizer/DeadLetterQueue/Resource")
     assert queue["Properties"] == {"KmsMasterKeyId": _arn(assembly, MAIN, "Clicks/Key/Resource"), "MessageRetentionPeriod": 1209600}
@@ -207,8 +256,10 @@ def test_custom_prefixes_and_buffering(assembly: Assembly) -> None:
 
 def test_firehose_role_is_least_privilege(assembly: Assembly) -> None:
     trust = assembly.properties(MAIN, "Clicks/Delivery/Role/Resource")["AssumeRolePolicyDocument"]["Statement"]
+    # The condition Firehose documents for its role's trust, and only it:
+    # https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html
     assert trust == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"},
-                      "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]
+                      "Condition": {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}}]
     statements = {s["Sid"]: s for s in
                   assembly.properties(MAIN, "Clicks/Delivery/RolePolicy/Resource")["PolicyDocument"]["Statement"]}
     bucket = _arn(assembly, MAIN, "Clicks/Delivery/Bucket/Resource")
@@ -455,6 +506,18 @@ def test_every_option_reaches_the_template() -> None:
                 and "LifecycleConfiguration" in r["Properties"] and "LoggingConfiguration" in r["Properties"]]
     assert "Transitions" not in bucket["Properties"]["LifecycleConfiguration"]["Rules"][0]
     assert bucket["DeletionPolicy"] == "Delete"
+
+
+@pytest.mark.parametrize("stack_id", ["StreamingStack", *CASES])
+def test_synthesizes_without_feature_flags(stack_id: str) -> None:
+    """A user's older app has none of the project's feature flags (empty context): the pattern sets what it
+    relies on itself (the archive's access logging failed here with "objectOwnership must be set to
+    ObjectWriter when accessControl is LogDeliveryWrite")."""
+    app = cdk.App()
+    stack = StreamingStack(app, stack_id) if stack_id == "StreamingStack" else CASES[stack_id](app)
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    assert any(r["Type"] == "AWS::Kinesis::Stream" for r in resources.values())
+    assert not any("AccessControl" in r.get("Properties", {}) for r in resources.values())
 
 
 def _list(value):

@@ -11,7 +11,13 @@
 Every shard that the window may touch is read, parents before children (so a
 resharded stream replays in order), from an ``AT_TIMESTAMP`` shard iterator at
 ``--start``; a shard stops at its first record that arrived at or after
-``--end``, when it is closed, or when it has caught up with the tip. Each
+``--end``, when it is closed, or when it has caught up with the tip.
+``GetRecords`` calls are paced to ``--reads-per-second`` per shard (default
+1): a shard serves 5 calls a second shared by every polling reader, Firehose
+included, so a replay must not take them all. A shard iterator expires 5
+minutes after it was issued (e.g. while re-putting backs off); the tool then
+asks for a new one just after the last record it read (``AFTER_SEQUENCE_NUMBER``),
+or at ``--start`` again if it has read none, so nothing is lost or read twice. Each
 JSON line carries the shard, sequence number, partition key, arrival time and
 the data (base64). Re-putting keeps each record's partition key, sends
 ``PutRecords`` batches of at most 500 records and 5 MiB, and retries only the
@@ -47,6 +53,13 @@ MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 5 * 1024 * 1024
 #: GetRecords returns at most 10,000 records a call.
 READ_LIMIT = 10_000
+#: A shard serves 5 GetRecords calls a second, shared by every reader that polls it (Firehose, KCL, Lambda
+#: without enhanced fan-out): https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html
+SHARD_READS_PER_S = 5
+#: What a replay takes of them by default, leaving the other 4 to the stream's own readers.
+DEFAULT_READS_PER_S = 1.0
+#: Renewing an iterator that expires again at once means something else is wrong (the clock, the stream).
+MAX_CONSECUTIVE_RENEWALS = 3
 
 
 @dataclass(frozen=True)
@@ -108,25 +121,72 @@ def shards_in_order(kinesis: Any, stream: str) -> list[dict]:
     return ordered
 
 
-def read_window(kinesis: Any, stream: str, start: dt.datetime, end: dt.datetime) -> Iterator[Record]:
-    """Yield the records that arrived in ``[start, end)``, shard by shard, in order."""
+def _expired(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ExpiredIteratorException"
+
+
+def read_window(
+    kinesis: Any,
+    stream: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    reads_per_second: float = DEFAULT_READS_PER_S,
+    limit: int = READ_LIMIT,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[Record]:
+    """Yield the records that arrived in ``[start, end)``, shard by shard, in order.
+
+    At most ``reads_per_second`` ``GetRecords`` calls a second go to a shard
+    (``sleep`` waits out the rest of the interval, measured with ``clock``).
+    An expired iterator is renewed after the last record read from the shard,
+    or at ``start`` if none was, so each record is yielded exactly once.
+    """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError(f"start and end must be timezone-aware (got {start!r}, {end!r})")
     if end <= start:
         raise ValueError(f"end must be after start (got start {start.isoformat()}, end {end.isoformat()})")
+    if not 0 < reads_per_second <= SHARD_READS_PER_S:
+        raise ValueError(f"reads_per_second must be above 0 and at most {SHARD_READS_PER_S} (got {reads_per_second!r})")
+    interval_s = 1 / reads_per_second
     for shard in shards_in_order(kinesis, stream):
         shard_id = shard["ShardId"]
-        iterator = kinesis.get_shard_iterator(
-            **_stream(stream), ShardId=shard_id, ShardIteratorType="AT_TIMESTAMP", Timestamp=start
-        )["ShardIterator"]
+
+        def new_iterator(after: str | None, shard_id: str = shard_id) -> str:
+            position: dict[str, Any] = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": after}
+                if after is not None
+                else {"ShardIteratorType": "AT_TIMESTAMP", "Timestamp": start}
+            )
+            return kinesis.get_shard_iterator(**_stream(stream), ShardId=shard_id, **position)["ShardIterator"]
+
+        last_sequence: str | None = None  # of the last record read from this shard, in the window or not
+        iterator = new_iterator(None)
+        last_call: float | None = None
+        renewals = 0
         while iterator:
-            page = kinesis.get_records(ShardIterator=iterator, Limit=READ_LIMIT)
+            if last_call is not None:
+                wait = interval_s - (clock() - last_call)
+                if wait > 0:
+                    sleep(wait)
+            last_call = clock()
+            try:
+                page = kinesis.get_records(ShardIterator=iterator, Limit=limit)
+            except ClientError as error:
+                if not _expired(error) or renewals >= MAX_CONSECUTIVE_RENEWALS:
+                    raise
+                renewals += 1
+                iterator = new_iterator(last_sequence)
+                continue
+            renewals = 0
             past_end = False
             for r in page["Records"]:
                 arrival = r["ApproximateArrivalTimestamp"]
                 if arrival >= end:
                     past_end = True
                     break
+                last_sequence = r["SequenceNumber"]
                 if arrival >= start:
                     yield Record(shard_id, r["SequenceNumber"], r["PartitionKey"], arrival, r["Data"])
             caught_up = not page["Records"] and page.get("MillisBehindLatest", 0) == 0
@@ -209,6 +269,18 @@ def _attempts(value: str) -> int:
     return attempts
 
 
+def _reads_per_second(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < rate <= SHARD_READS_PER_S:
+        raise argparse.ArgumentTypeError(
+            f"must be above 0 and at most {SHARD_READS_PER_S}, a shard's GetRecords limit (got {value})"
+        )
+    return rate
+
+
 def _timestamp(value: str) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(value)
@@ -229,12 +301,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--end", required=True, type=_timestamp, help="window end (exclusive), ISO 8601 with zone")
     parser.add_argument("--to-stream", help="re-put the records into this stream (name or ARN) instead of printing")
     parser.add_argument("--max-attempts", type=_attempts, default=5, help="PutRecords attempts per batch (default 5)")
+    parser.add_argument(
+        "--reads-per-second",
+        type=_reads_per_second,
+        default=DEFAULT_READS_PER_S,
+        help=f"GetRecords calls per second per shard, of the {SHARD_READS_PER_S} it serves to all its readers "
+        f"(default {DEFAULT_READS_PER_S:g})",
+    )
     parser.add_argument("--region", help="AWS region (default: from the environment)")
     parser.add_argument("--endpoint-url", help="a Kinesis endpoint other than AWS's (e.g. a local emulator)")
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     args = _parser().parse_args(argv)
@@ -253,7 +338,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         endpoint_url=args.endpoint_url,
         config=Config(retries={"mode": "standard", "max_attempts": 10}),  # GetRecords throttles at 5 calls/s/shard
     )
-    records = read_window(kinesis, args.stream, args.start, args.end)
+    records = read_window(kinesis, args.stream, args.start, args.end, reads_per_second=args.reads_per_second,
+                          sleep=sleep)
     if not args.to_stream:
         count = 0
         for record in records:
@@ -262,7 +348,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         print(f"{count} record(s) from {args.stream}", file=err)
         return 0
     try:
-        sent = put_window(kinesis, args.to_stream, records, max_attempts=args.max_attempts)
+        sent = put_window(kinesis, args.to_stream, records, max_attempts=args.max_attempts, sleep=sleep)
     except ReplayError as failure:
         print(f"error: {failure}", file=err)
         for record in failure.unsent:

@@ -77,6 +77,17 @@ def enhanced_fan_out(app: cdk.App) -> cdk.Stack:
     return stack
 
 
+def many_consumers(app: cdk.App) -> cdk.Stack:
+    """Seven enhanced fan-out consumers: registered 5 then 2, the second group after the first is ACTIVE."""
+    stack = cdk.Stack(app, "StreamingManyConsumers")
+    StreamPipeline(
+        stack,
+        "Events",
+        consumers=[LambdaConsumer(name=f"reader-{i}", code=_code(), handler="app.handler") for i in range(1, 8)],
+    )
+    return stack
+
+
 def firehose_to_s3(app: cdk.App) -> cdk.Stack:
     """On-demand stream archived to S3 with custom prefixes, buffering and lifecycle."""
     stack = cdk.Stack(app, "StreamingFirehose")
@@ -100,5 +111,6 @@ CASES = {
     "StreamingOnDemand": on_demand,
     "StreamingProvisioned": provisioned,
     "StreamingEnhancedFanOut": enhanced_fan_out,
+    "StreamingManyConsumers": many_consumers,
     "StreamingFirehose": firehose_to_s3,
 }
