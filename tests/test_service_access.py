@@ -51,17 +51,6 @@ KNOWN_GAPS: dict[tuple[str, str], tuple[str, str]] = {
         )
         for stack in ("PushStack", "PushJwt", "PushApnsCertificateSandbox")
     },
-    ("StreamingStack", "role-trust: Clicks/Delivery/Role -> * (trust policy, firehose.amazonaws.com sts:AssumeRole)"): (
-        "item 5",
-        "Firehose role trust uses aws:SourceAccount; Firehose documents sts:ExternalId",
-    ),
-    (
-        "StreamingFirehose",
-        "role-trust: Logs/Delivery/Role -> * (trust policy, firehose.amazonaws.com sts:AssumeRole)",
-    ): (
-        "item 5",
-        "Firehose role trust uses aws:SourceAccount; Firehose documents sts:ExternalId",
-    ),
 }
 
 #: stacks where no service acts on a resource of the stack -> why (strict: a stack
