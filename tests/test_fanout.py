@@ -224,7 +224,7 @@ def test_stack_outputs_topic_and_queue_urls(example: Template) -> None:
     outputs = example.find_outputs("*")
     assert {"TopicArn", "AlarmTopicArn"} <= set(outputs)
     for name in ("Billing", "Shipping", "Audit"):
-        assert {f"{name}QueueUrl", f"{name}DeadLetterQueueUrl"} <= set(outputs)
+        assert {f"{name}QueueUrl", f"{name}DeadLetterQueueUrl", f"{name}DeliveryDeadLetterQueueUrl"} <= set(outputs)
 
 
 def test_stack_has_termination_protection(assembly: Assembly) -> None:
