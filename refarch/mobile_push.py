@@ -47,7 +47,8 @@ _APNS_AUTH = ("token", "certificate")
 # SNS defines no IAM resource type for platform applications or endpoints, so
 # their actions take Resource "*" (Service Authorization Reference, Amazon SNS).
 _NO_RESOURCE_TYPE = (
-    "SNS defines no IAM resource type for platform applications or endpoints (Service Authorization Reference): "
+    "SNS defines no IAM resource type for platform applications, endpoints or subscriptions (Service Authorization "
+    "Reference): "
     "{actions} accept only Resource '*'. "
 )
 
@@ -575,8 +576,17 @@ class MobilePush(Construct):
             "RegisterFunctionPolicy",
             roles=[self.register_function.role],
             statements=[
+                # DeleteEndpoint, GetSubscriptionAttributes and Unsubscribe retire the
+                # endpoint (and its subscription) of a replaced platform application.
                 iam.PolicyStatement(
-                    actions=["sns:CreatePlatformEndpoint", "sns:GetEndpointAttributes", "sns:SetEndpointAttributes"],
+                    actions=[
+                        "sns:CreatePlatformEndpoint",
+                        "sns:GetEndpointAttributes",
+                        "sns:SetEndpointAttributes",
+                        "sns:DeleteEndpoint",
+                        "sns:GetSubscriptionAttributes",
+                        "sns:Unsubscribe",
+                    ],
                     resources=["*"],
                 )
             ],
@@ -584,8 +594,12 @@ class MobilePush(Construct):
         secure.acknowledge(
             endpoint_policy.node.default_child,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            _NO_RESOURCE_TYPE.format(actions="CreatePlatformEndpoint and Get/SetEndpointAttributes")
-            + "The function only acts on the platform applications named in its environment.",
+            _NO_RESOURCE_TYPE.format(
+                actions="CreatePlatformEndpoint, Get/SetEndpointAttributes, DeleteEndpoint, GetSubscriptionAttributes "
+                "and Unsubscribe"
+            )
+            + "The function only creates endpoints in the platform applications named in its environment and "
+            "retires only an endpoint the caller sent that is gone or is theirs, with its subscription to the topic.",
         )
         # Invoked synchronously by API Gateway: the caller gets the error and retries.
         secure.acknowledge(
