@@ -247,17 +247,18 @@ class MobilePush(Construct):
         # SNS assumes this role to write delivery status; it may write only
         # into the log groups created below (SNS names them; retention and KMS
         # are ours because they exist before SNS writes).
+        # The trust names the service and nothing else: SNS's delivery-status
+        # pages (https://docs.aws.amazon.com/sns/latest/dg/sns-topic-attributes.html,
+        # https://docs.aws.amazon.com/sns/latest/dg/sns-msg-status.html,
+        # https://docs.aws.amazon.com/sns/latest/dg/topics-attrib-prereq.html) name no
+        # aws:SourceAccount / aws:SourceArn for it, and a condition on a key the
+        # service does not set fails AssumeRole, so no delivery status would be
+        # written. Only principals of this account can hand the role to SNS
+        # (iam:PassRole, granted below to the platform-application handler only).
         self.delivery_status_role = iam.Role(
             self,
             "DeliveryStatusRole",
-            assumed_by=iam.ServicePrincipal(
-                "sns.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": stack.format_arn(
-                        service="sns", resource="*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)},
-                },
-            ),
+            assumed_by=iam.ServicePrincipal("sns.amazonaws.com"),
             description=f"SNS writes push delivery status of {self.node.path} to CloudWatch Logs",
         )
 
