@@ -100,6 +100,14 @@ class Subscriber:
         dead-letter queue. Default: the FanOut's ``max_receive_count``.
     :param visibility_timeout: default: 30 s, or 6 x the consumer's timeout
         plus its batching window when there is a consumer.
+    :param ordered: whether this subscriber relies on order and exactly-once
+        delivery per message group, which only a FIFO queue keeps. Default:
+        as the topic (a FIFO topic gets FIFO queues). ``False`` on a FIFO topic
+        gives this subscriber a standard queue (SNS FIFO topics deliver to
+        standard queues too, without the message group ID, so without order
+        and at least once; the queue takes batches above 10 and a batching
+        window). ``True`` needs a FIFO topic: a standard topic delivers only
+        to standard queues.
     """
 
     name: str
@@ -109,6 +117,7 @@ class Subscriber:
     consumer: LambdaConsumer | None = None
     max_receive_count: int | None = None
     visibility_timeout: cdk.Duration | None = None
+    ordered: bool | None = None
 
     @property
     def construct_id(self) -> str:
@@ -140,10 +149,12 @@ class FanOut(Construct):
     :param subscribers: at least one; names unique.
     :param topic: an existing topic to fan out. Default: a new topic,
         encrypted with ``encryption_key`` and TLS-only. An existing topic keeps
-        its own encryption and policy; its FIFO-ness decides the queues'.
+        its own encryption and policy; its FIFO-ness decides the queues' (and
+        each ``Subscriber.ordered``).
     :param fifo: create a FIFO topic and FIFO queues (ordered, exactly-once
         per message group). Default: False. With an existing topic it must
-        match the topic or be left unset.
+        match the topic or be left unset. A subscriber that does not need the
+        order can still have a standard queue (``Subscriber(ordered=False)``).
     :param content_based_deduplication: FIFO only; deduplicate on a SHA-256 of
         the body instead of a publisher-supplied deduplication ID.
         Default: False.
@@ -237,7 +248,7 @@ class FanOut(Construct):
         for spec in subscribers:
             sub = self._subscriber(
                 spec,
-                fifo=is_fifo,
+                fifo_topic=is_fifo,
                 max_receive_count=max_receive_count if spec.max_receive_count is None else spec.max_receive_count,
                 retention_period=retention_period,
                 age=age,
@@ -284,7 +295,7 @@ class FanOut(Construct):
         self,
         spec: Subscriber,
         *,
-        fifo: bool,
+        fifo_topic: bool,
         max_receive_count: int,
         retention_period: cdk.Duration,
         age: sizing.AgeAlarm,
@@ -293,6 +304,7 @@ class FanOut(Construct):
     ) -> SubscriberQueue:
         sub = SubscriberQueue(self, spec.construct_id)
         key = self.encryption_key
+        fifo = _queue_is_fifo(spec, fifo_topic)
         consumer = spec.consumer
 
         visibility = spec.visibility_timeout
@@ -311,8 +323,13 @@ class FanOut(Construct):
         sub.dead_letter_queue = secure.dead_letter_queue(
             sub, "DeadLetterQueue", key=key, fifo=fifo, removal_policy=removal_policy
         )
+        # The delivery DLQ follows the topic, the queue's own DLQ the queue: "FIFO
+        # topic subscriptions use FIFO queues, and standard topic subscriptions use
+        # standard queues" (https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html),
+        # and SQS requires a queue's dead-letter queue to be of its own type
+        # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue.html).
         sub.delivery_dead_letter_queue = secure.dead_letter_queue(
-            sub, "DeliveryDeadLetterQueue", key=key, fifo=fifo, removal_policy=removal_policy
+            sub, "DeliveryDeadLetterQueue", key=key, fifo=fifo_topic, removal_policy=removal_policy
         )
         sub.queue = secure.work_queue(
             sub,
@@ -437,8 +454,8 @@ def _validate(
             fifo is None or fifo == topic_fifo,
             "fifo",
             fifo,
-            f"must match the existing topic, which is {'FIFO' if topic_fifo else 'standard'}: "
-            "a FIFO topic fans out only to FIFO queues and a standard topic only to standard queues",
+            f"must match the existing topic, which is {'FIFO' if topic_fifo else 'standard'} (a topic's type is "
+            "fixed when it is created); to give one subscriber of a FIFO topic a standard queue, set its ordered=False",
         )
         require(
             not content_based_deduplication,
@@ -533,9 +550,33 @@ def _validate(
                 f"must have at most {sizing.SNS_FILTER_MAX_COMBINATIONS} value combinations (SNS limit; "
                 "the product of the number of values of each key)",
             )
+        require(
+            spec.ordered in (None, True, False),
+            f"{where}.ordered",
+            spec.ordered,
+            "must be True, False or None (as the topic)",
+        )
+        require(
+            is_fifo or spec.ordered is not True,
+            f"{where}.ordered",
+            spec.ordered,
+            "needs a FIFO topic (fifo=True): a standard topic delivers only to standard queues, "
+            "with neither order nor exactly-once delivery",
+        )
         if spec.consumer is not None:
-            _validate_consumer(f"{where}.consumer", spec.consumer, fifo=is_fifo)
+            _validate_consumer(f"{where}.consumer", spec.consumer, fifo=_queue_is_fifo(spec, is_fifo))
     return is_fifo
+
+
+def _queue_is_fifo(spec: Subscriber, fifo_topic: bool) -> bool:
+    """A subscriber's queue is FIFO when it wants order, or by default when the topic is FIFO.
+
+    A FIFO topic also delivers to standard queues, without the message group ID
+    (https://docs.aws.amazon.com/sns/latest/dg/fifo-message-grouping.html,
+    https://docs.aws.amazon.com/sns/latest/dg/fifo-topic-code-examples.html);
+    a standard topic only to standard queues.
+    """
+    return fifo_topic if spec.ordered is None else spec.ordered
 
 
 def _validate_consumer(where: str, c: LambdaConsumer, *, fifo: bool) -> None:

@@ -47,7 +47,8 @@ _APNS_AUTH = ("token", "certificate")
 # SNS defines no IAM resource type for platform applications or endpoints, so
 # their actions take Resource "*" (Service Authorization Reference, Amazon SNS).
 _NO_RESOURCE_TYPE = (
-    "SNS defines no IAM resource type for platform applications or endpoints (Service Authorization Reference): "
+    "SNS defines no IAM resource type for platform applications, endpoints or subscriptions (Service Authorization "
+    "Reference): "
     "{actions} accept only Resource '*'. "
 )
 
@@ -246,17 +247,18 @@ class MobilePush(Construct):
         # SNS assumes this role to write delivery status; it may write only
         # into the log groups created below (SNS names them; retention and KMS
         # are ours because they exist before SNS writes).
+        # The trust names the service and nothing else: SNS's delivery-status
+        # pages (https://docs.aws.amazon.com/sns/latest/dg/sns-topic-attributes.html,
+        # https://docs.aws.amazon.com/sns/latest/dg/sns-msg-status.html,
+        # https://docs.aws.amazon.com/sns/latest/dg/topics-attrib-prereq.html) name no
+        # aws:SourceAccount / aws:SourceArn for it, and a condition on a key the
+        # service does not set fails AssumeRole, so no delivery status would be
+        # written. Only principals of this account can hand the role to SNS
+        # (iam:PassRole, granted below to the platform-application handler only).
         self.delivery_status_role = iam.Role(
             self,
             "DeliveryStatusRole",
-            assumed_by=iam.ServicePrincipal(
-                "sns.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": stack.format_arn(
-                        service="sns", resource="*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)},
-                },
-            ),
+            assumed_by=iam.ServicePrincipal("sns.amazonaws.com"),
             description=f"SNS writes push delivery status of {self.node.path} to CloudWatch Logs",
         )
 
@@ -575,8 +577,17 @@ class MobilePush(Construct):
             "RegisterFunctionPolicy",
             roles=[self.register_function.role],
             statements=[
+                # DeleteEndpoint, GetSubscriptionAttributes and Unsubscribe retire the
+                # endpoint (and its subscription) of a replaced platform application.
                 iam.PolicyStatement(
-                    actions=["sns:CreatePlatformEndpoint", "sns:GetEndpointAttributes", "sns:SetEndpointAttributes"],
+                    actions=[
+                        "sns:CreatePlatformEndpoint",
+                        "sns:GetEndpointAttributes",
+                        "sns:SetEndpointAttributes",
+                        "sns:DeleteEndpoint",
+                        "sns:GetSubscriptionAttributes",
+                        "sns:Unsubscribe",
+                    ],
                     resources=["*"],
                 )
             ],
@@ -584,8 +595,12 @@ class MobilePush(Construct):
         secure.acknowledge(
             endpoint_policy.node.default_child,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            _NO_RESOURCE_TYPE.format(actions="CreatePlatformEndpoint and Get/SetEndpointAttributes")
-            + "The function only acts on the platform applications named in its environment.",
+            _NO_RESOURCE_TYPE.format(
+                actions="CreatePlatformEndpoint, Get/SetEndpointAttributes, DeleteEndpoint, GetSubscriptionAttributes "
+                "and Unsubscribe"
+            )
+            + "The function only creates endpoints in the platform applications named in its environment and "
+            "retires only an endpoint the caller sent that is gone or is theirs, with its subscription to the topic.",
         )
         # Invoked synchronously by API Gateway: the caller gets the error and retries.
         secure.acknowledge(

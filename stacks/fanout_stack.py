@@ -48,3 +48,7 @@ class FanOutStack(cdk.Stack):
                 self, f"{sub.node.id}DeadLetterQueueUrl", value=sub.dead_letter_queue.queue_url,
                 description=f"Messages the {name} consumer failed",
             )
+            cdk.CfnOutput(
+                self, f"{sub.node.id}DeliveryDeadLetterQueueUrl", value=sub.delivery_dead_letter_queue.queue_url,
+                description=f"Messages SNS could not deliver to the {name} queue (move them with refarch.tools.sqs_redrive)",
+            )

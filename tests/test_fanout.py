@@ -224,7 +224,7 @@ def test_stack_outputs_topic_and_queue_urls(example: Template) -> None:
     outputs = example.find_outputs("*")
     assert {"TopicArn", "AlarmTopicArn"} <= set(outputs)
     for name in ("Billing", "Shipping", "Audit"):
-        assert {f"{name}QueueUrl", f"{name}DeadLetterQueueUrl"} <= set(outputs)
+        assert {f"{name}QueueUrl", f"{name}DeadLetterQueueUrl", f"{name}DeliveryDeadLetterQueueUrl"} <= set(outputs)
 
 
 def test_stack_has_termination_protection(assembly: Assembly) -> None:
@@ -256,10 +256,40 @@ def test_stateful_logical_ids_are_pinned(assembly: Assembly) -> None:
 # --- FIFO ----------------------------------------------------------------------
 
 
-def test_fifo_topic_fans_out_to_fifo_queues(fifo: Template) -> None:
+def test_fifo_topic_fans_out_to_fifo_queues(fifo: Template, assembly: Assembly) -> None:
     fifo.has_resource_properties("AWS::SNS::Topic", {"FifoTopic": True, "ContentBasedDeduplication": True})
-    queues = fifo.find_resources("AWS::SQS::Queue")
-    assert len(queues) == 6 and all(q["Properties"]["FifoQueue"] is True for q in queues.values())
+    for name in ("Accounts", "Reporting"):
+        for queue in ("Queue", "DeadLetterQueue", "DeliveryDeadLetterQueue"):
+            assert assembly.properties("FanOutFifo", f"Ledger/{name}/{queue}/Resource")["FifoQueue"] is True
+
+
+def test_fifo_topic_feeds_a_standard_queue_for_a_subscriber_that_needs_no_order(assembly: Assembly) -> None:
+    """SNS FIFO topics deliver to standard queues too; the subscription's DLQ follows the topic."""
+    queue = assembly.properties("FanOutFifo", "Ledger/Analytics/Queue/Resource")
+    dlq = assembly.properties("FanOutFifo", "Ledger/Analytics/DeadLetterQueue/Resource")
+    delivery_dlq = assembly.properties("FanOutFifo", "Ledger/Analytics/DeliveryDeadLetterQueue/Resource")
+    assert "FifoQueue" not in queue and "FifoQueue" not in dlq  # standard queue, standard processing DLQ
+    assert delivery_dlq["FifoQueue"] is True  # "FIFO topic subscriptions use FIFO queues" as their DLQ
+    subscription = assembly.properties("FanOutFifo", "Ledger/Analytics/Subscription/Resource")
+    assert subscription["Endpoint"] == {"Fn::GetAtt": [assembly.resource_id("FanOutFifo", "Ledger/Analytics/Queue/Resource"), "Arn"]}
+    assert subscription["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": [assembly.resource_id("FanOutFifo", "Ledger/Analytics/DeliveryDeadLetterQueue/Resource"), "Arn"]}
+
+
+def test_ordered_false_on_a_fifo_topic_allows_standard_queue_consumer_settings() -> None:
+    from tests.test_fanout_validation import _consumer
+
+    stack = cdk.Stack(new_app(), "Ok")
+    fanout = FanOut(stack, "F", fifo=True, subscribers=[
+        Subscriber(name="a"),
+        Subscriber(name="b", ordered=False,
+                   consumer=_consumer(batch_size=100, max_batching_window=cdk.Duration.seconds(5))),
+    ])
+    assert fanout.subscribers["a"].queue.fifo is True and fanout.subscribers["b"].queue.fifo is False
+    assert fanout.subscribers["b"].delivery_dead_letter_queue.fifo is True
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::Lambda::EventSourceMapping",
+                                     {"BatchSize": 100, "MaximumBatchingWindowInSeconds": 5})
 
 
 def test_message_body_filter(fifo: Template) -> None:

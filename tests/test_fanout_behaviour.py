@@ -134,7 +134,7 @@ def test_message_failed_max_receive_count_times_lands_in_dlq(deployed: DeployedS
     assert json.loads(json.loads(dead["Body"])["Message"]) == {"order": "poison"}
 
 
-def test_fifo_fan_out_keeps_order_and_filters_on_the_body(assembly: Assembly) -> None:
+def test_fifo_fan_out_keeps_order_filters_on_the_body_and_feeds_a_standard_queue(assembly: Assembly) -> None:
     with mock_aws():
         stack = deploy(assembly.template("FanOutFifo"), "FanOutFifo", allowed_skips=ALLOWED_SKIPS)
         apply_subscriptions(stack)
@@ -157,3 +157,6 @@ def test_fifo_fan_out_keeps_order_and_filters_on_the_body(assembly: Assembly) ->
         reporting = [json.loads(m["Body"]) for m in _drain(sqs, queue_url("Reporting"))]
         assert accounts == [0, 1, 2, 3, 4]  # every message, in group order
         assert [r["seq"] for r in reporting] == [0, 2, 3]  # only debit/credit, raw bodies
+        # The standard queue on the FIFO topic gets every message, without the group ID.
+        analytics = _drain(sqs, queue_url("Analytics"))
+        assert sorted(json.loads(json.loads(m["Body"])["Message"])["seq"] for m in analytics) == [0, 1, 2, 3, 4]

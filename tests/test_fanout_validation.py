@@ -134,6 +134,38 @@ def test_content_dedup_on_existing_topic() -> None:
         FanOut(stack, "F", topic=topic, content_based_deduplication=True, subscribers=OK)
 
 
+def test_ordered_subscriber_needs_a_fifo_topic() -> None:
+    stack = cdk.Stack(new_app(), "Bad")
+    with pytest.raises(ValueError, match=re.escape("subscribers[a].ordered needs a FIFO topic (fifo=True)") + ".*got True"):
+        FanOut(stack, "F", subscribers=[Subscriber(name="a", ordered=True)])
+
+
+def test_ordered_subscriber_needs_a_fifo_topic_also_when_the_topic_exists() -> None:
+    stack = cdk.Stack(new_app(), "Bad")
+    topic = sns.Topic(stack, "Standard")
+    with pytest.raises(ValueError, match=re.escape("subscribers[a].ordered needs a FIFO topic")):
+        FanOut(stack, "F", topic=topic, subscribers=[Subscriber(name="a", ordered=True)])
+
+
+def test_ordered_must_be_a_boolean_or_none() -> None:
+    stack = cdk.Stack(new_app(), "Bad")
+    with pytest.raises(ValueError, match=re.escape("subscribers[a].ordered must be True, False or None") + ".*got 'yes'"):
+        FanOut(stack, "F", fifo=True, subscribers=[Subscriber(name="a", ordered="yes")])
+
+
+def test_ordered_fifo_subscriber_keeps_the_fifo_consumer_limits() -> None:
+    stack = cdk.Stack(new_app(), "Bad")
+    with pytest.raises(ValueError, match=re.escape("subscribers[a].consumer.batch_size must be 1 to 10 for a FIFO queue")):
+        FanOut(stack, "F", fifo=True, subscribers=[Subscriber(name="a", ordered=True, consumer=_consumer(batch_size=11))])
+
+
+def test_existing_fifo_topic_feeds_a_standard_queue_when_order_is_not_needed() -> None:
+    stack = cdk.Stack(new_app(), "Ok")
+    fanout = FanOut(stack, "F", topic=sns.Topic(stack, "Ordered", fifo=True),
+                    subscribers=[Subscriber(name="a"), Subscriber(name="b", ordered=False)])
+    assert fanout.subscribers["a"].queue.fifo is True and fanout.subscribers["b"].queue.fifo is False
+
+
 def test_existing_fifo_topic_makes_fifo_queues() -> None:
     stack = cdk.Stack(new_app(), "Ok")
     fanout = FanOut(stack, "F", topic=sns.Topic(stack, "Ordered", fifo=True), subscribers=OK)

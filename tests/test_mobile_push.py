@@ -148,13 +148,30 @@ def test_provider_framework_uses_our_role_log_group_and_key(assembly: Assembly) 
 # --- delivery status logging -------------------------------------------------------------
 
 
-def test_delivery_status_role_is_assumed_by_sns_of_this_account_only(assembly: Assembly) -> None:
-    role = assembly.properties("PushStack", "Push/DeliveryStatusRole/Resource")
-    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Principal"] == {"Service": "sns.amazonaws.com"}
-    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-    assert ":sns:" in json.dumps(trust["Condition"]["ArnLike"])
+@pytest.mark.parametrize("stack_id", ["PushStack", "PushApnsCertificateSandbox", "PushJwt"])
+def test_delivery_status_role_trusts_sns_with_no_condition_sns_does_not_document(assembly: Assembly, stack_id: str) -> None:
+    """SNS's delivery-status documentation names no aws:SourceAccount / aws:SourceArn for this role; a
+    condition on a key the service does not set makes AssumeRole fail, and no delivery status is logged."""
+    role = assembly.properties(stack_id, "Push/DeliveryStatusRole/Resource")
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}}]
     assert "ManagedPolicyArns" not in role
+
+
+def test_only_the_platform_application_handler_may_pass_the_delivery_status_role_to_sns(assembly: Assembly) -> None:
+    role = {"Fn::GetAtt": [assembly.resource_id("PushStack", "Push/DeliveryStatusRole/Resource"), "Arn"]}
+    template = assembly.template("PushStack")["Resources"]
+    passers = [
+        (logical_id, statement)
+        for logical_id, resource in template.items() if resource["Type"] == "AWS::IAM::Policy"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if "iam:PassRole" in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    ]
+    assert [logical_id for logical_id, _ in passers] == [
+        assembly.resource_id("PushStack", "Push/PlatformApplicationHandlerPolicy/Resource")]
+    [(_, statement)] = passers
+    assert statement["Resource"] == role
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sns.amazonaws.com"}}
 
 
 def test_delivery_status_role_writes_only_its_six_log_groups(assembly: Assembly) -> None:
@@ -281,7 +298,10 @@ def test_register_function_environment_and_permissions(assembly: Assembly) -> No
     default = _statements(assembly, "PushStack", "Push/RegisterFunctionRole/DefaultPolicy/Resource")
     assert {"Action": "sns:Subscribe", "Effect": "Allow", "Resource": {"Ref": topic}} in default
     [endpoints] = _statements(assembly, "PushStack", "Push/RegisterFunctionPolicy/Resource")
-    assert endpoints["Action"] == ["sns:CreatePlatformEndpoint", "sns:GetEndpointAttributes", "sns:SetEndpointAttributes"]
+    # Retiring the endpoint of a replaced platform application needs DeleteEndpoint and Unsubscribe.
+    assert sorted(endpoints["Action"]) == sorted([
+        "sns:CreatePlatformEndpoint", "sns:GetEndpointAttributes", "sns:SetEndpointAttributes",
+        "sns:DeleteEndpoint", "sns:GetSubscriptionAttributes", "sns:Unsubscribe"])
 
 
 # --- alarms --------------------------------------------------------------------------------

@@ -424,6 +424,149 @@ def test_device_that_changes_hands_keeps_its_endpoint_under_the_new_owner(push) 
     assert _endpoint(first["endpointArn"])["CustomUserData"] == f"iam:{OTHER_USER}"
 
 
+# --- an endpoint of a replaced platform application (APNs token <-> certificate) ----------
+
+
+def _per_application_create_platform_endpoint(self, application, custom_user_data, token, attributes):
+    """SNS's CreatePlatformEndpoint deduplicates tokens within one platform application; moto (5.2) does it
+    across all applications, which would hand the old application's endpoint back. Scope it as SNS does."""
+    from moto.sns.exceptions import DuplicateSnsEndpointError
+    from moto.sns.models import PlatformEndpoint
+
+    for endpoint in self.platform_endpoints.values():
+        if token == endpoint.token and endpoint.application.arn == application.arn:
+            if custom_user_data == endpoint.custom_user_data and \
+                    attributes.get("Enabled", True) == endpoint.attributes["Enabled"]:
+                return endpoint
+            raise DuplicateSnsEndpointError(f"Invalid parameter: Token Reason: Endpoint {endpoint.arn} already exists "
+                                            "with the same Token, but different attributes.")
+    endpoint = PlatformEndpoint(self.account_id, self.region_name, application, custom_user_data, token, attributes)
+    self.platform_endpoints[endpoint.arn] = endpoint
+    return endpoint
+
+
+@pytest.fixture
+def replaced(push, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """A device registered under the APNs token application; then the app switches to certificate auth,
+    which replaces the platform application (a new ARN) and the handler is configured with the new one."""
+    from moto.sns.models import SNSBackend
+
+    monkeypatch.setattr(SNSBackend, "create_platform_endpoint", _per_application_create_platform_endpoint)
+    _, old = _call({"platform": "apns", "token": DEVICE})
+    certificate = pa.on_event(_event("Create", _props("APNS", "certificate", _secret("apns-cert", APNS_CERT))), None)[
+        "PhysicalResourceId"]
+    assert certificate != push["apns"]
+    monkeypatch.setenv("PLATFORM_APPLICATIONS", json.dumps({"apns": certificate, "fcm": push["fcm"]}))
+    return {**push, "old": old, "certificate": certificate}
+
+
+def _gone(arn: str) -> bool:
+    try:
+        _endpoint(arn)
+    except ClientError as err:
+        return err.response["Error"]["Code"] == "NotFound"
+    return False
+
+
+@pytest.mark.parametrize("send_subscription", [True, False])
+def test_endpoint_of_a_replaced_application_is_replaced_and_retired(replaced, send_subscription: bool) -> None:
+    old = replaced["old"]
+    request = {"platform": "apns", "token": DEVICE, "endpointArn": old["endpointArn"]}
+    if send_subscription:
+        request["subscriptionArn"] = old["subscriptionArn"]
+    status, new = _call(request)
+    assert status == 200
+    assert new["endpointArn"].startswith(replaced["certificate"].replace(":app/", ":endpoint/") + "/")
+    assert _endpoint(new["endpointArn"])["Token"] == DEVICE
+    assert _endpoint(new["endpointArn"])["CustomUserData"] == f"iam:{USER}"
+    # The old subscription is gone (SNS would count every broadcast to it as failed), the new one is there.
+    assert [(s["SubscriptionArn"], s["Endpoint"]) for s in _subscriptions(replaced["topic"])] == [
+        (new["subscriptionArn"], new["endpointArn"])]
+    assert _gone(old["endpointArn"])
+
+
+def test_replaced_application_already_deleted(replaced) -> None:
+    """CloudFormation deletes the old application after the update: its endpoints are gone, their subscriptions not."""
+    boto3.client("sns", region_name=REGION).delete_platform_application(PlatformApplicationArn=replaced["apns"])
+    old = replaced["old"]
+    result = reg.register(replaced["certificate"], replaced["topic"], DEVICE, old["endpointArn"], f"iam:{USER}",
+                          old["subscriptionArn"])
+    assert result["actions"][:2] == ["replaced an endpoint of another platform application", "created"]
+    assert result["actions"][-1] == "retired the old endpoint"
+    assert [s["Endpoint"] for s in _subscriptions(replaced["topic"])] == [result["endpointArn"]]
+
+
+class InvalidForOld:
+    """SNS as a real account answers for an endpoint ARN of another platform application: 400 InvalidParameter."""
+
+    def __init__(self, sns, prefix: str) -> None:
+        self._sns, self._prefix = sns, prefix
+
+    def __getattr__(self, name: str):
+        return getattr(self._sns, name)
+
+    def _check(self, arn: str, operation: str) -> None:
+        if arn.startswith(self._prefix):
+            raise ClientError({"Error": {"Code": "InvalidParameter", "Message": "Invalid parameter: EndpointArn"}},
+                              operation)
+
+    def get_endpoint_attributes(self, *, EndpointArn: str):
+        self._check(EndpointArn, "GetEndpointAttributes")
+        return self._sns.get_endpoint_attributes(EndpointArn=EndpointArn)
+
+    def set_endpoint_attributes(self, *, EndpointArn: str, Attributes: dict):
+        self._check(EndpointArn, "SetEndpointAttributes")
+        return self._sns.set_endpoint_attributes(EndpointArn=EndpointArn, Attributes=Attributes)
+
+
+def test_invalid_parameter_for_the_stored_endpoint_is_treated_as_missing(replaced, monkeypatch) -> None:
+    old_prefix = replaced["apns"].replace(":app/", ":endpoint/") + "/"
+    monkeypatch.setattr(reg, "_sns", lambda: InvalidForOld(boto3.client("sns", region_name=REGION), old_prefix))
+    status, new = _call({"platform": "apns", "token": DEVICE, "endpointArn": replaced["old"]["endpointArn"],
+                         "subscriptionArn": replaced["old"]["subscriptionArn"]})
+    assert status == 200 and new["endpointArn"] != replaced["old"]["endpointArn"]
+    assert [s["Endpoint"] for s in _subscriptions(replaced["topic"])] == [new["endpointArn"]]
+
+
+def test_invalid_parameter_for_an_endpoint_of_the_current_application_recreates_it(push, monkeypatch) -> None:
+    _, first = _call({"platform": "apns", "token": DEVICE})
+    monkeypatch.setattr(reg, "_sns", lambda: InvalidForOld(boto3.client("sns", region_name=REGION), first["endpointArn"]))
+    result = reg.register(push["apns"], push["topic"], NEW_DEVICE, first["endpointArn"], f"iam:{USER}")
+    assert result["endpointArn"] != first["endpointArn"] and result["actions"][0] == "recreated"
+
+
+def test_another_owners_endpoint_of_a_replaced_application_is_left_alone(replaced) -> None:
+    old = replaced["old"]
+    status, new = _call({"platform": "apns", "token": NEW_DEVICE, "endpointArn": old["endpointArn"],
+                         "subscriptionArn": old["subscriptionArn"]}, identity=OTHER_USER)
+    assert status == 200 and new["endpointArn"] != old["endpointArn"]
+    assert _endpoint(old["endpointArn"])["CustomUserData"] == f"iam:{USER}"  # not deleted
+    assert {s["SubscriptionArn"] for s in _subscriptions(replaced["topic"])} == {old["subscriptionArn"],
+                                                                                 new["subscriptionArn"]}
+
+
+def test_a_subscription_of_another_endpoint_is_never_removed(replaced) -> None:
+    _, other = _call({"platform": "fcm", "token": "fcm-token:" + "y" * 140})
+    status, new = _call({"platform": "apns", "token": DEVICE, "endpointArn": replaced["old"]["endpointArn"],
+                         "subscriptionArn": other["subscriptionArn"]})
+    assert status == 200
+    remaining = {s["SubscriptionArn"] for s in _subscriptions(replaced["topic"])}
+    assert remaining == {other["subscriptionArn"], new["subscriptionArn"]}  # the old one retired, the other kept
+
+
+def test_a_failure_to_retire_the_old_endpoint_does_not_fail_the_registration(replaced, monkeypatch, caplog) -> None:
+    class NoUnsubscribe(InvalidForOld):
+        def unsubscribe(self, **_kwargs):
+            raise ClientError({"Error": {"Code": "AuthorizationError", "Message": "denied"}}, "Unsubscribe")
+
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(reg, "_sns", lambda: NoUnsubscribe(boto3.client("sns", region_name=REGION), "none"))
+    old = replaced["old"]
+    result = reg.register(replaced["certificate"], replaced["topic"], DEVICE, old["endpointArn"], f"iam:{USER}")
+    assert result["actions"][-1] == "could not retire the old endpoint"
+    assert "Unsubscribe failed: AuthorizationError" in " ".join(str(r.__dict__) for r in caplog.records)
+
+
 @pytest.mark.parametrize(("context", "owner"), [
     ({"authorizer": {"jwt": {"claims": {"sub": "user-42", "scope": "push/register"}, "scopes": None}}}, "jwt:user-42"),
     ({"authorizer": {"iam": {"cognitoIdentity": None, "userArn": f"arn:aws:iam::{ACCOUNT}:user/ops"}}},
@@ -451,10 +594,18 @@ BAD_REQUESTS = {
     "unknown platform": ({"platform": "windows", "token": DEVICE}, "platform must be one of ['apns', 'fcm']"),
     "no token": ({"platform": "apns"}, "token must be a device token"),
     "token with spaces": ({"platform": "apns", "token": "abc def ghi"}, "token must be a device token"),
-    "endpoint of another application": (
+    "endpoint of another account": (
         {"platform": "apns", "token": DEVICE,
-         "endpointArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/GCM/other/1234"},
-        "endpointArn must be an endpoint of the apns application"),
+         "endpointArn": f"arn:aws:sns:{REGION}:999999999999:endpoint/APNS/other/1234"},
+        "endpointArn must be an SNS platform endpoint of this account and region"),
+    "endpoint of another region": (
+        {"platform": "apns", "token": DEVICE,
+         "endpointArn": f"arn:aws:sns:us-west-2:{ACCOUNT}:endpoint/APNS/other/1234"},
+        "endpointArn must be an SNS platform endpoint of this account and region"),
+    "subscription of another topic": (
+        {"platform": "apns", "token": DEVICE,
+         "subscriptionArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:other-topic:1234"},
+        "subscriptionArn must be a subscription of the broadcast topic"),
     "a JSON list": ([DEVICE], "body must be a JSON object"),
 }
 

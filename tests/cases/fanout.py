@@ -1,4 +1,4 @@
-"""FanOut configurations: FIFO, Lambda consumers, body filtering, existing topic and key."""
+"""FanOut configurations: FIFO (with one standard queue), Lambda consumers, body filtering, existing topic and key."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ def fifo(app: cdk.App) -> cdk.Stack:
                 },
                 raw_message_delivery=True,
             ),
+            # Needs no order: a standard queue on the FIFO topic (its delivery DLQ stays FIFO).
+            Subscriber(name="analytics", ordered=False),
         ],
     )
     return stack
