@@ -42,16 +42,7 @@ from tests.service_access import (
 #: (stack, access-name pattern) -> (issue 10 item, reason). Patterns are fnmatch
 #: patterns over ``Access.name``. A gap that no longer fails fails the test, so
 #: remove its entry when the pattern is fixed.
-KNOWN_GAPS: dict[tuple[str, str], tuple[str, str]] = {
-    **{
-        (stack, "role-trust: Push/DeliveryStatusRole -> * (trust policy, sns.amazonaws.com sts:AssumeRole)"): (
-            "item 5",
-            "the SNS delivery-status role's trust conditions on aws:SourceAccount/aws:SourceArn, which SNS does not "
-            "document for that role",
-        )
-        for stack in ("PushStack", "PushJwt", "PushApnsCertificateSandbox")
-    },
-}
+KNOWN_GAPS: dict[tuple[str, str], tuple[str, str]] = {}  # empty: every issue-10 gap is fixed
 
 #: stacks where no service acts on a resource of the stack -> why (strict: a stack
 #: listed here that gains an access fails, so the list cannot hide a new rule's silence)
