@@ -163,7 +163,8 @@ class AuroraCluster(Construct):
     :param monitoring_interval: enhanced monitoring, 1, 5, 10, 15, 30 or 60 s.
         Default: 60 s.
     :param log_retention: of the exported logs. Default: one year.
-    :param proxy: add an RDS Proxy that requires TLS and IAM authentication.
+    :param proxy: add an RDS Proxy that requires TLS and uses end-to-end IAM
+        authentication (clients to the proxy and the proxy to the database).
         Default: False.
     :param parameter_path: write the non-secret settings under this Parameter
         Store path, e.g. ``/refarch/dev/database``. Default: none written.
@@ -189,6 +190,8 @@ class AuroraCluster(Construct):
     port: int
     log_groups: list[logs.LogGroup]
     proxy: rds.DatabaseProxy | None
+    proxy_role: iam.IRole | None
+    """The role the proxy logs in to the database with (``rds-db:connect`` for each user ``grant_connect`` names)."""
     proxy_port: int
     """The proxy's port: RDS Proxy listens on the engine's standard port (5432 or 3306) only."""
     scalable_target: appscaling.ScalableTarget | None
@@ -265,6 +268,7 @@ class AuroraCluster(Construct):
 
         self.port = port
         self.proxy = None
+        self.proxy_role = None
         self.proxy_port = family["engine_port"]
         self.key = key or secure.encryption_key(
             self, "Key", description=f"{self.node.path}: storage, Performance Insights, secret and logs"
@@ -377,11 +381,18 @@ class AuroraCluster(Construct):
                 self, "ProxySecurityGroup", vpc=vpc, allow_all_outbound=False,
                 description=f"{self.node.path}: RDS Proxy clients only",
             )
+            # End-to-end IAM authentication: clients present an IAM token to the proxy, and the proxy logs in
+            # to the database with an IAM token of its own, as the same user. With one stored secret
+            # (AuthScheme SECRETS) the proxy could log in only as the secret's user, the administrator, so an
+            # IAM grant for any other user could never be honoured. No secret is registered: the proxy's
+            # role reads none, and the administrator connects to the writer endpoint directly.
+            # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-iam-setup.html
             self.proxy = rds.DatabaseProxy(
-                self, "Proxy", proxy_target=rds.ProxyTarget.from_cluster(self.cluster), secrets=[self.secret],
-                vpc=vpc, vpc_subnets=subnets, security_groups=[proxy_sg], require_tls=True, iam_auth=True,
-                debug_logging=False,
+                self, "Proxy", proxy_target=rds.ProxyTarget.from_cluster(self.cluster),
+                default_auth_scheme=rds.DefaultAuthScheme.IAM_AUTH,
+                vpc=vpc, vpc_subnets=subnets, security_groups=[proxy_sg], require_tls=True, debug_logging=False,
             )
+            self.proxy_role = self.proxy.node.find_child("IAMRole")
             self.cluster.connections.allow_default_port_from(proxy_sg, "RDS Proxy")
             secure.cfn_lint_ignore(
                 self.proxy.node.find_child("ProxyTargetGroup"), "W3005",
@@ -429,11 +440,17 @@ class AuroraCluster(Construct):
             self.proxy.connections.allow_from(peer, ec2.Port.tcp(self.proxy_port), "Proxy clients")
 
     def grant_connect(self, grantee: iam.IGrantable, db_user: str) -> iam.Grant:
-        """IAM database authentication: let ``grantee`` connect as ``db_user``
-        (a user created in the database with ``GRANT rds_iam``)."""
+        """IAM database authentication: let ``grantee`` connect as ``db_user``, a user created in the
+        database for IAM (PostgreSQL: ``GRANT rds_iam TO <user>``; MySQL: ``IDENTIFIED WITH
+        AWSAuthenticationPlugin AS 'RDS'``).
+
+        Directly: ``rds-db:connect`` on ``dbuser:<cluster resource id>/<user>``. With the proxy, also on
+        ``dbuser:<proxy id>/<user>``, and the proxy's own role gets ``rds-db:connect`` on the cluster for
+        the same user: end-to-end IAM authentication logs the proxy in to the database with it."""
         secure.require(bool(_USERNAME.match(db_user or "")), "db_user", db_user, "must be a database user name")
         if self.proxy is not None:
             self.proxy.grant_connect(grantee, db_user)
+            self.cluster.grant_connect(self.proxy_role, db_user)
         return self.cluster.grant_connect(grantee, db_user)
 
     def grant_read_configuration(self, grantee: iam.IGrantable) -> None:

@@ -259,13 +259,36 @@ def test_database_security_group_admits_only_named_groups_and_sends_nothing(asse
     assert all(i["FromPort"] == {"Fn::GetAtt": ["DatabaseCluster5B53A178", "Endpoint.Port"]} for i in ingress)
 
 
-def test_proxy_requires_tls_and_iam_auth(assembly: Assembly) -> None:
-    proxy = assembly.properties(STACK, "Database/Proxy/Resource")
-    assert proxy["RequireTLS"] is True
-    assert proxy["Auth"] == [{"AuthScheme": "SECRETS", "IAMAuth": "REQUIRED",
-                              "SecretArn": {"Ref": "DatabaseClusterSecretAttachmentDC8466C0"}}]
-    assert proxy["EngineFamily"] == "POSTGRESQL" and proxy["DebugLogging"] is False
-    assert "IsolatedSubnet" in str(proxy["VpcSubnetIds"])
+def test_proxy_requires_tls_and_end_to_end_iam_auth(assembly: Assembly) -> None:
+    for stack, family in ((STACK, "POSTGRESQL"), ("DatabaseMysql", "MYSQL")):
+        proxy = assembly.properties(stack, "Database/Proxy/Resource")
+        assert proxy["RequireTLS"] is True
+        # End-to-end IAM: the proxy logs in to the database with IAM as the client's user. With a stored
+        # secret (AuthScheme SECRETS) it could log in only as the secret's user, the administrator.
+        assert proxy["DefaultAuthScheme"] == "IAM_AUTH"
+        assert "Auth" not in proxy
+        assert proxy["EngineFamily"] == family and proxy["DebugLogging"] is False
+        assert "IsolatedSubnet" in str(proxy["VpcSubnetIds"])
+        # End-to-end IAM needs IAM authentication on the database itself.
+        cluster = assembly.properties(stack, "Database/Cluster/Resource")
+        assert cluster["EnableIAMDatabaseAuthentication"] is True
+
+
+def _proxy_role_statements(assembly: Assembly, stack: str) -> list[dict]:
+    role = assembly.resource_id(stack, "Database/Proxy/IAMRole/Resource")
+    return [s for r in assembly.of_type(stack, "AWS::IAM::Policy").values()
+            if {"Ref": role} in r["Properties"]["Roles"] for s in r["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def test_proxy_role_reads_no_secret_and_connects_only_as_granted_users(assembly: Assembly) -> None:
+    role = assembly.properties(STACK, "Database/Proxy/IAMRole/Resource")
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "rds.amazonaws.com"}
+    assert _proxy_role_statements(assembly, STACK) == []  # no user granted in DatabaseStack: nothing
+    [connect] = _proxy_role_statements(assembly, "DatabaseMysql")  # "app" granted: that user only
+    assert connect["Action"] == "rds-db:connect" and connect["Effect"] == "Allow"
+    parts = connect["Resource"]["Fn::Join"][1]
+    assert parts[-2:] == [{"Fn::GetAtt": ["DatabaseCluster5B53A178", "DBClusterResourceId"]}, "/app"]
+    assert ":rds-db:" in parts[2] and parts[-3].endswith(":dbuser:")
 
 
 def test_no_proxy_unless_asked(assembly: Assembly) -> None:
@@ -583,8 +606,14 @@ def _app_statements(assembly: Assembly, stack: str) -> list[dict]:
 def test_application_connects_with_iam_to_cluster_and_proxy(assembly: Assembly) -> None:
     [connect] = [s for s in _app_statements(assembly, "DatabaseMysql") if s["Action"] == "rds-db:connect"]
     resources = [r["Fn::Join"][1] for r in connect["Resource"]]
-    assert resources[0][-2:] == [{"Fn::GetAtt": ["DatabaseCluster5B53A178", "DBClusterResourceId"]}, "/app"]
-    assert "DatabaseProxyE01FC4E6" in str(resources[1]) and resources[1][-1] == "/app"
+    cluster, proxy = sorted(resources, key=lambda parts: "Proxy" in str(parts))
+    assert cluster[-2:] == [{"Fn::GetAtt": ["DatabaseCluster5B53A178", "DBClusterResourceId"]}, "/app"]
+    # Through the proxy: arn:<partition>:rds-db:<region>:<account>:dbuser:<proxy resource id>/app, the
+    # proxy's id (prx-...) being the last field of its ARN.
+    assert proxy[0] == "arn:" and proxy[1] == {"Ref": "AWS::Partition"} and proxy[2] == ":rds-db:"
+    assert proxy[-3] == ":dbuser:" and proxy[-1] == "/app"
+    assert proxy[-2] == {"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["DatabaseProxyE01FC4E6",
+                                                                                   "DBProxyArn"]}]}]}
 
 
 def test_application_reads_its_settings_by_path_and_decrypts_only_through_secrets_manager(assembly: Assembly) -> None:
