@@ -530,6 +530,16 @@ def test_rds_replicas_follow_the_primary_in_other_zones(assembly: Assembly) -> N
         assert replica["DeletionPolicy"] == "Delete"  # no data of its own
 
 
+def test_rds_replicas_take_the_primary_storage_type(assembly: Assembly) -> None:
+    # aws-cdk-lib gives a replica gp2 unless told: 300 baseline IOPS at 100 GiB against gp3's 3,000.
+    primary = assembly.properties("DatabaseRds", "Database/Primary/Resource")
+    assert primary["StorageType"] == "gp3"
+    for i in (1, 2):
+        replica = assembly.properties("DatabaseRds", f"Database/Replica{i}/Resource")
+        for key in ("StorageType", "Iops", "StorageThroughput"):
+            assert replica.get(key) == primary.get(key), key
+
+
 def test_rds_logs_have_retention(assembly: Assembly) -> None:
     retention = [r["Properties"] for r in assembly.of_type("DatabaseRds", "Custom::LogRetention").values()]
     assert len(retention) == 6 and all(r["RetentionInDays"] == 365 for r in retention)
