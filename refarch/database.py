@@ -51,7 +51,12 @@ DEFAULT_INSTANCE_TYPE = ec2.InstanceType("r7g.large")
 
 # Each engine family: the port it listens on by default (which we refuse, so
 # scans for it find nothing), the port we use instead, the parameter that
-# refuses unencrypted connections, and the logs worth exporting.
+# refuses unencrypted connections, and the logs worth exporting, for Aurora
+# (cluster parameter group) and RDS (instance parameter group). An exported
+# log is exported only if the engine writes it: MySQL writes no slow query log
+# unless slow_query_log=1, and RDS for MySQL writes it to a table, which is
+# never exported, unless log_output=FILE.
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.MySQLDB.PublishtoCloudWatchLogs.html
 _FAMILY = {
     "POSTGRESQL": {
         "name": "postgresql",
@@ -60,6 +65,9 @@ _FAMILY = {
         "tls": {"rds.force_ssl": "1"},
         "cluster_parameters": {"log_min_duration_statement": "1000"},
         "logs": ("postgresql",),
+        "instance_parameters": {},
+        "rds_parameters": {"rds.force_ssl": "1"},
+        "rds_logs": ("postgresql", "upgrade"),
         "rotation": secretsmanager.HostedRotation.postgre_sql_single_user,
     },
     "MYSQL": {
@@ -70,10 +78,18 @@ _FAMILY = {
         "cluster_parameters": {
             "slow_query_log": "1",
             "long_query_time": "1",
+            "log_output": "FILE",
             "server_audit_logging": "1",
             "server_audit_events": "CONNECT,QUERY_DCL,QUERY_DDL",
         },
         "logs": ("audit", "error", "slowquery"),
+        # The slow query log's settings are instance-level in Aurora MySQL: set on the instances' own
+        # parameter group too, so no instance-group default can leave them off.
+        "instance_parameters": {"slow_query_log": "1", "long_query_time": "1", "log_output": "FILE"},
+        # RDS for MySQL takes 0/1 where Aurora MySQL takes OFF/ON.
+        "rds_parameters": {"require_secure_transport": "1", "slow_query_log": "1", "long_query_time": "1",
+                           "log_output": "FILE"},
+        "rds_logs": ("error", "slowquery"),
         "rotation": secretsmanager.HostedRotation.mysql_single_user,
     },
 }
@@ -292,6 +308,11 @@ class AuroraCluster(Construct):
             auto_minor_version_upgrade=True,
             publicly_accessible=False,
         )
+        if family["instance_parameters"]:
+            instance_options["parameter_group"] = rds.ParameterGroup(
+                self, "InstanceParameters", engine=engine, description=f"{self.node.path}: instance logging",
+                parameters=dict(family["instance_parameters"]),
+            )
         # Spread: the writer in the first zone, readers round the others first.
         writer = rds.ClusterInstance.provisioned(
             "Writer", instance_type=instance_type, promotion_tier=0, availability_zone=azs[0], **instance_options
@@ -633,8 +654,7 @@ class RdsWithReadReplicas(Construct):
         )
         parameter_group = rds.ParameterGroup(
             self, "Parameters", engine=engine, description=f"{self.node.path}: TLS required",
-            # RDS for MySQL takes 0/1 where Aurora MySQL takes OFF/ON.
-            parameters={"rds.force_ssl": "1"} if family["name"] == "postgresql" else {"require_secure_transport": "1"},
+            parameters=dict(family["rds_parameters"]),
         )
         monitoring_role = _monitoring_role(self)
         # The replicas take the primary's storage: aws-cdk-lib gives a replica gp2 unless told, and gp2's
@@ -658,8 +678,7 @@ class RdsWithReadReplicas(Construct):
             enable_performance_insights=True,
             performance_insight_encryption_key=self.key,
             performance_insight_retention=rds.PerformanceInsightRetention.DEFAULT,
-            cloudwatch_logs_exports=[family["name"], "upgrade"] if family["name"] == "postgresql"
-            else ["error", "slowquery"],
+            cloudwatch_logs_exports=list(family["rds_logs"]),
             cloudwatch_logs_retention=log_retention,
             auto_minor_version_upgrade=True,
             copy_tags_to_snapshot=True,

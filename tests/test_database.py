@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 
 from refarch import sizing
 from refarch.database import AuroraCluster, RdsWithReadReplicas
-from tests.conftest import Assembly, new_app
+from tests.conftest import ALL_STACKS, Assembly, new_app
 
 STACK = "DatabaseStack"
 GIB = 1024**3
@@ -111,12 +111,48 @@ def test_cluster_defaults(assembly: Assembly) -> None:
     assert assembly.properties(STACK, "Database/Parameters/Resource")["Parameters"]["log_min_duration_statement"] == "1000"
 
 
+def test_every_exported_mysql_slow_query_log_is_written(assembly: Assembly) -> None:
+    """Over every template: a cluster or instance exporting ``slowquery`` has a parameter group that turns
+    the slow query log on and writes it to a file (a log the engine never writes is never exported)."""
+    checked = 0
+    for stack_id in ALL_STACKS:
+        template = assembly.template(stack_id)["Resources"]
+        for logical_id, resource in template.items():
+            props = resource.get("Properties", {})
+            if resource["Type"] not in ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance") or \
+                    "slowquery" not in props.get("EnableCloudwatchLogsExports", []):
+                continue
+            group = props.get("DBClusterParameterGroupName") or props.get("DBParameterGroupName")
+            assert isinstance(group, dict) and "Ref" in group, f"{stack_id}/{logical_id}: no parameter group"
+            parameters = template[group["Ref"]]["Properties"]["Parameters"]
+            assert parameters.get("slow_query_log") == "1", f"{stack_id}/{logical_id}"
+            assert parameters.get("log_output") == "FILE", f"{stack_id}/{logical_id}"
+            assert float(parameters.get("long_query_time", "10")) <= 1, f"{stack_id}/{logical_id}"
+            checked += 1
+    assert checked > 0
+
+
 def test_tls_is_enforced_by_the_parameter_group(assembly: Assembly) -> None:
     assert assembly.properties(STACK, "Database/Parameters/Resource")["Parameters"]["rds.force_ssl"] == "1"
     mysql = assembly.properties("DatabaseMysql", "Database/Parameters/Resource")
     assert mysql["Family"].startswith("aurora-mysql")
     assert mysql["Parameters"]["require_secure_transport"] == "ON"
     assert mysql["Parameters"]["server_audit_logging"] == "1"  # the audit log is exported
+
+
+def test_aurora_mysql_instances_write_the_slow_query_log_too(assembly: Assembly) -> None:
+    # Instance-level in Aurora MySQL: each instance's own parameter group sets it as well.
+    template = assembly.template("DatabaseMysql")["Resources"]
+    instances = assembly.of_type("DatabaseMysql", "AWS::RDS::DBInstance")
+    assert len(instances) == 3
+    for instance in instances.values():
+        group = template[instance["Properties"]["DBParameterGroupName"]["Ref"]]
+        assert group["Type"] == "AWS::RDS::DBParameterGroup"
+        assert group["Properties"]["Family"].startswith("aurora-mysql")
+        assert group["Properties"]["Parameters"] == {"slow_query_log": "1", "long_query_time": "1",
+                                                     "log_output": "FILE"}
+    # PostgreSQL instances keep the engine's default instance parameter group.
+    assert assembly.of_type(STACK, "AWS::RDS::DBParameterGroup") == {}
     assert assembly.properties("DatabaseMysql", "Database/Cluster/Resource")["EnableCloudwatchLogsExports"] == [
         "audit", "error", "slowquery"]
     assert assembly.properties("DatabaseMysql", "Database/Cluster/Resource")["Port"] == 13306
@@ -228,6 +264,29 @@ def test_secret_rotates_every_30_days_in_the_vpc(assembly: Assembly) -> None:
     assert "IsolatedSubnet" in str(hosted["VpcSubnetIds"])
     mysql = next(iter(assembly.of_type("DatabaseMysql", "AWS::SecretsManager::RotationSchedule").values()))
     assert mysql["Properties"]["HostedRotationLambda"]["RotationType"] == "MySQLSingleUser"
+
+
+def test_hosted_rotation_subnets_are_one_comma_separated_string(assembly: Assembly) -> None:
+    """HostedRotationLambda.VpcSubnetIds is documented as a String, "a comma-separated list of VPC subnet
+    IDs", which the transform hands to its nested stack's CommaDelimitedList parameter. Over every template:
+    the value is one Fn::Join of single subnet IDs and "," separators, never a list. Whether the transform
+    also passes a cross-stack reference inside that join through (DatabaseStack's Fn::GetStackOutput) only
+    a real deployment proves: see docs/database.md."""
+    checked = 0
+    for stack_id in ALL_STACKS:
+        for schedule in assembly.of_type(stack_id, "AWS::SecretsManager::RotationSchedule").values():
+            hosted = schedule["Properties"].get("HostedRotationLambda")
+            if hosted is None or "VpcSubnetIds" not in hosted:
+                continue
+            delimiter, parts = hosted["VpcSubnetIds"]["Fn::Join"]
+            assert delimiter == "" and len(parts) >= 3 and len(parts) % 2 == 1, stack_id
+            assert all(p == "," for p in parts[1::2]), stack_id
+            assert all(isinstance(p, dict) and len(p) == 1 for p in parts[0::2]), stack_id  # one subnet ID each
+            checked += 1
+    assert checked > 0
+    [schedule] = assembly.of_type(STACK, "AWS::SecretsManager::RotationSchedule").values()
+    subnets = schedule["Properties"]["HostedRotationLambda"]["VpcSubnetIds"]["Fn::Join"][1][0::2]
+    assert all(set(s) <= {"Fn::GetStackOutput", "Fn::ImportValue"} for s in subnets)  # the unproven form
 
 
 def test_rotation_function_reaches_only_the_database_and_https_in_the_vpc(assembly: Assembly) -> None:
@@ -564,16 +623,21 @@ def test_rds_alarms_carry_the_instance_dimension(assembly: Assembly) -> None:
     assert _alarm(assembly, "DatabaseRds", "PrimaryConnectionsAlarm")["Threshold"] == rds_limits.connections
 
 
-def test_rds_for_mysql_requires_tls_with_its_own_value() -> None:
+def test_rds_for_mysql_requires_tls_and_writes_the_slow_query_log_it_exports() -> None:
     # RDS for MySQL's require_secure_transport takes 1 (Aurora MySQL's takes ON). Built, not synthesized.
     stack, vpc = _isolated_vpc()
     db = RdsWithReadReplicas(stack, "Db", vpc=vpc, engine=rds.DatabaseInstanceEngine.mysql(
         version=rds.MysqlEngineVersion.VER_8_4_7))
     cfn = db.instance.node.default_child
     group = next(c for c in stack.node.find_all() if isinstance(c, rds.CfnDBParameterGroup))
-    assert stack.resolve(group.parameters) == {"require_secure_transport": "1"}
+    assert stack.resolve(group.family) == "mysql8.4"
+    # slowquery is exported, so the engine must write it, to a file (RDS for MySQL's default is a table).
+    assert stack.resolve(group.parameters) == {"require_secure_transport": "1", "slow_query_log": "1",
+                                               "long_query_time": "1", "log_output": "FILE"}
     assert stack.resolve(cfn.port) == "13306"
     assert cfn.enable_cloudwatch_logs_exports == ["error", "slowquery"]
+    for replica in db.replicas:  # the replicas share the parameter group
+        assert stack.resolve(replica.node.default_child.db_parameter_group_name) == stack.resolve(group.ref)
 
 
 def test_rds_parameters(assembly: Assembly) -> None:
