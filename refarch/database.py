@@ -51,7 +51,12 @@ DEFAULT_INSTANCE_TYPE = ec2.InstanceType("r7g.large")
 
 # Each engine family: the port it listens on by default (which we refuse, so
 # scans for it find nothing), the port we use instead, the parameter that
-# refuses unencrypted connections, and the logs worth exporting.
+# refuses unencrypted connections, and the logs worth exporting, for Aurora
+# (cluster parameter group) and RDS (instance parameter group). An exported
+# log is exported only if the engine writes it: MySQL writes no slow query log
+# unless slow_query_log=1, and RDS for MySQL writes it to a table, which is
+# never exported, unless log_output=FILE.
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.MySQLDB.PublishtoCloudWatchLogs.html
 _FAMILY = {
     "POSTGRESQL": {
         "name": "postgresql",
@@ -60,6 +65,9 @@ _FAMILY = {
         "tls": {"rds.force_ssl": "1"},
         "cluster_parameters": {"log_min_duration_statement": "1000"},
         "logs": ("postgresql",),
+        "instance_parameters": {},
+        "rds_parameters": {"rds.force_ssl": "1"},
+        "rds_logs": ("postgresql", "upgrade"),
         "rotation": secretsmanager.HostedRotation.postgre_sql_single_user,
     },
     "MYSQL": {
@@ -70,10 +78,18 @@ _FAMILY = {
         "cluster_parameters": {
             "slow_query_log": "1",
             "long_query_time": "1",
+            "log_output": "FILE",
             "server_audit_logging": "1",
             "server_audit_events": "CONNECT,QUERY_DCL,QUERY_DDL",
         },
         "logs": ("audit", "error", "slowquery"),
+        # The slow query log's settings are instance-level in Aurora MySQL: set on the instances' own
+        # parameter group too, so no instance-group default can leave them off.
+        "instance_parameters": {"slow_query_log": "1", "long_query_time": "1", "log_output": "FILE"},
+        # RDS for MySQL takes 0/1 where Aurora MySQL takes OFF/ON.
+        "rds_parameters": {"require_secure_transport": "1", "slow_query_log": "1", "long_query_time": "1",
+                           "log_output": "FILE"},
+        "rds_logs": ("error", "slowquery"),
         "rotation": secretsmanager.HostedRotation.mysql_single_user,
     },
 }
@@ -163,7 +179,8 @@ class AuroraCluster(Construct):
     :param monitoring_interval: enhanced monitoring, 1, 5, 10, 15, 30 or 60 s.
         Default: 60 s.
     :param log_retention: of the exported logs. Default: one year.
-    :param proxy: add an RDS Proxy that requires TLS and IAM authentication.
+    :param proxy: add an RDS Proxy that requires TLS and uses end-to-end IAM
+        authentication (clients to the proxy and the proxy to the database).
         Default: False.
     :param parameter_path: write the non-secret settings under this Parameter
         Store path, e.g. ``/refarch/dev/database``. Default: none written.
@@ -189,6 +206,8 @@ class AuroraCluster(Construct):
     port: int
     log_groups: list[logs.LogGroup]
     proxy: rds.DatabaseProxy | None
+    proxy_role: iam.IRole | None
+    """The role the proxy logs in to the database with (``rds-db:connect`` for each user ``grant_connect`` names)."""
     proxy_port: int
     """The proxy's port: RDS Proxy listens on the engine's standard port (5432 or 3306) only."""
     scalable_target: appscaling.ScalableTarget | None
@@ -265,6 +284,7 @@ class AuroraCluster(Construct):
 
         self.port = port
         self.proxy = None
+        self.proxy_role = None
         self.proxy_port = family["engine_port"]
         self.key = key or secure.encryption_key(
             self, "Key", description=f"{self.node.path}: storage, Performance Insights, secret and logs"
@@ -288,6 +308,11 @@ class AuroraCluster(Construct):
             auto_minor_version_upgrade=True,
             publicly_accessible=False,
         )
+        if family["instance_parameters"]:
+            instance_options["parameter_group"] = rds.ParameterGroup(
+                self, "InstanceParameters", engine=engine, description=f"{self.node.path}: instance logging",
+                parameters=dict(family["instance_parameters"]),
+            )
         # Spread: the writer in the first zone, readers round the others first.
         writer = rds.ClusterInstance.provisioned(
             "Writer", instance_type=instance_type, promotion_tier=0, availability_zone=azs[0], **instance_options
@@ -377,11 +402,18 @@ class AuroraCluster(Construct):
                 self, "ProxySecurityGroup", vpc=vpc, allow_all_outbound=False,
                 description=f"{self.node.path}: RDS Proxy clients only",
             )
+            # End-to-end IAM authentication: clients present an IAM token to the proxy, and the proxy logs in
+            # to the database with an IAM token of its own, as the same user. With one stored secret
+            # (AuthScheme SECRETS) the proxy could log in only as the secret's user, the administrator, so an
+            # IAM grant for any other user could never be honoured. No secret is registered: the proxy's
+            # role reads none, and the administrator connects to the writer endpoint directly.
+            # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-iam-setup.html
             self.proxy = rds.DatabaseProxy(
-                self, "Proxy", proxy_target=rds.ProxyTarget.from_cluster(self.cluster), secrets=[self.secret],
-                vpc=vpc, vpc_subnets=subnets, security_groups=[proxy_sg], require_tls=True, iam_auth=True,
-                debug_logging=False,
+                self, "Proxy", proxy_target=rds.ProxyTarget.from_cluster(self.cluster),
+                default_auth_scheme=rds.DefaultAuthScheme.IAM_AUTH,
+                vpc=vpc, vpc_subnets=subnets, security_groups=[proxy_sg], require_tls=True, debug_logging=False,
             )
+            self.proxy_role = self.proxy.node.find_child("IAMRole")
             self.cluster.connections.allow_default_port_from(proxy_sg, "RDS Proxy")
             secure.cfn_lint_ignore(
                 self.proxy.node.find_child("ProxyTargetGroup"), "W3005",
@@ -429,11 +461,17 @@ class AuroraCluster(Construct):
             self.proxy.connections.allow_from(peer, ec2.Port.tcp(self.proxy_port), "Proxy clients")
 
     def grant_connect(self, grantee: iam.IGrantable, db_user: str) -> iam.Grant:
-        """IAM database authentication: let ``grantee`` connect as ``db_user``
-        (a user created in the database with ``GRANT rds_iam``)."""
+        """IAM database authentication: let ``grantee`` connect as ``db_user``, a user created in the
+        database for IAM (PostgreSQL: ``GRANT rds_iam TO <user>``; MySQL: ``IDENTIFIED WITH
+        AWSAuthenticationPlugin AS 'RDS'``).
+
+        Directly: ``rds-db:connect`` on ``dbuser:<cluster resource id>/<user>``. With the proxy, also on
+        ``dbuser:<proxy id>/<user>``, and the proxy's own role gets ``rds-db:connect`` on the cluster for
+        the same user: end-to-end IAM authentication logs the proxy in to the database with it."""
         secure.require(bool(_USERNAME.match(db_user or "")), "db_user", db_user, "must be a database user name")
         if self.proxy is not None:
             self.proxy.grant_connect(grantee, db_user)
+            self.cluster.grant_connect(self.proxy_role, db_user)
         return self.cluster.grant_connect(grantee, db_user)
 
     def grant_read_configuration(self, grantee: iam.IGrantable) -> None:
@@ -616,11 +654,15 @@ class RdsWithReadReplicas(Construct):
         )
         parameter_group = rds.ParameterGroup(
             self, "Parameters", engine=engine, description=f"{self.node.path}: TLS required",
-            # RDS for MySQL takes 0/1 where Aurora MySQL takes OFF/ON.
-            parameters={"rds.force_ssl": "1"} if family["name"] == "postgresql" else {"require_secure_transport": "1"},
+            parameters=dict(family["rds_parameters"]),
         )
         monitoring_role = _monitoring_role(self)
+        # The replicas take the primary's storage: aws-cdk-lib gives a replica gp2 unless told, and gp2's
+        # baseline (3 IOPS per GiB: 300 at 100 GiB) against gp3's 3,000 would leave replicas lagging the
+        # primary. Any IOPS or throughput set here applies to both too.
+        storage = dict(storage_type=rds.StorageType.GP3)
         common = dict(
+            **storage,
             instance_type=instance_type,
             vpc=vpc,
             vpc_subnets=subnets,
@@ -636,8 +678,7 @@ class RdsWithReadReplicas(Construct):
             enable_performance_insights=True,
             performance_insight_encryption_key=self.key,
             performance_insight_retention=rds.PerformanceInsightRetention.DEFAULT,
-            cloudwatch_logs_exports=[family["name"], "upgrade"] if family["name"] == "postgresql"
-            else ["error", "slowquery"],
+            cloudwatch_logs_exports=list(family["rds_logs"]),
             cloudwatch_logs_retention=log_retention,
             auto_minor_version_upgrade=True,
             copy_tags_to_snapshot=True,
@@ -649,7 +690,6 @@ class RdsWithReadReplicas(Construct):
             engine=engine,
             multi_az=True,
             allocated_storage=allocated_storage,
-            storage_type=rds.StorageType.GP3,
             port=port,
             database_name=database_name,
             credentials=rds.Credentials.from_generated_secret(

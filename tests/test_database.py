@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 
 from refarch import sizing
 from refarch.database import AuroraCluster, RdsWithReadReplicas
-from tests.conftest import Assembly, new_app
+from tests.conftest import ALL_STACKS, Assembly, new_app
 
 STACK = "DatabaseStack"
 GIB = 1024**3
@@ -111,12 +111,48 @@ def test_cluster_defaults(assembly: Assembly) -> None:
     assert assembly.properties(STACK, "Database/Parameters/Resource")["Parameters"]["log_min_duration_statement"] == "1000"
 
 
+def test_every_exported_mysql_slow_query_log_is_written(assembly: Assembly) -> None:
+    """Over every template: a cluster or instance exporting ``slowquery`` has a parameter group that turns
+    the slow query log on and writes it to a file (a log the engine never writes is never exported)."""
+    checked = 0
+    for stack_id in ALL_STACKS:
+        template = assembly.template(stack_id)["Resources"]
+        for logical_id, resource in template.items():
+            props = resource.get("Properties", {})
+            if resource["Type"] not in ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance") or \
+                    "slowquery" not in props.get("EnableCloudwatchLogsExports", []):
+                continue
+            group = props.get("DBClusterParameterGroupName") or props.get("DBParameterGroupName")
+            assert isinstance(group, dict) and "Ref" in group, f"{stack_id}/{logical_id}: no parameter group"
+            parameters = template[group["Ref"]]["Properties"]["Parameters"]
+            assert parameters.get("slow_query_log") == "1", f"{stack_id}/{logical_id}"
+            assert parameters.get("log_output") == "FILE", f"{stack_id}/{logical_id}"
+            assert float(parameters.get("long_query_time", "10")) <= 1, f"{stack_id}/{logical_id}"
+            checked += 1
+    assert checked > 0
+
+
 def test_tls_is_enforced_by_the_parameter_group(assembly: Assembly) -> None:
     assert assembly.properties(STACK, "Database/Parameters/Resource")["Parameters"]["rds.force_ssl"] == "1"
     mysql = assembly.properties("DatabaseMysql", "Database/Parameters/Resource")
     assert mysql["Family"].startswith("aurora-mysql")
     assert mysql["Parameters"]["require_secure_transport"] == "ON"
     assert mysql["Parameters"]["server_audit_logging"] == "1"  # the audit log is exported
+
+
+def test_aurora_mysql_instances_write_the_slow_query_log_too(assembly: Assembly) -> None:
+    # Instance-level in Aurora MySQL: each instance's own parameter group sets it as well.
+    template = assembly.template("DatabaseMysql")["Resources"]
+    instances = assembly.of_type("DatabaseMysql", "AWS::RDS::DBInstance")
+    assert len(instances) == 3
+    for instance in instances.values():
+        group = template[instance["Properties"]["DBParameterGroupName"]["Ref"]]
+        assert group["Type"] == "AWS::RDS::DBParameterGroup"
+        assert group["Properties"]["Family"].startswith("aurora-mysql")
+        assert group["Properties"]["Parameters"] == {"slow_query_log": "1", "long_query_time": "1",
+                                                     "log_output": "FILE"}
+    # PostgreSQL instances keep the engine's default instance parameter group.
+    assert assembly.of_type(STACK, "AWS::RDS::DBParameterGroup") == {}
     assert assembly.properties("DatabaseMysql", "Database/Cluster/Resource")["EnableCloudwatchLogsExports"] == [
         "audit", "error", "slowquery"]
     assert assembly.properties("DatabaseMysql", "Database/Cluster/Resource")["Port"] == 13306
@@ -230,6 +266,29 @@ def test_secret_rotates_every_30_days_in_the_vpc(assembly: Assembly) -> None:
     assert mysql["Properties"]["HostedRotationLambda"]["RotationType"] == "MySQLSingleUser"
 
 
+def test_hosted_rotation_subnets_are_one_comma_separated_string(assembly: Assembly) -> None:
+    """HostedRotationLambda.VpcSubnetIds is documented as a String, "a comma-separated list of VPC subnet
+    IDs", which the transform hands to its nested stack's CommaDelimitedList parameter. Over every template:
+    the value is one Fn::Join of single subnet IDs and "," separators, never a list. Whether the transform
+    also passes a cross-stack reference inside that join through (DatabaseStack's Fn::GetStackOutput) only
+    a real deployment proves: see docs/database.md."""
+    checked = 0
+    for stack_id in ALL_STACKS:
+        for schedule in assembly.of_type(stack_id, "AWS::SecretsManager::RotationSchedule").values():
+            hosted = schedule["Properties"].get("HostedRotationLambda")
+            if hosted is None or "VpcSubnetIds" not in hosted:
+                continue
+            delimiter, parts = hosted["VpcSubnetIds"]["Fn::Join"]
+            assert delimiter == "" and len(parts) >= 3 and len(parts) % 2 == 1, stack_id
+            assert all(p == "," for p in parts[1::2]), stack_id
+            assert all(isinstance(p, dict) and len(p) == 1 for p in parts[0::2]), stack_id  # one subnet ID each
+            checked += 1
+    assert checked > 0
+    [schedule] = assembly.of_type(STACK, "AWS::SecretsManager::RotationSchedule").values()
+    subnets = schedule["Properties"]["HostedRotationLambda"]["VpcSubnetIds"]["Fn::Join"][1][0::2]
+    assert all(set(s) <= {"Fn::GetStackOutput", "Fn::ImportValue"} for s in subnets)  # the unproven form
+
+
 def test_rotation_function_reaches_only_the_database_and_https_in_the_vpc(assembly: Assembly) -> None:
     rotation_group = assembly.resource_id(STACK, "Database/RotationSecurityGroup/Resource")
     group = assembly.properties(STACK, "Database/RotationSecurityGroup/Resource")
@@ -259,13 +318,36 @@ def test_database_security_group_admits_only_named_groups_and_sends_nothing(asse
     assert all(i["FromPort"] == {"Fn::GetAtt": ["DatabaseCluster5B53A178", "Endpoint.Port"]} for i in ingress)
 
 
-def test_proxy_requires_tls_and_iam_auth(assembly: Assembly) -> None:
-    proxy = assembly.properties(STACK, "Database/Proxy/Resource")
-    assert proxy["RequireTLS"] is True
-    assert proxy["Auth"] == [{"AuthScheme": "SECRETS", "IAMAuth": "REQUIRED",
-                              "SecretArn": {"Ref": "DatabaseClusterSecretAttachmentDC8466C0"}}]
-    assert proxy["EngineFamily"] == "POSTGRESQL" and proxy["DebugLogging"] is False
-    assert "IsolatedSubnet" in str(proxy["VpcSubnetIds"])
+def test_proxy_requires_tls_and_end_to_end_iam_auth(assembly: Assembly) -> None:
+    for stack, family in ((STACK, "POSTGRESQL"), ("DatabaseMysql", "MYSQL")):
+        proxy = assembly.properties(stack, "Database/Proxy/Resource")
+        assert proxy["RequireTLS"] is True
+        # End-to-end IAM: the proxy logs in to the database with IAM as the client's user. With a stored
+        # secret (AuthScheme SECRETS) it could log in only as the secret's user, the administrator.
+        assert proxy["DefaultAuthScheme"] == "IAM_AUTH"
+        assert "Auth" not in proxy
+        assert proxy["EngineFamily"] == family and proxy["DebugLogging"] is False
+        assert "IsolatedSubnet" in str(proxy["VpcSubnetIds"])
+        # End-to-end IAM needs IAM authentication on the database itself.
+        cluster = assembly.properties(stack, "Database/Cluster/Resource")
+        assert cluster["EnableIAMDatabaseAuthentication"] is True
+
+
+def _proxy_role_statements(assembly: Assembly, stack: str) -> list[dict]:
+    role = assembly.resource_id(stack, "Database/Proxy/IAMRole/Resource")
+    return [s for r in assembly.of_type(stack, "AWS::IAM::Policy").values()
+            if {"Ref": role} in r["Properties"]["Roles"] for s in r["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def test_proxy_role_reads_no_secret_and_connects_only_as_granted_users(assembly: Assembly) -> None:
+    role = assembly.properties(STACK, "Database/Proxy/IAMRole/Resource")
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "rds.amazonaws.com"}
+    assert _proxy_role_statements(assembly, STACK) == []  # no user granted in DatabaseStack: nothing
+    [connect] = _proxy_role_statements(assembly, "DatabaseMysql")  # "app" granted: that user only
+    assert connect["Action"] == "rds-db:connect" and connect["Effect"] == "Allow"
+    parts = connect["Resource"]["Fn::Join"][1]
+    assert parts[-2:] == [{"Fn::GetAtt": ["DatabaseCluster5B53A178", "DBClusterResourceId"]}, "/app"]
+    assert ":rds-db:" in parts[2] and parts[-3].endswith(":dbuser:")
 
 
 def test_no_proxy_unless_asked(assembly: Assembly) -> None:
@@ -507,6 +589,16 @@ def test_rds_replicas_follow_the_primary_in_other_zones(assembly: Assembly) -> N
         assert replica["DeletionPolicy"] == "Delete"  # no data of its own
 
 
+def test_rds_replicas_take_the_primary_storage_type(assembly: Assembly) -> None:
+    # aws-cdk-lib gives a replica gp2 unless told: 300 baseline IOPS at 100 GiB against gp3's 3,000.
+    primary = assembly.properties("DatabaseRds", "Database/Primary/Resource")
+    assert primary["StorageType"] == "gp3"
+    for i in (1, 2):
+        replica = assembly.properties("DatabaseRds", f"Database/Replica{i}/Resource")
+        for key in ("StorageType", "Iops", "StorageThroughput"):
+            assert replica.get(key) == primary.get(key), key
+
+
 def test_rds_logs_have_retention(assembly: Assembly) -> None:
     retention = [r["Properties"] for r in assembly.of_type("DatabaseRds", "Custom::LogRetention").values()]
     assert len(retention) == 6 and all(r["RetentionInDays"] == 365 for r in retention)
@@ -531,16 +623,21 @@ def test_rds_alarms_carry_the_instance_dimension(assembly: Assembly) -> None:
     assert _alarm(assembly, "DatabaseRds", "PrimaryConnectionsAlarm")["Threshold"] == rds_limits.connections
 
 
-def test_rds_for_mysql_requires_tls_with_its_own_value() -> None:
+def test_rds_for_mysql_requires_tls_and_writes_the_slow_query_log_it_exports() -> None:
     # RDS for MySQL's require_secure_transport takes 1 (Aurora MySQL's takes ON). Built, not synthesized.
     stack, vpc = _isolated_vpc()
     db = RdsWithReadReplicas(stack, "Db", vpc=vpc, engine=rds.DatabaseInstanceEngine.mysql(
         version=rds.MysqlEngineVersion.VER_8_4_7))
     cfn = db.instance.node.default_child
     group = next(c for c in stack.node.find_all() if isinstance(c, rds.CfnDBParameterGroup))
-    assert stack.resolve(group.parameters) == {"require_secure_transport": "1"}
+    assert stack.resolve(group.family) == "mysql8.4"
+    # slowquery is exported, so the engine must write it, to a file (RDS for MySQL's default is a table).
+    assert stack.resolve(group.parameters) == {"require_secure_transport": "1", "slow_query_log": "1",
+                                               "long_query_time": "1", "log_output": "FILE"}
     assert stack.resolve(cfn.port) == "13306"
     assert cfn.enable_cloudwatch_logs_exports == ["error", "slowquery"]
+    for replica in db.replicas:  # the replicas share the parameter group
+        assert stack.resolve(replica.node.default_child.db_parameter_group_name) == stack.resolve(group.ref)
 
 
 def test_rds_parameters(assembly: Assembly) -> None:
@@ -583,8 +680,14 @@ def _app_statements(assembly: Assembly, stack: str) -> list[dict]:
 def test_application_connects_with_iam_to_cluster_and_proxy(assembly: Assembly) -> None:
     [connect] = [s for s in _app_statements(assembly, "DatabaseMysql") if s["Action"] == "rds-db:connect"]
     resources = [r["Fn::Join"][1] for r in connect["Resource"]]
-    assert resources[0][-2:] == [{"Fn::GetAtt": ["DatabaseCluster5B53A178", "DBClusterResourceId"]}, "/app"]
-    assert "DatabaseProxyE01FC4E6" in str(resources[1]) and resources[1][-1] == "/app"
+    cluster, proxy = sorted(resources, key=lambda parts: "Proxy" in str(parts))
+    assert cluster[-2:] == [{"Fn::GetAtt": ["DatabaseCluster5B53A178", "DBClusterResourceId"]}, "/app"]
+    # Through the proxy: arn:<partition>:rds-db:<region>:<account>:dbuser:<proxy resource id>/app, the
+    # proxy's id (prx-...) being the last field of its ARN.
+    assert proxy[0] == "arn:" and proxy[1] == {"Ref": "AWS::Partition"} and proxy[2] == ":rds-db:"
+    assert proxy[-3] == ":dbuser:" and proxy[-1] == "/app"
+    assert proxy[-2] == {"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["DatabaseProxyE01FC4E6",
+                                                                                   "DBProxyArn"]}]}]}
 
 
 def test_application_reads_its_settings_by_path_and_decrypts_only_through_secrets_manager(assembly: Assembly) -> None:
