@@ -114,9 +114,22 @@ def test_services_can_reach_what_the_template_wires_them_to(assembly: Assembly, 
     assert not stale, f"{stack_id}: these known gaps now pass; remove them from KNOWN_GAPS: {stale}"
 
 
+#: rules no template exercises today -> why (strict: a dormant rule that matches something fails,
+#: so the list cannot go stale)
+DORMANT_RULES = {
+    "proxy->secret": "every proxy uses end-to-end IAM authentication and holds no secret (issue 10 item 3); "
+    "the rule stays for a proxy that registers secrets",
+}
+
+
 def test_every_rule_finds_accesses(assembly: Assembly) -> None:
     kinds = {a.kind for stack_id in ALL_STACKS for a in derivation(assembly, stack_id).accesses}
-    assert kinds == RULES, f"rules that matched nothing: {RULES - kinds}; rules not listed in RULES: {kinds - RULES}"
+    awake = DORMANT_RULES.keys() & kinds
+    assert not awake, f"dormant rules now match: remove them from DORMANT_RULES: {awake}"
+    expected = RULES - DORMANT_RULES.keys()
+    assert kinds == expected, (
+        f"rules that matched nothing: {expected - kinds}; rules not listed in RULES: {kinds - RULES}"
+    )
 
 
 def test_known_gaps_name_stacks_the_suite_builds() -> None:
