@@ -83,6 +83,13 @@ def _require_path(prop: str, value: object) -> None:
                    "must be an absolute URL path such as '/health'")
 
 
+def _require_behaviour_path(prop: str, value: object) -> None:
+    secure.require(
+        isinstance(value, str) and value.startswith("/") and value != "/*" and len(value) <= 255,
+        prop, value, "must start with '/' and not be '/*' (that is the S3 default)",
+    )
+
+
 def _in_cloudfront_region(scope: Construct, prop: str, what: str) -> None:
     region = cdk.Stack.of(scope).region
     secure.require(
@@ -476,9 +483,15 @@ class EdgeDistribution(Construct):
       TLS-only, reachable only through Origin Access Control by this
       distribution (bucket policy with its ARN); the key lets CloudFront
       decrypt only for this account's distributions and only through S3.
-    * Dynamic requests (``api_path_pattern``): to ``api_origins`` (one name,
-      or two as a primary/fallback origin group that fails over on 500, 502,
-      503 and 504), uncached, every viewer header but Host forwarded.
+    * Dynamic requests (``api_path_pattern``, every method): to the first of
+      ``api_origins`` only, uncached, every viewer header but Host forwarded.
+      CloudFront fails over to another origin only for GET, HEAD and OPTIONS,
+      and refuses an origin group on a behaviour that allows POST, PUT, PATCH
+      or DELETE; a read/write API that must survive a region needs a name that
+      fails over itself (a Route 53 failover or latency record, or an accelerator).
+    * Read-only requests (``api_read_path_patterns``, GET/HEAD/OPTIONS only):
+      to an origin group over both ``api_origins`` that retries the second on
+      500, 502, 503 and 504.
     Lives in us-east-1 (a stack there), where CloudFront reads certificates
     and web ACLs and publishes its metrics.
 
@@ -488,8 +501,15 @@ class EdgeDistribution(Construct):
       bucket, a 5xx error-rate alarm.
 
     :param api_origins: domain names of the dynamic origin: an ALB, an
-        accelerator, or a Route 53 name in front of either. At most two.
-        Default: none (static content only).
+        accelerator, or a Route 53 name in front of either. The first takes
+        ``api_path_pattern`` (every method); a second is only the fallback of
+        ``api_read_path_patterns``. Default: none (static content only).
+    :param api_read_path_patterns: paths that only read (GET, HEAD, OPTIONS;
+        other methods get 403 from CloudFront) and that either origin can
+        answer; they go to an origin group, the first origin primary and the
+        second its fallback on 500, 502, 503 and 504. CloudFront matches them
+        before ``api_path_pattern``. Required with two ``api_origins``, not
+        allowed with fewer. Default: none.
     :param api_protocol: how CloudFront talks to the dynamic origin.
         Default: HTTPS only (TLS 1.2); HTTP only needs an explicit choice.
     :param api_path_pattern: the paths that go to the dynamic origin. Default: ``/api/*``.
@@ -534,6 +554,7 @@ class EdgeDistribution(Construct):
         api_origins: Sequence[str] = (),
         api_protocol: cloudfront.OriginProtocolPolicy = cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
         api_path_pattern: str = "/api/*",
+        api_read_path_patterns: Sequence[str] = (),
         domain: SiteDomain | None = None,
         web_acl: wafv2.CfnWebACL | None = None,
         origin_shield_region: str | None = None,
@@ -549,6 +570,21 @@ class EdgeDistribution(Construct):
         super().__init__(scope, construct_id)
         secure.require(len(api_origins) <= 2, "api_origins", list(api_origins),
                        "must name at most two origins (a primary and a fallback)")
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/high_availability_origin_failover.html
+        # origin failover applies to GET, HEAD and OPTIONS only; CloudFront rejects an origin
+        # group on a behaviour allowing POST/PUT/PATCH/DELETE (aws/aws-cdk#32450).
+        secure.require(len(api_origins) < 2 or len(api_read_path_patterns) > 0, "api_read_path_patterns",
+                       list(api_read_path_patterns),
+                       "must name at least one path with two api_origins: the fallback origin serves only "
+                       "read-only paths (CloudFront fails over GET, HEAD and OPTIONS only); for a read/write "
+                       "API that survives a region, give one name that fails over (Route 53 or an accelerator)")
+        secure.require(not api_read_path_patterns or len(api_origins) == 2, "api_read_path_patterns",
+                       list(api_read_path_patterns), "needs two api_origins (a primary and a fallback)")
+        secure.require(len(set(api_read_path_patterns)) == len(api_read_path_patterns)
+                       and api_path_pattern not in api_read_path_patterns, "api_read_path_patterns",
+                       list(api_read_path_patterns), "must be distinct and differ from api_path_pattern")
+        for pattern in api_read_path_patterns:
+            _require_behaviour_path("api_read_path_patterns[]", pattern)
         for name in api_origins:
             secure.require(cdk.Token.is_unresolved(name) or bool(_DOMAIN.match(name)), "api_origins[]", name,
                            "must be a DNS name")
@@ -556,11 +592,7 @@ class EdgeDistribution(Construct):
             api_protocol in (cloudfront.OriginProtocolPolicy.HTTPS_ONLY, cloudfront.OriginProtocolPolicy.HTTP_ONLY),
             "api_protocol", api_protocol, "must be HTTPS_ONLY or HTTP_ONLY (MATCH_VIEWER hides which one is used)",
         )
-        secure.require(
-            isinstance(api_path_pattern, str) and api_path_pattern.startswith("/") and api_path_pattern != "/*"
-            and len(api_path_pattern) <= 255,
-            "api_path_pattern", api_path_pattern, "must start with '/' and not be '/*' (that is the S3 default)",
-        )
+        _require_behaviour_path("api_path_pattern", api_path_pattern)
         _in_cloudfront_region(self, "region", "the certificate, the web ACL and the metrics")
         if domain is not None:
             _require_domain("domain.domain", domain.domain)
@@ -663,11 +695,24 @@ class EdgeDistribution(Construct):
                 )
                 for name in api_origins
             ]
-            api_origin = http[0] if len(http) == 1 else origins.OriginGroup(
-                primary_origin=http[0], fallback_origin=http[1], fallback_status_codes=[500, 502, 503, 504]
-            )
+            if len(http) == 2:
+                # Read-only paths first: CloudFront takes the first behaviour whose pattern matches.
+                group = origins.OriginGroup(
+                    primary_origin=http[0], fallback_origin=http[1], fallback_status_codes=[500, 502, 503, 504]
+                )
+                for pattern in api_read_path_patterns:
+                    additional[pattern] = cloudfront.BehaviorOptions(
+                        origin=group,
+                        viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                        allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+                        cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
+                        cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                        origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                        response_headers_policy=self.response_headers_policy,
+                        compress=True,
+                    )
             additional[api_path_pattern] = cloudfront.BehaviorOptions(
-                origin=api_origin,
+                origin=http[0],
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                 cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,

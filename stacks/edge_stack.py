@@ -41,6 +41,10 @@ ACCELERATOR_REGION = "us-west-2"
 #: Used when no account is configured: synth stays offline; deploy needs the real one.
 PLACEHOLDER_ACCOUNT = "123456789012"
 DEFAULT_REGIONS = ("us-east-1", "eu-west-1")
+#: Without a domain or an accelerator, paths under this one only read (GET, HEAD,
+#: OPTIONS) and fail over between the first two regions' ALBs; everything else
+#: under ``/api/*`` goes to the first region's ALB.
+READ_ONLY_API_PATH = "/api/read/*"
 
 
 def region_id(region: str) -> str:
@@ -105,7 +109,8 @@ class EdgeStack(cdk.Stack):
     """us-east-1: WAF, certificate, distribution, apex and www records."""
 
     def __init__(self, scope: Construct, construct_id: str, *, api_origins: Sequence[str],
-                 api_protocol: cloudfront.OriginProtocolPolicy, domain: str | None = None,
+                 api_protocol: cloudfront.OriginProtocolPolicy, api_read_path_patterns: Sequence[str] = (),
+                 domain: str | None = None,
                  hosted_zone_id: str | None = None, alarm_email: str | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         alarms = secure.AlarmTopic(self, "Alarms", email=alarm_email)
@@ -115,6 +120,7 @@ class EdgeStack(cdk.Stack):
             "Site",
             api_origins=api_origins,
             api_protocol=api_protocol,
+            api_read_path_patterns=api_read_path_patterns,
             domain=SiteDomain(zone=zone, domain=domain) if zone else None,
             alarm_topic=alarms.topic,
         )
@@ -183,17 +189,21 @@ def build_edge(
         )
         stacks[accel.stack_name] = accel
 
+    read_paths: tuple[str, ...] = ()
     if domain:
+        # One name that fails over by itself (latency or failover records, or the accelerator):
+        # CloudFront's origin groups cannot carry a read/write API.
         api_origins = [f"api.{domain}" if accelerator else f"origin.{domain}"]
         protocol = cloudfront.OriginProtocolPolicy.HTTPS_ONLY
     else:
         # No name a certificate could cover: the hop to the origin is HTTP (see docs/edge.md).
         api_origins = [accel.accelerator.accelerator.dns_name] if accelerator \
             else [o.load_balancer.load_balancer_dns_name for o in origins[:2]]
+        read_paths = (READ_ONLY_API_PATH,) if len(api_origins) == 2 else ()
         protocol = cloudfront.OriginProtocolPolicy.HTTP_ONLY
     edge = EdgeStack(
         app, f"{prefix}Stack", env=cdk.Environment(account=account, region=CLOUDFRONT_REGION),
-        api_origins=api_origins, api_protocol=protocol, domain=domain, hosted_zone_id=hosted_zone_id,
+        api_origins=api_origins, api_protocol=protocol, api_read_path_patterns=read_paths, domain=domain, hosted_zone_id=hosted_zone_id,
         alarm_email=alarm_email, description="refarch edge: CloudFront, WAF and DNS (us-east-1)",
         termination_protection=True,
     )

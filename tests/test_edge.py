@@ -262,9 +262,13 @@ def test_key_lets_cloudfront_decrypt_and_log_delivery_encrypt(assembly: Assembly
     }
 
 
+def _behaviour(config: dict, pattern: str) -> dict:
+    (behaviour,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == pattern]
+    return behaviour
+
+
 def test_api_behaviour_is_uncached_https_and_forwards_viewer_headers(assembly: Assembly) -> None:
-    (behaviour,) = _config(assembly, "EdgeStack")["CacheBehaviors"]
-    assert behaviour["PathPattern"] == "/api/*"
+    behaviour = _behaviour(_config(assembly, "EdgeStack"), "/api/*")
     assert behaviour["ViewerProtocolPolicy"] == "https-only"
     assert behaviour["CachePolicyId"] == CACHING_DISABLED
     assert behaviour["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
@@ -272,17 +276,39 @@ def test_api_behaviour_is_uncached_https_and_forwards_viewer_headers(assembly: A
     assert behaviour["Compress"] is True
 
 
-def test_without_domain_api_is_an_origin_group_over_both_regional_albs(assembly: Assembly) -> None:
+def test_without_domain_read_write_api_goes_to_the_first_regions_alb_alone(assembly: Assembly) -> None:
+    # CloudFront rejects an origin group on a behaviour allowing POST/PUT/PATCH/DELETE
+    # (aws/aws-cdk#32450): the read/write API has exactly one origin.
     config = _config(assembly, "EdgeStack")
-    http = [o for o in config["Origins"] if "CustomOriginConfig" in o]
-    assert [o["DomainName"]["Fn::GetStackOutput"]["StackName"] for o in http] == ["EdgeOriginUsEast1",
-                                                                                  "EdgeOriginEuWest1"]
-    assert [o["DomainName"]["Fn::GetStackOutput"]["Region"] for o in http] == ["us-east-1", "eu-west-1"]
-    assert all(o["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only" for o in http)
+    behaviour = _behaviour(config, "/api/*")
+    (origin,) = [o for o in config["Origins"] if o["Id"] == behaviour["TargetOriginId"]]
+    assert origin["DomainName"]["Fn::GetStackOutput"]["StackName"] == "EdgeOriginUsEast1"
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only"
+    assert behaviour["TargetOriginId"] not in [g["Id"] for g in config["OriginGroups"]["Items"]]
+
+
+def test_without_domain_read_only_paths_fail_over_between_both_regional_albs(assembly: Assembly) -> None:
+    config = _config(assembly, "EdgeStack")
+    assert [b["PathPattern"] for b in config["CacheBehaviors"]] == ["/api/read/*", "/api/*"]  # reads match first
+    read = _behaviour(config, "/api/read/*")
+    assert read["AllowedMethods"] == ["GET", "HEAD", "OPTIONS"]
+    assert read["CachedMethods"] == ["GET", "HEAD"]
+    assert (read["CachePolicyId"], read["OriginRequestPolicyId"]) == (CACHING_DISABLED, ALL_VIEWER_EXCEPT_HOST)
     (group,) = config["OriginGroups"]["Items"]
+    assert read["TargetOriginId"] == group["Id"]
     assert group["FailoverCriteria"]["StatusCodes"]["Items"] == [500, 502, 503, 504]
-    assert [m["OriginId"] for m in group["Members"]["Items"]] == [o["Id"] for o in http]
-    assert config["CacheBehaviors"][0]["TargetOriginId"] == group["Id"]
+    by_id = {o["Id"]: o for o in config["Origins"]}
+    members = [by_id[m["OriginId"]] for m in group["Members"]["Items"]]
+    assert [(m["DomainName"]["Fn::GetStackOutput"]["StackName"], m["DomainName"]["Fn::GetStackOutput"]["Region"])
+            for m in members] == [("EdgeOriginUsEast1", "us-east-1"), ("EdgeOriginEuWest1", "eu-west-1")]
+    assert all(m["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only" for m in members)
+
+
+@pytest.mark.parametrize("stack", ["EdgeDomainStack", "EdgeAccelStack"])
+def test_with_domain_or_accelerator_there_is_no_origin_group(assembly: Assembly, stack: str) -> None:
+    config = _config(assembly, stack)
+    assert "OriginGroups" not in config
+    assert [b["PathPattern"] for b in config["CacheBehaviors"]] == ["/api/*"]
 
 
 def test_with_accelerator_and_no_domain_api_goes_to_the_accelerator_name(assembly: Assembly) -> None:

@@ -67,6 +67,22 @@ DISTRIBUTION = {
     "match viewer": (lambda s: dict(api_origins=["a.example.com"],
                                     api_protocol=cloudfront.OriginProtocolPolicy.MATCH_VIEWER),
                      "api_protocol must be HTTPS_ONLY or HTTP_ONLY"),
+    "two origins for a read/write api only": (
+        lambda s: dict(api_origins=["a.example.com", "b.example.com"]),
+        "api_read_path_patterns must name at least one path with two api_origins: the fallback origin serves "
+        "only read-only paths (CloudFront fails over GET, HEAD and OPTIONS only)"),
+    "read paths without a fallback": (
+        lambda s: dict(api_origins=["a.example.com"], api_read_path_patterns=["/api/read/*"]),
+        "api_read_path_patterns needs two api_origins (a primary and a fallback) (got ['/api/read/*'])"),
+    "read path is the api path": (
+        lambda s: dict(api_origins=["a.example.com", "b.example.com"], api_read_path_patterns=["/api/*"]),
+        "api_read_path_patterns must be distinct and differ from api_path_pattern (got ['/api/*'])"),
+    "read path twice": (
+        lambda s: dict(api_origins=["a.example.com", "b.example.com"], api_read_path_patterns=["/r/*", "/r/*"]),
+        "api_read_path_patterns must be distinct"),
+    "read path relative": (
+        lambda s: dict(api_origins=["a.example.com", "b.example.com"], api_read_path_patterns=["r/*"]),
+        "api_read_path_patterns[] must start with '/' and not be '/*' (that is the S3 default) (got 'r/*')"),
     "api path is the default": (lambda s: dict(api_path_pattern="/*"),
                                 "api_path_pattern must start with '/' and not be '/*'"),
     "api path relative": (lambda s: dict(api_path_pattern="api/*"), "(got 'api/*')"),
