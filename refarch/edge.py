@@ -797,9 +797,11 @@ class EdgeDistribution(Construct):
             self, "LogDestination", name=_physical_name(self, "LogDestination"),
             destination_resource_arn=self.log_bucket.bucket_arn, output_format="parquet",
         )
+        # Hive-compatible partitions (Athena, Glue) by distribution and hour; the lower-case
+        # variable is the one Glue accepts as a partition name.
         self.log_delivery = logs.CfnDelivery(
             self, "LogDelivery", delivery_source_name=source.ref, delivery_destination_arn=destination.attr_arn,
-            s3_enable_hive_compatible_path=True,
+            s3_enable_hive_compatible_path=True, s3_suffix_path=LOG_SUFFIX_PATH,
         )
         delivery_sources = stack.format_arn(service="logs", resource="delivery-source", resource_name="*",
                                             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
@@ -808,13 +810,15 @@ class EdgeDistribution(Construct):
                 sid="AllowLogDelivery",
                 principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
                 actions=["s3:PutObject"],
-                resources=[self.log_bucket.arn_for_objects(f"AWSLogs/{stack.account}/CloudFront/*")],
+                resources=[self.log_bucket.arn_for_objects(f"{cloudfront_log_prefix(stack.account, hive=True)}*")],
                 conditions={
                     "StringEquals": {"aws:SourceAccount": stack.account, "s3:x-amz-acl": "bucket-owner-full-control"},
                     "ArnLike": {"aws:SourceArn": delivery_sources},
                 },
             )
         )
+        # CreateDelivery checks that the bucket admits the delivery: the policy comes first.
+        self.log_delivery.node.add_dependency(self.log_bucket.policy)
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowLogDeliveryToEncrypt",
@@ -861,6 +865,21 @@ class EdgeDistribution(Construct):
         for name, record_name in (("Apex", domain.domain), ("Www", f"www.{domain.domain}")):
             route53.ARecord(self, f"{name}A", zone=domain.zone, record_name=record_name, target=target)
             route53.AaaaRecord(self, f"{name}Aaaa", zone=domain.zone, record_name=record_name, target=target)
+
+
+#: Standard logging v2 to S3: below the key prefix, one partition per distribution and hour.
+LOG_SUFFIX_PATH = "{distributionid}/{yyyy}/{MM}/{dd}/{HH}"
+
+
+def cloudfront_log_prefix(account: str, *, hive: bool) -> str:
+    """The key prefix CloudFront standard logging (v2) writes to a bucket given without a prefix.
+
+    CloudFront puts ``AWSLogs/{account-id}/CloudFront/`` in front of the suffix path,
+    and with Hive-compatible paths the account segment becomes ``aws-account-id=<id>``
+    (the tables in "Example paths to access logs",
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logging.html).
+    """
+    return f"AWSLogs/aws-account-id={account}/CloudFront/" if hive else f"AWSLogs/{account}/CloudFront/"
 
 
 def _physical_name(scope: Construct, suffix: str) -> str:

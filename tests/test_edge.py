@@ -341,11 +341,17 @@ def test_standard_logging_v2_to_the_encrypted_log_bucket(assembly: Assembly) -> 
     assert destination["Properties"]["DestinationResourceArn"] == {"Fn::GetAtt": [bucket, "Arn"]}
     assert delivery["Properties"]["DeliverySourceName"] == {"Ref": source_id}
     assert delivery["Properties"]["DeliveryDestinationArn"] == {"Fn::GetAtt": [destination_id, "Arn"]}
+    # Hive-compatible partitions by distribution and hour; the policy's prefix is checked
+    # against this layout in tests/test_deploy_rules.py.
+    assert delivery["Properties"]["S3EnableHiveCompatiblePath"] is True
+    assert delivery["Properties"]["S3SuffixPath"] == "{distributionid}/{yyyy}/{MM}/{dd}/{HH}"
     policy = assembly.of_type("EdgeStack", "AWS::S3::BucketPolicy")[
         assembly.resource_id("EdgeStack", "Site/Logs/Policy/Resource")]["Properties"]["PolicyDocument"]["Statement"]
     allow = next(s for s in policy if s.get("Sid") == "AllowLogDelivery")
     assert allow["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
     assert allow["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
+    assert allow["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]},
+                                                   "/AWSLogs/aws-account-id=123456789012/CloudFront/*"]]}
     logs_bucket = assembly.of_type("EdgeStack", "AWS::S3::Bucket")[bucket]["Properties"]
     assert logs_bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}  # no ACLs
     assert logs_bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 365
