@@ -56,6 +56,17 @@ DEFAULT_MANAGED_RULE_GROUPS = (
     "AWSManagedRulesKnownBadInputsRuleSet",
     "AWSManagedRulesAmazonIpReputationList",
 )
+#: What an ECS (Fargate) service behind a :class:`RegionalOrigin` needs in a VPC
+#: without NAT (``secure.Network``'s default): ECR's API and Docker registry to
+#: pull from a private repository, CloudWatch Logs for the ``awslogs`` driver;
+#: image layers come from S3 through ``secure.Network``'s gateway endpoint
+#: (https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html).
+#: Add Secrets Manager (and KMS) if the task definition injects secrets.
+ORIGIN_SERVICE_ENDPOINTS = (
+    ec2.InterfaceVpcEndpointAwsService.ECR,
+    ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+    ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+)
 DEFAULT_CONTENT_SECURITY_POLICY = "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
 
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"

@@ -29,6 +29,7 @@ from refarch import secure
 from refarch.edge import (
     CLOUDFRONT_REGION,
     EdgeAccelerator,
+    ORIGIN_SERVICE_ENDPOINTS,
     EdgeDistribution,
     OriginDomain,
     RegionalOrigin,
@@ -60,14 +61,15 @@ def _zone(scope: Construct, domain: str | None, zone_id: str | None) -> route53.
 
 
 class EdgeOriginStack(cdk.Stack):
-    """One region: a VPC (``secure.Network``) and the regional ALB."""
+    """One region: a VPC (``secure.Network`` with the endpoints an ECS service needs) and the regional ALB."""
 
     def __init__(self, scope: Construct, construct_id: str, *, domain: str | None = None,
                  hosted_zone_id: str | None = None, extra_names: Sequence[str] = (),
                  failover: route53.Failover | None = None, alarm_email: str | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         alarms = secure.AlarmTopic(self, "Alarms", email=alarm_email)
-        network = secure.Network(self, "Network")
+        # The documented ECS service runs in the private subnets, which have no NAT.
+        network = secure.Network(self, "Network", interface_endpoints=ORIGIN_SERVICE_ENDPOINTS)
         access_logs = secure.access_logs_bucket(self, "AccessLogs")
         zone = _zone(self, domain, hosted_zone_id)
         self.origin = RegionalOrigin(

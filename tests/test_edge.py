@@ -574,6 +574,53 @@ def test_data_is_retained(assembly: Assembly, path: str) -> None:
     assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
 
 
+ORIGIN_STACKS = ["EdgeOriginUsEast1", "EdgeOriginEuWest1", "EdgeDomainOriginUsEast1", "EdgeDomainOriginEuWest1",
+                 "EdgeAccelOriginUsEast1", "EdgeAccelOriginEuWest1", "EdgeAccelOriginApSoutheast2"]
+
+
+@pytest.mark.parametrize("stack", ORIGIN_STACKS)
+def test_origin_vpc_has_the_endpoints_an_ecs_service_needs_without_nat(assembly: Assembly, stack: str) -> None:
+    # No NAT gateway, so the documented Fargate service pulls from ECR (api, dkr, layers in S3)
+    # and writes its logs through endpoints in its own (private) subnets.
+    region = assembly.stacks[stack].region
+    assert not assembly.of_type(stack, "AWS::EC2::NatGateway")
+    endpoints = assembly.of_type(stack, "AWS::EC2::VPCEndpoint").values()
+    interface = {e["Properties"]["ServiceName"]: e["Properties"] for e in endpoints
+                 if e["Properties"].get("VpcEndpointType") == "Interface"}
+    assert {f"com.amazonaws.{region}.{name}" for name in ("ecr.api", "ecr.dkr", "logs")} <= set(interface)
+    private = {assembly.resource_id(stack, f"Network/Vpc/PrivateSubnet{i}/Subnet") for i in (1, 2)}
+    for props in interface.values():
+        assert props["PrivateDnsEnabled"] is True
+        assert {ref["Ref"] for ref in props["SubnetIds"]} == private
+    (s3,) = [e["Properties"] for e in endpoints if e["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"
+             and json.dumps(e["Properties"]["ServiceName"]).endswith('".s3"]]}')]
+    assert {assembly.resource_id(stack, f"Network/Vpc/PrivateSubnet{i}/RouteTable") for i in (1, 2)} <= {
+        ref["Ref"] for ref in s3["RouteTableIds"]}
+
+
+def test_documented_ecs_service_runs_where_the_endpoints_are() -> None:
+    """The regional origin example of docs/edge.md, as written: its Fargate service runs in the
+    private subnets, which hold the ECR and Logs endpoints and route to the S3 gateway endpoint."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "edge.md").read_text()
+    start = doc.index("from aws_cdk import aws_ec2 as ec2, aws_ecr")
+    example = doc[start:doc.index("```", start)]
+    stack = cdk.Stack(new_app(), "DocOrigin", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    zone = route53.PublicHostedZone.from_hosted_zone_attributes(stack, "Zone", hosted_zone_id="Z1",
+                                                                zone_name="example.com")
+    exec(example, {"self": stack, "zone": zone})  # noqa: S102 - the documented code, verbatim
+    template = Template.from_stack(stack)
+    ((_, service),) = template.find_resources("AWS::ECS::Service").items()
+    subnets = {ref["Ref"] for ref in service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"]}
+    endpoints = template.find_resources("AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Interface"}})
+    names = {e["Properties"]["ServiceName"]: {ref["Ref"] for ref in e["Properties"]["SubnetIds"]}
+             for e in endpoints.values()}
+    assert {n.split(".", 3)[-1] for n in names} >= {"ecr.api", "ecr.dkr", "logs"}
+    assert all(ids == subnets for ids in names.values())
+    assert service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+
+
 # --- options, on one small stack ---------------------------------------------------------------
 
 
