@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from refarch import secure
@@ -32,6 +33,8 @@ from refarch.edge import (
     ORIGIN_SERVICE_ENDPOINTS,
     EdgeDistribution,
     OriginDomain,
+    OriginVerify,
+    OriginVerifySecret,
     RegionalOrigin,
     RegionEndpoints,
     SiteDomain,
@@ -53,6 +56,24 @@ def region_id(region: str) -> str:
     return "".join(part.capitalize() for part in region.split("-"))
 
 
+def _verify_secret_output(region: str) -> str:
+    return f"OriginVerifySecretArn{region_id(region)}"
+
+
+def _origin_verify(scope: cdk.Stack, secret_stack: EdgeOriginStack, version: str | None,
+                   previous_version: str | None) -> OriginVerify:
+    """The origin secret as ``scope`` reads it: its own, or the replica in its region,
+    whose ARN the secret's stack publishes (deployed first)."""
+    if scope is secret_stack:
+        secret = secret_stack.origin_verify_secret.secret
+    else:
+        scope.add_stack_dependency(secret_stack)
+        arn = cdk.Fn.get_stack_output(secret_stack.stack_name, _verify_secret_output(scope.region),
+                                      secret_stack.region)
+        secret = secretsmanager.Secret.from_secret_complete_arn(scope, "OriginVerifySecret", arn)
+    return OriginVerify(secret=secret, version_id=version, previous_version_id=previous_version)
+
+
 def _zone(scope: Construct, domain: str | None, zone_id: str | None) -> route53.IHostedZone | None:
     if domain is None:
         return None
@@ -61,12 +82,32 @@ def _zone(scope: Construct, domain: str | None, zone_id: str | None) -> route53.
 
 
 class EdgeOriginStack(cdk.Stack):
-    """One region: a VPC (``secure.Network`` with the endpoints an ECS service needs) and the regional ALB."""
+    """One region: a VPC (``secure.Network`` with the endpoints an ECS service needs) and the
+    regional ALB, which forwards only requests carrying CloudFront's secret header.
+
+    The first region's stack holds the secret (``secret_replica_regions``: where it is
+    replicated, with an output of each replica's ARN); the others read their replica
+    (``secret_stack``).
+    """
+
+    origin_verify_secret: OriginVerifySecret | None
 
     def __init__(self, scope: Construct, construct_id: str, *, domain: str | None = None,
                  hosted_zone_id: str | None = None, extra_names: Sequence[str] = (),
-                 failover: route53.Failover | None = None, alarm_email: str | None = None, **kwargs) -> None:
+                 failover: route53.Failover | None = None, alarm_email: str | None = None,
+                 secret_replica_regions: Sequence[str] | None = None, secret_stack: EdgeOriginStack | None = None,
+                 secret_version: str | None = None, secret_previous_version: str | None = None,
+                 **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.origin_verify_secret = None
+        if secret_replica_regions is not None:
+            self.origin_verify_secret = OriginVerifySecret(self, "OriginVerify",
+                                                           replica_regions=secret_replica_regions)
+            for region in sorted({*secret_replica_regions, CLOUDFRONT_REGION}):
+                cdk.CfnOutput(self, _verify_secret_output(region),
+                              value=self.origin_verify_secret.replica_arn(region),
+                              description=f"The origin header secret's ARN in {region} (not its value)")
+        origin_verify = _origin_verify(self, secret_stack or self, secret_version, secret_previous_version)
         alarms = secure.AlarmTopic(self, "Alarms", email=alarm_email)
         # The documented ECS service runs in the private subnets, which have no NAT.
         network = secure.Network(self, "Network", interface_endpoints=ORIGIN_SERVICE_ENDPOINTS)
@@ -78,6 +119,7 @@ class EdgeOriginStack(cdk.Stack):
             vpc=network.vpc,
             access_logs=access_logs,
             domain=OriginDomain(zone=zone, domain=domain, extra_names=extra_names, failover=failover) if zone else None,
+            origin_verify=origin_verify,
             alarm_topic=alarms.topic,
         )
         cdk.CfnOutput(self, "LoadBalancerDnsName", value=self.origin.load_balancer.load_balancer_dns_name,
@@ -111,10 +153,13 @@ class EdgeStack(cdk.Stack):
     """us-east-1: WAF, certificate, distribution, apex and www records."""
 
     def __init__(self, scope: Construct, construct_id: str, *, api_origins: Sequence[str],
-                 api_protocol: cloudfront.OriginProtocolPolicy, api_read_path_patterns: Sequence[str] = (),
-                 domain: str | None = None,
-                 hosted_zone_id: str | None = None, alarm_email: str | None = None, **kwargs) -> None:
+                 api_protocol: cloudfront.OriginProtocolPolicy, secret_stack: EdgeOriginStack,
+                 api_read_path_patterns: Sequence[str] = (), domain: str | None = None,
+                 hosted_zone_id: str | None = None, alarm_email: str | None = None,
+                 secret_version: str | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        # CloudFront sends only the pinned (or current) version; the ALBs also accept the previous one.
+        origin_verify = _origin_verify(self, secret_stack, secret_version, None)
         alarms = secure.AlarmTopic(self, "Alarms", email=alarm_email)
         zone = _zone(self, domain, hosted_zone_id)
         self.edge = EdgeDistribution(
@@ -123,6 +168,7 @@ class EdgeStack(cdk.Stack):
             api_origins=api_origins,
             api_protocol=api_protocol,
             api_read_path_patterns=api_read_path_patterns,
+            origin_verify=origin_verify,
             domain=SiteDomain(zone=zone, domain=domain) if zone else None,
             alarm_topic=alarms.topic,
         )
@@ -150,12 +196,17 @@ def build_edge(
     hosted_zone_id: str | None = None,
     accelerator: bool = False,
     failover: bool = False,
+    origin_secret_version: str | None = None,
+    origin_secret_previous_version: str | None = None,
     alarm_email: str | None = None,
 ) -> dict[str, cdk.Stack]:
     """Every stack of the edge pattern, keyed by stack ID.
 
     ``failover``: ``origin.<domain>`` is failover-routed, the first region
     primary and the second standby, instead of latency-routed.
+    ``origin_secret_version`` / ``origin_secret_previous_version``: pin the
+    origin header secret's version that CloudFront sends and the ALBs accept,
+    and the one the ALBs still accept (a rotation; docs/edge.md).
     """
     secure.require(bool(re.fullmatch(r"\d{12}", account)), "edge_account", account, "must be a 12-digit account ID")
     secure.require(len(regions) >= (2 if accelerator else 1) and len(set(regions)) == len(regions),
@@ -168,8 +219,18 @@ def build_edge(
                    "edge_hosted_zone_id", hosted_zone_id, "must be a Route 53 hosted zone ID such as Z0123456789ABC")
     secure.require(not failover or (domain is not None and len(regions) == 2), "edge_failover", failover,
                    "needs edge_domain and exactly two edge_regions (a primary and a standby)")
+    for key, version in (("edge_origin_secret_version", origin_secret_version),
+                         ("edge_origin_secret_previous_version", origin_secret_previous_version)):
+        secure.require(version is None or bool(re.fullmatch(r"[A-Za-z0-9-]{32,64}", version)), key, version,
+                       "must be a Secrets Manager version ID (aws secretsmanager list-secret-version-ids)")
+    secure.require(origin_secret_previous_version is None or origin_secret_version is not None,
+                   "edge_origin_secret_previous_version", origin_secret_previous_version,
+                   "needs edge_origin_secret_version (the new version it is accepted beside)")
     stacks: dict[str, cdk.Stack] = {}
     origins: list[RegionalOrigin] = []
+    secret_stack: EdgeOriginStack | None = None
+    # The origin header secret lives in the first region, replicated to the others and to CloudFront's.
+    replicas = [r for r in dict.fromkeys([*regions[1:], CLOUDFRONT_REGION]) if r != regions[0]]
     extra = [f"api.{domain}"] if domain and accelerator else []
     roles = (route53.Failover.PRIMARY, route53.Failover.SECONDARY) if failover else (None,) * len(regions)
     for region, role in zip(regions, roles, strict=True):
@@ -177,8 +238,11 @@ def build_edge(
         stack = EdgeOriginStack(
             app, stack_id, env=cdk.Environment(account=account, region=region), domain=domain,
             hosted_zone_id=hosted_zone_id, extra_names=extra, failover=role, alarm_email=alarm_email,
+            secret_replica_regions=replicas if secret_stack is None else None, secret_stack=secret_stack,
+            secret_version=origin_secret_version, secret_previous_version=origin_secret_previous_version,
             description=f"refarch edge: the regional origin in {region}", termination_protection=True,
         )
+        secret_stack = secret_stack or stack
         stacks[stack_id] = stack
         origins.append(stack.origin)
 
@@ -205,7 +269,8 @@ def build_edge(
         protocol = cloudfront.OriginProtocolPolicy.HTTP_ONLY
     edge = EdgeStack(
         app, f"{prefix}Stack", env=cdk.Environment(account=account, region=CLOUDFRONT_REGION),
-        api_origins=api_origins, api_protocol=protocol, api_read_path_patterns=read_paths, domain=domain, hosted_zone_id=hosted_zone_id,
+        api_origins=api_origins, api_protocol=protocol, api_read_path_patterns=read_paths, domain=domain,
+        secret_stack=secret_stack, secret_version=origin_secret_version, hosted_zone_id=hosted_zone_id,
         alarm_email=alarm_email, description="refarch edge: CloudFront, WAF and DNS (us-east-1)",
         termination_protection=True,
     )
