@@ -2,14 +2,16 @@
 
 * ``<prefix>Origin<Region>`` (one per region in ``regions``): a VPC and the
   regional ALB (and, with a domain, its certificate, health check and latency
-  record);
+  record); the first also holds the origin header secret, replicated to the
+  other regions and us-east-1, which every other stack reads after it;
 * ``<prefix>Accelerator`` (us-west-2, where Global Accelerator's control plane
   lives; only with ``accelerator``): the accelerator with an endpoint group
   per region (and ``api.<domain>``);
 * ``<prefix>Stack`` (us-east-1, where CloudFront reads certificates and web
   ACLs): WAF web ACL, certificate, distribution, apex and ``www`` records.
 
-Values cross regions (ALB ARNs and names, the accelerator's name) as stack
+Values cross regions (ALB ARNs and names, the accelerator's name, the origin
+secret's replica ARNs) as stack
 outputs read with ``Fn::GetStackOutput`` (the ``defaultCrossStackReferences:
 weak`` flag in cdk.json): no custom resource, no SSM parameter. ``cdk deploy --all`` deploys the stacks in
 dependency order: origins, accelerator, distribution.
