@@ -30,6 +30,8 @@ config = AppConfig(
     edge_hosted_zone_id=_context("edge_hosted_zone_id"),
     edge_accelerator=str(_context("edge_accelerator")).lower() in ("true", "1", "yes"),
     edge_failover=str(_context("edge_failover")).lower() in ("true", "1", "yes"),
+    edge_origin_secret_version=_context("edge_origin_secret_version"),
+    edge_origin_secret_previous_version=_context("edge_origin_secret_previous_version"),
 )
 add_compliance_checks(app)
 build(app, config)

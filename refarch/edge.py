@@ -38,6 +38,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as targets
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
@@ -56,7 +57,23 @@ DEFAULT_MANAGED_RULE_GROUPS = (
     "AWSManagedRulesKnownBadInputsRuleSet",
     "AWSManagedRulesAmazonIpReputationList",
 )
+#: What an ECS (Fargate) service behind a :class:`RegionalOrigin` needs in a VPC
+#: without NAT (``secure.Network``'s default): ECR's API and Docker registry to
+#: pull from a private repository, CloudWatch Logs for the ``awslogs`` driver;
+#: image layers come from S3 through ``secure.Network``'s gateway endpoint
+#: (https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html).
+#: Add Secrets Manager (and KMS) if the task definition injects secrets.
+ORIGIN_SERVICE_ENDPOINTS = (
+    ec2.InterfaceVpcEndpointAwsService.ECR,
+    ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+    ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+)
 DEFAULT_CONTENT_SECURITY_POLICY = "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
+
+#: The custom header CloudFront adds to every request to a regional origin.
+ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
+_ORIGIN_VERIFY_FIELD = "value"
+_VERSION_ID = re.compile(r"^[A-Za-z0-9-]{32,64}$")
 
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DOMAIN = re.compile(rf"^(?=.{{1,253}}$)({_LABEL}\.)+[a-z]{{2,63}}$")
@@ -81,6 +98,13 @@ def _require_region(prop: str, value: object) -> None:
 def _require_path(prop: str, value: object) -> None:
     secure.require(isinstance(value, str) and bool(_PATH.match(value)) and len(value) <= 1024, prop, value,
                    "must be an absolute URL path such as '/health'")
+
+
+def _require_behaviour_path(prop: str, value: object) -> None:
+    secure.require(
+        isinstance(value, str) and value.startswith("/") and value != "/*" and len(value) <= 255,
+        prop, value, "must start with '/' and not be '/*' (that is the S3 default)",
+    )
 
 
 def _in_cloudfront_region(scope: Construct, prop: str, what: str) -> None:
@@ -178,6 +202,123 @@ class EdgeWebAcl(Construct):
         )
 
 
+# --- CloudFront -> origin: the secret header -------------------------------------
+
+
+class OriginVerifySecret(Construct):
+    """The shared secret by which a regional origin knows a request came through
+    CloudFront (and so through its web ACL).
+
+    A Secrets Manager secret holding a generated 32-character alphanumeric value
+    under the JSON key ``value`` (alphanumeric, so none of the ALB's condition
+    wildcards ``*`` and ``?`` can appear), encrypted with a customer-managed key
+    and replicated to ``replica_regions``: Secrets Manager keeps each replica's
+    value equal to the primary's, with the same name and ARN but the region, so
+    each region's stacks read it locally (a ``{{resolve:secretsmanager:...}}``
+    dynamic reference only reads the stack's own region). Replicas are
+    encrypted with their region's AWS managed key ``aws/secretsmanager``: a
+    customer-managed key there would have to exist before this secret.
+
+    There is no Secrets Manager rotation: CloudFormation reads a dynamic
+    reference only when the reference itself changes, so a new value reaches
+    CloudFront and the ALBs by a deploy that pins its version
+    (:class:`OriginVerify` ``version_id``/``previous_version_id``; docs/edge.md,
+    "Rotating the origin secret").
+
+    :param replica_regions: regions whose stacks read the secret (the other
+        origins', and CloudFront's us-east-1). Default: none.
+    :param removal_policy: for the secret and its key. Default: RETAIN.
+    """
+
+    secret: secretsmanager.Secret
+    key: kms.Key
+
+    def __init__(self, scope: Construct, construct_id: str, *, replica_regions: Sequence[str] = (),
+                 removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN) -> None:
+        super().__init__(scope, construct_id)
+        region = cdk.Stack.of(self).region
+        secure.require(not cdk.Token.is_unresolved(region), "region", region,
+                       "must be explicit (a stack with an env) to name the replicas' ARNs")
+        for replica in replica_regions:
+            _require_region("replica_regions[]", replica)
+        secure.require(len(set(replica_regions)) == len(replica_regions) and region not in replica_regions,
+                       "replica_regions", list(replica_regions),
+                       f"must be distinct and not the secret's own region ({region})")
+        self._region = region
+        self.key = secure.encryption_key(self, "Key", description=f"{self.node.path}: the origin header secret",
+                                         removal_policy=removal_policy)
+        self.secret = secretsmanager.Secret(
+            self, "Secret",
+            description="CloudFront sends this value in the X-Origin-Verify header; the regional ALBs forward "
+                        "only requests that carry it",
+            encryption_key=self.key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}", generate_string_key=_ORIGIN_VERIFY_FIELD,
+                password_length=32, exclude_punctuation=True, include_space=False,
+            ),
+            replica_regions=[secretsmanager.ReplicaRegion(region=r) for r in replica_regions],
+            removal_policy=removal_policy,
+        )
+        secure.acknowledge(
+            self.secret, "AwsSolutions::AwsSolutions-SMG4",
+            "A rotation Lambda would change the value without updating CloudFront or the ALBs, which read it "
+            "only when a deploy changes the reference; rotation is a versioned deploy (docs/edge.md).",
+        )
+
+    def replica_arn(self, region: str) -> str:
+        """The ARN of the secret (or its replica) in ``region``: the same ARN, another region."""
+        _require_region("region", region)
+        return cdk.Fn.join(f":{region}:", cdk.Fn.split(f":{self._region}:", self.secret.secret_arn))
+
+
+@dataclass(frozen=True)
+class OriginVerify:
+    """How CloudFront proves itself to a :class:`RegionalOrigin`: a custom origin
+    header whose value is a secret both read from Secrets Manager at deploy time.
+
+    :param secret: the secret (or its replica) in the reading stack's region:
+        :attr:`OriginVerifySecret.secret`, or ``Secret.from_secret_complete_arn``
+        of :meth:`OriginVerifySecret.replica_arn`.
+    :param version_id: read this version. Default: none (the current version
+        when CloudFormation first resolves it; a later value is read only when
+        this changes).
+    :param previous_version_id: the ALB also accepts this version, so that a
+        rotation has no gap (see docs/edge.md). Default: none.
+    :param header: default: :data:`ORIGIN_VERIFY_HEADER`.
+    """
+
+    secret: secretsmanager.ISecret
+    version_id: str | None = None
+    previous_version_id: str | None = None
+    header: str = ORIGIN_VERIFY_HEADER
+
+    def validate(self) -> None:
+        for prop, value in (("origin_verify.version_id", self.version_id),
+                            ("origin_verify.previous_version_id", self.previous_version_id)):
+            secure.require(value is None or bool(_VERSION_ID.match(value)), prop, value,
+                           "must be a Secrets Manager version ID (32 to 64 letters, digits or hyphens)")
+        secure.require(self.previous_version_id is None or self.version_id is not None,
+                       "origin_verify.previous_version_id", self.previous_version_id,
+                       "needs version_id: the previous version is accepted beside a pinned new one")
+        secure.require(self.previous_version_id is None or self.previous_version_id != self.version_id,
+                       "origin_verify.previous_version_id", self.previous_version_id, "must differ from version_id")
+        secure.require(bool(re.fullmatch(r"[A-Za-z0-9-]{1,40}", self.header)), "origin_verify.header",
+                       self.header, "must be an HTTP header name (letters, digits, hyphens)")
+
+    def value(self, version_id: str | None = None) -> str:
+        """The dynamic reference CloudFormation replaces with the secret's value (never the value itself)."""
+        return cdk.SecretValue.secrets_manager(
+            self.secret.secret_arn, json_field=_ORIGIN_VERIFY_FIELD, version_id=version_id
+        ).unsafe_unwrap()
+
+    def accepted_values(self) -> list[str]:
+        """What the ALB accepts: the pinned (or current) version, and the previous one during a rotation."""
+        values = [self.value(self.version_id)]
+        if self.previous_version_id is not None:
+            values.append(self.value(self.previous_version_id))
+        return values
+
+
 # --- the regional origin -------------------------------------------------------
 
 
@@ -242,6 +383,12 @@ class RegionalOrigin(Construct):
     :param health_check_path: probed by the target group and Route 53.
         Default: ``/health``.
     :param deletion_protection: default: True (a front door is not deleted by accident).
+    :param origin_verify: the listener answers 403 (its default action) unless
+        the request carries ``origin_verify.header`` with the secret value
+        CloudFront sends, so nobody reaches the application around CloudFront
+        and its web ACL; with a domain, GET/HEAD of ``health_check_path`` is
+        forwarded without it too (Route 53 health checkers cannot send
+        headers). Default: none (the listener forwards everything).
     :param alarm_topic: alarms and recovery go here. Default: nowhere.
     """
 
@@ -268,10 +415,13 @@ class RegionalOrigin(Construct):
         target_port: int = 8080,
         health_check_path: str = "/health",
         deletion_protection: bool = True,
+        origin_verify: OriginVerify | None = None,
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         region = cdk.Stack.of(self).region
+        if origin_verify is not None:
+            origin_verify.validate()
         secure.require(isinstance(target_port, int) and 1 <= target_port <= 65535, "target_port", target_port,
                        "must be a port from 1 to 65535")
         _require_path("health_check_path", health_check_path)
@@ -341,10 +491,13 @@ class RegionalOrigin(Construct):
         self.certificate = None
         self.health_check = None
         self.routed_record = None
+        # With origin_verify, only the rules below forward; anything else gets 403.
+        default = dict(default_target_groups=[self.target_group]) if origin_verify is None else dict(
+            default_action=elbv2.ListenerAction.fixed_response(403, content_type="text/plain",
+                                                               message_body="Forbidden"))
         if domain is None:
             self.listener = self.load_balancer.add_listener(
-                "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False,
-                default_target_groups=[self.target_group],
+                "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False, **default,
             )
             secure.checkov_skip(
                 self.listener.node.default_child, "CKV_AWS_2",
@@ -367,8 +520,7 @@ class RegionalOrigin(Construct):
             )
             self.listener = self.load_balancer.add_listener(
                 "Https", port=443, protocol=elbv2.ApplicationProtocol.HTTPS, open=False,
-                certificates=[self.certificate], ssl_policy=elbv2.SslPolicy.TLS13_RES,
-                default_target_groups=[self.target_group],
+                certificates=[self.certificate], ssl_policy=elbv2.SslPolicy.TLS13_RES, **default,
             )
             self.load_balancer.add_redirect(source_port=80, target_port=443, open=False)
             alias = route53.RecordTarget.from_alias(targets.LoadBalancerTarget(self.load_balancer))
@@ -416,6 +568,19 @@ class RegionalOrigin(Construct):
                         hosted_zone_id=self.load_balancer.load_balancer_canonical_hosted_zone_id,
                         evaluate_target_health=True,
                     ),
+                )
+
+        if origin_verify is not None:
+            self.listener.add_target_groups(
+                "FromCloudFront", priority=10, target_groups=[self.target_group],
+                conditions=[elbv2.ListenerCondition.http_header(origin_verify.header,
+                                                                origin_verify.accepted_values())],
+            )
+            if domain is not None:
+                self.listener.add_target_groups(
+                    "HealthCheck", priority=20, target_groups=[self.target_group],
+                    conditions=[elbv2.ListenerCondition.path_patterns([health_check_path]),
+                                elbv2.ListenerCondition.http_request_methods(["GET", "HEAD"])],
                 )
 
         self.alarms = [
@@ -476,9 +641,15 @@ class EdgeDistribution(Construct):
       TLS-only, reachable only through Origin Access Control by this
       distribution (bucket policy with its ARN); the key lets CloudFront
       decrypt only for this account's distributions and only through S3.
-    * Dynamic requests (``api_path_pattern``): to ``api_origins`` (one name,
-      or two as a primary/fallback origin group that fails over on 500, 502,
-      503 and 504), uncached, every viewer header but Host forwarded.
+    * Dynamic requests (``api_path_pattern``, every method): to the first of
+      ``api_origins`` only, uncached, every viewer header but Host forwarded.
+      CloudFront fails over to another origin only for GET, HEAD and OPTIONS,
+      and refuses an origin group on a behaviour that allows POST, PUT, PATCH
+      or DELETE; a read/write API that must survive a region needs a name that
+      fails over itself (a Route 53 failover or latency record, or an accelerator).
+    * Read-only requests (``api_read_path_patterns``, GET/HEAD/OPTIONS only):
+      to an origin group over both ``api_origins`` that retries the second on
+      500, 502, 503 and 504.
     Lives in us-east-1 (a stack there), where CloudFront reads certificates
     and web ACLs and publishes its metrics.
 
@@ -488,8 +659,15 @@ class EdgeDistribution(Construct):
       bucket, a 5xx error-rate alarm.
 
     :param api_origins: domain names of the dynamic origin: an ALB, an
-        accelerator, or a Route 53 name in front of either. At most two.
-        Default: none (static content only).
+        accelerator, or a Route 53 name in front of either. The first takes
+        ``api_path_pattern`` (every method); a second is only the fallback of
+        ``api_read_path_patterns``. Default: none (static content only).
+    :param api_read_path_patterns: paths that only read (GET, HEAD, OPTIONS;
+        other methods get 403 from CloudFront) and that either origin can
+        answer; they go to an origin group, the first origin primary and the
+        second its fallback on 500, 502, 503 and 504. CloudFront matches them
+        before ``api_path_pattern``. Required with two ``api_origins``, not
+        allowed with fewer. Default: none.
     :param api_protocol: how CloudFront talks to the dynamic origin.
         Default: HTTPS only (TLS 1.2); HTTP only needs an explicit choice.
     :param api_path_pattern: the paths that go to the dynamic origin. Default: ``/api/*``.
@@ -510,6 +688,9 @@ class EdgeDistribution(Construct):
     :param access_logs: receives the buckets' S3 server access logs. Default:
         a new ``secure.access_logs_bucket``.
     :param log_expiration: how long CloudFront access logs are kept. Default: 365 days.
+    :param origin_verify: send ``origin_verify.header`` with the secret's
+        value (the pinned ``version_id``, or the current one) to every API
+        origin, for a :class:`RegionalOrigin` given the same. Default: none.
     :param alarm_topic: alarms and recovery go here. Default: nowhere.
     :param removal_policy: for the buckets and the key. Default: RETAIN.
     """
@@ -534,6 +715,7 @@ class EdgeDistribution(Construct):
         api_origins: Sequence[str] = (),
         api_protocol: cloudfront.OriginProtocolPolicy = cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
         api_path_pattern: str = "/api/*",
+        api_read_path_patterns: Sequence[str] = (),
         domain: SiteDomain | None = None,
         web_acl: wafv2.CfnWebACL | None = None,
         origin_shield_region: str | None = None,
@@ -543,12 +725,32 @@ class EdgeDistribution(Construct):
         content_security_policy: str = DEFAULT_CONTENT_SECURITY_POLICY,
         access_logs: s3.IBucket | None = None,
         log_expiration: cdk.Duration = cdk.Duration.days(365),
+        origin_verify: OriginVerify | None = None,
         alarm_topic: sns.ITopic | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
+        if origin_verify is not None:
+            origin_verify.validate()
+            secure.require(bool(api_origins), "origin_verify", origin_verify.header,
+                           "needs api_origins: the header goes to the dynamic origins")
         secure.require(len(api_origins) <= 2, "api_origins", list(api_origins),
                        "must name at most two origins (a primary and a fallback)")
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/high_availability_origin_failover.html
+        # origin failover applies to GET, HEAD and OPTIONS only; CloudFront rejects an origin
+        # group on a behaviour allowing POST/PUT/PATCH/DELETE (aws/aws-cdk#32450).
+        secure.require(len(api_origins) < 2 or len(api_read_path_patterns) > 0, "api_read_path_patterns",
+                       list(api_read_path_patterns),
+                       "must name at least one path with two api_origins: the fallback origin serves only "
+                       "read-only paths (CloudFront fails over GET, HEAD and OPTIONS only); for a read/write "
+                       "API that survives a region, give one name that fails over (Route 53 or an accelerator)")
+        secure.require(not api_read_path_patterns or len(api_origins) == 2, "api_read_path_patterns",
+                       list(api_read_path_patterns), "needs two api_origins (a primary and a fallback)")
+        secure.require(len(set(api_read_path_patterns)) == len(api_read_path_patterns)
+                       and api_path_pattern not in api_read_path_patterns, "api_read_path_patterns",
+                       list(api_read_path_patterns), "must be distinct and differ from api_path_pattern")
+        for pattern in api_read_path_patterns:
+            _require_behaviour_path("api_read_path_patterns[]", pattern)
         for name in api_origins:
             secure.require(cdk.Token.is_unresolved(name) or bool(_DOMAIN.match(name)), "api_origins[]", name,
                            "must be a DNS name")
@@ -556,11 +758,7 @@ class EdgeDistribution(Construct):
             api_protocol in (cloudfront.OriginProtocolPolicy.HTTPS_ONLY, cloudfront.OriginProtocolPolicy.HTTP_ONLY),
             "api_protocol", api_protocol, "must be HTTPS_ONLY or HTTP_ONLY (MATCH_VIEWER hides which one is used)",
         )
-        secure.require(
-            isinstance(api_path_pattern, str) and api_path_pattern.startswith("/") and api_path_pattern != "/*"
-            and len(api_path_pattern) <= 255,
-            "api_path_pattern", api_path_pattern, "must start with '/' and not be '/*' (that is the S3 default)",
-        )
+        _require_behaviour_path("api_path_pattern", api_path_pattern)
         _in_cloudfront_region(self, "region", "the certificate, the web ACL and the metrics")
         if domain is not None:
             _require_domain("domain.domain", domain.domain)
@@ -659,15 +857,30 @@ class EdgeDistribution(Construct):
                     protocol_policy=api_protocol,
                     origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
                     read_timeout=cdk.Duration.seconds(30),
+                    custom_headers={origin_verify.header: origin_verify.value(origin_verify.version_id)}
+                    if origin_verify is not None else None,
                     **shield,
                 )
                 for name in api_origins
             ]
-            api_origin = http[0] if len(http) == 1 else origins.OriginGroup(
-                primary_origin=http[0], fallback_origin=http[1], fallback_status_codes=[500, 502, 503, 504]
-            )
+            if len(http) == 2:
+                # Read-only paths first: CloudFront takes the first behaviour whose pattern matches.
+                group = origins.OriginGroup(
+                    primary_origin=http[0], fallback_origin=http[1], fallback_status_codes=[500, 502, 503, 504]
+                )
+                for pattern in api_read_path_patterns:
+                    additional[pattern] = cloudfront.BehaviorOptions(
+                        origin=group,
+                        viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                        allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+                        cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
+                        cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                        origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                        response_headers_policy=self.response_headers_policy,
+                        compress=True,
+                    )
             additional[api_path_pattern] = cloudfront.BehaviorOptions(
-                origin=api_origin,
+                origin=http[0],
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                 cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
@@ -752,9 +965,11 @@ class EdgeDistribution(Construct):
             self, "LogDestination", name=_physical_name(self, "LogDestination"),
             destination_resource_arn=self.log_bucket.bucket_arn, output_format="parquet",
         )
+        # Hive-compatible partitions (Athena, Glue) by distribution and hour; the lower-case
+        # variable is the one Glue accepts as a partition name.
         self.log_delivery = logs.CfnDelivery(
             self, "LogDelivery", delivery_source_name=source.ref, delivery_destination_arn=destination.attr_arn,
-            s3_enable_hive_compatible_path=True,
+            s3_enable_hive_compatible_path=True, s3_suffix_path=LOG_SUFFIX_PATH,
         )
         delivery_sources = stack.format_arn(service="logs", resource="delivery-source", resource_name="*",
                                             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
@@ -763,13 +978,15 @@ class EdgeDistribution(Construct):
                 sid="AllowLogDelivery",
                 principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
                 actions=["s3:PutObject"],
-                resources=[self.log_bucket.arn_for_objects(f"AWSLogs/{stack.account}/CloudFront/*")],
+                resources=[self.log_bucket.arn_for_objects(f"{cloudfront_log_prefix(stack.account, hive=True)}*")],
                 conditions={
                     "StringEquals": {"aws:SourceAccount": stack.account, "s3:x-amz-acl": "bucket-owner-full-control"},
                     "ArnLike": {"aws:SourceArn": delivery_sources},
                 },
             )
         )
+        # CreateDelivery checks that the bucket admits the delivery: the policy comes first.
+        self.log_delivery.node.add_dependency(self.log_bucket.policy)
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowLogDeliveryToEncrypt",
@@ -816,6 +1033,21 @@ class EdgeDistribution(Construct):
         for name, record_name in (("Apex", domain.domain), ("Www", f"www.{domain.domain}")):
             route53.ARecord(self, f"{name}A", zone=domain.zone, record_name=record_name, target=target)
             route53.AaaaRecord(self, f"{name}Aaaa", zone=domain.zone, record_name=record_name, target=target)
+
+
+#: Standard logging v2 to S3: below the key prefix, one partition per distribution and hour.
+LOG_SUFFIX_PATH = "{distributionid}/{yyyy}/{MM}/{dd}/{HH}"
+
+
+def cloudfront_log_prefix(account: str, *, hive: bool) -> str:
+    """The key prefix CloudFront standard logging (v2) writes to a bucket given without a prefix.
+
+    CloudFront puts ``AWSLogs/{account-id}/CloudFront/`` in front of the suffix path,
+    and with Hive-compatible paths the account segment becomes ``aws-account-id=<id>``
+    (the tables in "Example paths to access logs",
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logging.html).
+    """
+    return f"AWSLogs/aws-account-id={account}/CloudFront/" if hive else f"AWSLogs/{account}/CloudFront/"
 
 
 def _physical_name(scope: Construct, suffix: str) -> str:

@@ -49,6 +49,9 @@ class AppConfig:
     :param edge_accelerator: add Global Accelerator in front of the origins. Default: False.
     :param edge_failover: failover-routed DNS (first region primary) instead of latency routing;
         needs a domain and exactly two regions. Default: False.
+    :param edge_origin_secret_version: the origin header secret's version CloudFront sends and
+        the ALBs accept (a rotation, docs/edge.md). Default: none (the version current at creation).
+    :param edge_origin_secret_previous_version: a version the ALBs still accept beside it. Default: none.
     """
 
     alarm_email: str | None = None
@@ -59,6 +62,8 @@ class AppConfig:
     edge_hosted_zone_id: str | None = None
     edge_accelerator: bool = False
     edge_failover: bool = False
+    edge_origin_secret_version: str | None = None
+    edge_origin_secret_previous_version: str | None = None
 
 
 def add_compliance_checks(app: cdk.App) -> None:
@@ -128,6 +133,8 @@ def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
             hosted_zone_id=config.edge_hosted_zone_id,
             accelerator=config.edge_accelerator,
             failover=config.edge_failover,
+            origin_secret_version=config.edge_origin_secret_version,
+            origin_secret_previous_version=config.edge_origin_secret_previous_version,
             alarm_email=config.alarm_email,
         )
     )

@@ -10,6 +10,7 @@ lockdown, which is the Network's behaviour, not the edge pattern's).
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import boto3
@@ -84,3 +85,58 @@ def apply_bucket_policies(stack: moto_cfn.DeployedStack) -> dict[str, dict]:
         s3.put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"]))
         applied[props["Bucket"]] = json.loads(s3.get_bucket_policy(Bucket=props["Bucket"])["Policy"])
     return applied
+
+
+_RESOLVE = "{{resolve:secretsmanager:"
+
+
+def apply_secrets(template: dict) -> tuple[dict, dict[str, str]]:
+    """Create every AWS::Secrets Manager secret of the template through the Secrets
+    Manager API (its generated string as the template specifies it), then replace
+    each ``{{resolve:secretsmanager:<arn>:SecretString:<key>::}}`` dynamic reference
+    with the value read back through GetSecretValue, as CloudFormation does when it
+    resolves a stack. Returns the template and logical id -> ARN.
+
+    Not applied, asserted on the template instead: ``KmsKeyId`` (moto does not
+    encrypt) and ``ReplicaRegions`` (one region here); the replicas' ARN outputs,
+    which only other regions' stacks read, are dropped."""
+    sm = boto3.client("secretsmanager", region_name=moto_cfn.REGION)
+    patched = json.loads(json.dumps(template))
+    arns = {}
+    for logical_id, resource in list(patched["Resources"].items()):
+        if resource["Type"] != "AWS::SecretsManager::Secret":
+            continue
+        props = resource["Properties"]
+        unknown = set(props) - {"Description", "GenerateSecretString", "KmsKeyId", "ReplicaRegions"}
+        if unknown:
+            raise NotImplementedError(f"{logical_id}: secret properties {sorted(unknown)} are not applied")
+        spec = props["GenerateSecretString"]
+        value = sm.get_random_password(
+            PasswordLength=spec["PasswordLength"], ExcludePunctuation=spec.get("ExcludePunctuation", False),
+            IncludeSpace=spec.get("IncludeSpace", True))["RandomPassword"]
+        string = json.dumps({**json.loads(spec["SecretStringTemplate"]), spec["GenerateStringKey"]: value})
+        arns[logical_id] = sm.create_secret(Name=f"{logical_id}-{uuid.uuid4().hex[:8]}", Description=props.get("Description", ""),
+                                            SecretString=string)["ARN"]
+        del patched["Resources"][logical_id]
+    patched["Outputs"] = {k: v for k, v in patched.get("Outputs", {}).items()
+                          if not any(json.dumps({"Ref": i}) in json.dumps(v) for i in arns)}
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Fn::Join"} and node["Fn::Join"][0] == "":
+            parts = node["Fn::Join"][1]
+            if len(parts) == 3 and parts[0] == _RESOLVE and parts[1] in [{"Ref": i} for i in arns]:
+                arn = arns[parts[1]["Ref"]]
+                _, _, key, stage, version = parts[2].removesuffix("}}").split(":")
+                kwargs = {"VersionId": version} if version else {"VersionStage": stage} if stage else {}
+                return json.loads(sm.get_secret_value(SecretId=arn, **kwargs)["SecretString"])[key]
+        if isinstance(node, dict):
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    patched = resolve(patched)
+    unresolved = [i for i in arns if json.dumps({"Ref": i}) in json.dumps(patched)]
+    if unresolved:
+        raise NotImplementedError(f"references to {unresolved} other than dynamic references are not applied")
+    return patched, arns

@@ -9,6 +9,7 @@ Global Accelerator are proven here and by the gates only (moto knows neither).
 from __future__ import annotations
 
 import json
+import re
 
 import aws_cdk as cdk
 import pytest
@@ -61,9 +62,13 @@ def test_stacks_have_explicit_environments(assembly: Assembly, stack: str, regio
 
 @pytest.mark.parametrize(
     ("stack", "after"),
-    [("EdgeStack", {"EdgeOriginUsEast1", "EdgeOriginEuWest1"}), ("EdgeDomainStack", {"EdgeDomainAccelerator"}),
+    # The first region's origin holds the origin header secret: every other stack reads it after.
+    [("EdgeStack", {"EdgeOriginUsEast1", "EdgeOriginEuWest1"}),
+     ("EdgeDomainStack", {"EdgeDomainAccelerator", "EdgeDomainOriginUsEast1"}),
      ("EdgeDomainAccelerator", {"EdgeDomainOriginUsEast1", "EdgeDomainOriginEuWest1"}),
-     ("EdgeAccelStack", {"EdgeAccelAccelerator"})],
+     ("EdgeAccelStack", {"EdgeAccelAccelerator", "EdgeAccelOriginUsEast1"}),
+     ("EdgeOriginUsEast1", set()), ("EdgeOriginEuWest1", {"EdgeOriginUsEast1"}),
+     ("EdgeAccelOriginApSoutheast2", {"EdgeAccelOriginUsEast1"})],
 )
 def test_deploy_order_origins_then_accelerator_then_distribution(assembly: Assembly, stack: str, after: set) -> None:
     assert {d.stack_name for d in assembly.stacks[stack].dependencies} == after
@@ -87,11 +92,14 @@ def _stack_outputs(node: object) -> list[dict]:
 
 CONSUMERS = {
     "EdgeStack": {"EdgeOriginUsEast1": "DNSName", "EdgeOriginEuWest1": "DNSName"},
-    "EdgeAccelStack": {"EdgeAccelAccelerator": "DnsName"},
+    "EdgeAccelStack": {"EdgeAccelAccelerator": "DnsName", "EdgeAccelOriginUsEast1": "Secret"},
     "EdgeAccelAccelerator": {"EdgeAccelOriginUsEast1": "Ref", "EdgeAccelOriginEuWest1": "Ref",
                              "EdgeAccelOriginApSoutheast2": "Ref"},
     "EdgeDomainAccelerator": {"EdgeDomainOriginUsEast1": "Ref", "EdgeDomainOriginEuWest1": "Ref"},
-    "EdgeDomainStack": {},  # by name (api.<domain>): nothing crosses
+    "EdgeDomainStack": {"EdgeDomainOriginUsEast1": "Secret"},  # the API by name (api.<domain>)
+    # The origin header secret's replica ARN in the consumer's region, from the first region's stack.
+    "EdgeOriginEuWest1": {"EdgeOriginUsEast1": "Secret"},
+    "EdgeAccelOriginApSoutheast2": {"EdgeAccelOriginUsEast1": "Secret"},
 }
 
 
@@ -110,6 +118,12 @@ def test_cross_region_references_resolve_to_an_output_of_a_stack_deployed_first(
         assert producer.account == assembly.stacks[consumer].account
         assert producer.stack_name in depends_on
         value = assembly.template(producer.stack_name)["Outputs"][reference["OutputName"]]["Value"]
+        assert "Export" not in assembly.template(producer.stack_name)["Outputs"][reference["OutputName"]]
+        if reference["OutputName"].startswith("OriginVerifySecretArn"):
+            secret = assembly.resource_id(producer.stack_name, "OriginVerify/Secret/Resource")
+            region = assembly.stacks[consumer].region
+            assert value == {"Fn::Join": [f":{region}:", {"Fn::Split": [f":{producer.region}:", {"Ref": secret}]}]}
+            continue
         expected = CONSUMERS[consumer][producer.stack_name]
         resource = "Edge/Accelerator/Resource" if expected == "DnsName" else "Origin/LoadBalancer/Resource"
         logical_id = assembly.resource_id(producer.stack_name, resource)
@@ -262,9 +276,13 @@ def test_key_lets_cloudfront_decrypt_and_log_delivery_encrypt(assembly: Assembly
     }
 
 
+def _behaviour(config: dict, pattern: str) -> dict:
+    (behaviour,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == pattern]
+    return behaviour
+
+
 def test_api_behaviour_is_uncached_https_and_forwards_viewer_headers(assembly: Assembly) -> None:
-    (behaviour,) = _config(assembly, "EdgeStack")["CacheBehaviors"]
-    assert behaviour["PathPattern"] == "/api/*"
+    behaviour = _behaviour(_config(assembly, "EdgeStack"), "/api/*")
     assert behaviour["ViewerProtocolPolicy"] == "https-only"
     assert behaviour["CachePolicyId"] == CACHING_DISABLED
     assert behaviour["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
@@ -272,17 +290,39 @@ def test_api_behaviour_is_uncached_https_and_forwards_viewer_headers(assembly: A
     assert behaviour["Compress"] is True
 
 
-def test_without_domain_api_is_an_origin_group_over_both_regional_albs(assembly: Assembly) -> None:
+def test_without_domain_read_write_api_goes_to_the_first_regions_alb_alone(assembly: Assembly) -> None:
+    # CloudFront rejects an origin group on a behaviour allowing POST/PUT/PATCH/DELETE
+    # (aws/aws-cdk#32450): the read/write API has exactly one origin.
     config = _config(assembly, "EdgeStack")
-    http = [o for o in config["Origins"] if "CustomOriginConfig" in o]
-    assert [o["DomainName"]["Fn::GetStackOutput"]["StackName"] for o in http] == ["EdgeOriginUsEast1",
-                                                                                  "EdgeOriginEuWest1"]
-    assert [o["DomainName"]["Fn::GetStackOutput"]["Region"] for o in http] == ["us-east-1", "eu-west-1"]
-    assert all(o["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only" for o in http)
+    behaviour = _behaviour(config, "/api/*")
+    (origin,) = [o for o in config["Origins"] if o["Id"] == behaviour["TargetOriginId"]]
+    assert origin["DomainName"]["Fn::GetStackOutput"]["StackName"] == "EdgeOriginUsEast1"
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only"
+    assert behaviour["TargetOriginId"] not in [g["Id"] for g in config["OriginGroups"]["Items"]]
+
+
+def test_without_domain_read_only_paths_fail_over_between_both_regional_albs(assembly: Assembly) -> None:
+    config = _config(assembly, "EdgeStack")
+    assert [b["PathPattern"] for b in config["CacheBehaviors"]] == ["/api/read/*", "/api/*"]  # reads match first
+    read = _behaviour(config, "/api/read/*")
+    assert read["AllowedMethods"] == ["GET", "HEAD", "OPTIONS"]
+    assert read["CachedMethods"] == ["GET", "HEAD"]
+    assert (read["CachePolicyId"], read["OriginRequestPolicyId"]) == (CACHING_DISABLED, ALL_VIEWER_EXCEPT_HOST)
     (group,) = config["OriginGroups"]["Items"]
+    assert read["TargetOriginId"] == group["Id"]
     assert group["FailoverCriteria"]["StatusCodes"]["Items"] == [500, 502, 503, 504]
-    assert [m["OriginId"] for m in group["Members"]["Items"]] == [o["Id"] for o in http]
-    assert config["CacheBehaviors"][0]["TargetOriginId"] == group["Id"]
+    by_id = {o["Id"]: o for o in config["Origins"]}
+    members = [by_id[m["OriginId"]] for m in group["Members"]["Items"]]
+    assert [(m["DomainName"]["Fn::GetStackOutput"]["StackName"], m["DomainName"]["Fn::GetStackOutput"]["Region"])
+            for m in members] == [("EdgeOriginUsEast1", "us-east-1"), ("EdgeOriginEuWest1", "eu-west-1")]
+    assert all(m["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only" for m in members)
+
+
+@pytest.mark.parametrize("stack", ["EdgeDomainStack", "EdgeAccelStack"])
+def test_with_domain_or_accelerator_there_is_no_origin_group(assembly: Assembly, stack: str) -> None:
+    config = _config(assembly, stack)
+    assert "OriginGroups" not in config
+    assert [b["PathPattern"] for b in config["CacheBehaviors"]] == ["/api/*"]
 
 
 def test_with_accelerator_and_no_domain_api_goes_to_the_accelerator_name(assembly: Assembly) -> None:
@@ -315,11 +355,17 @@ def test_standard_logging_v2_to_the_encrypted_log_bucket(assembly: Assembly) -> 
     assert destination["Properties"]["DestinationResourceArn"] == {"Fn::GetAtt": [bucket, "Arn"]}
     assert delivery["Properties"]["DeliverySourceName"] == {"Ref": source_id}
     assert delivery["Properties"]["DeliveryDestinationArn"] == {"Fn::GetAtt": [destination_id, "Arn"]}
+    # Hive-compatible partitions by distribution and hour; the policy's prefix is checked
+    # against this layout in tests/test_deploy_rules.py.
+    assert delivery["Properties"]["S3EnableHiveCompatiblePath"] is True
+    assert delivery["Properties"]["S3SuffixPath"] == "{distributionid}/{yyyy}/{MM}/{dd}/{HH}"
     policy = assembly.of_type("EdgeStack", "AWS::S3::BucketPolicy")[
         assembly.resource_id("EdgeStack", "Site/Logs/Policy/Resource")]["Properties"]["PolicyDocument"]["Statement"]
     allow = next(s for s in policy if s.get("Sid") == "AllowLogDelivery")
     assert allow["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
     assert allow["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
+    assert allow["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]},
+                                                   "/AWSLogs/aws-account-id=123456789012/CloudFront/*"]]}
     logs_bucket = assembly.of_type("EdgeStack", "AWS::S3::Bucket")[bucket]["Properties"]
     assert logs_bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}  # no ACLs
     assert logs_bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 365
@@ -410,11 +456,13 @@ def test_alb_defaults(assembly: Assembly) -> None:
     assert {s["Ref"] for s in alb["Subnets"]} == public
 
 
-def test_without_domain_alb_forwards_http_80_to_ip_targets(assembly: Assembly) -> None:
+def test_without_domain_alb_forwards_http_80_to_ip_targets_by_rule(assembly: Assembly) -> None:
     _, listener = _one(assembly, "EdgeOriginUsEast1", "AWS::ElasticLoadBalancingV2::Listener")
     group_id, group = _one(assembly, "EdgeOriginUsEast1", "AWS::ElasticLoadBalancingV2::TargetGroup")
     assert (listener["Properties"]["Port"], listener["Properties"]["Protocol"]) == (80, "HTTP")
-    assert listener["Properties"]["DefaultActions"] == [{"TargetGroupArn": {"Ref": group_id}, "Type": "forward"}]
+    assert listener["Properties"]["DefaultActions"] == FORBIDDEN
+    (rule,) = assembly.of_type("EdgeOriginUsEast1", "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    assert rule["Properties"]["Actions"] == [{"TargetGroupArn": {"Ref": group_id}, "Type": "forward"}]
     props = group["Properties"]
     assert (props["TargetType"], props["Port"], props["Protocol"], props["HealthCheckPath"]) == ("ip", 8080, "HTTP",
                                                                                                  "/health")
@@ -540,6 +588,184 @@ def test_stateful_logical_ids_are_pinned(assembly: Assembly, stack: str, path: s
 def test_data_is_retained(assembly: Assembly, path: str) -> None:
     resource = assembly.template("EdgeStack")["Resources"][assembly.resource_id("EdgeStack", path)]
     assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+
+
+# --- the origin header secret (CloudFront -> ALB) ------------------------------------------
+
+FORBIDDEN = [{"FixedResponseConfig": {"ContentType": "text/plain", "MessageBody": "Forbidden", "StatusCode": "403"},
+              "Type": "fixed-response"}]
+CONFIGURATIONS = {
+    "": (["EdgeOriginUsEast1", "EdgeOriginEuWest1"], "EdgeStack"),
+    "EdgeDomain": (["EdgeDomainOriginUsEast1", "EdgeDomainOriginEuWest1"], "EdgeDomainStack"),
+    "EdgeAccel": (["EdgeAccelOriginUsEast1", "EdgeAccelOriginEuWest1", "EdgeAccelOriginApSoutheast2"],
+                  "EdgeAccelStack"),
+}
+_REFERENCE = re.compile(r"^\{\{resolve:secretsmanager:(arn:aws:secretsmanager:([a-z0-9-]+):\d{12}:secret:[^:]+)"
+                        r":SecretString:([^:]*):([^:]*):([^:]*)\}\}$")
+
+
+def _evaluate(assembly: Assembly, stack: str, node: object) -> object:
+    """Evaluates what the origin secret's references use (Ref of the secret, Fn::Join, Fn::Split,
+    Fn::GetStackOutput) as CloudFormation would; the secret's ARN is made up, with its stack's region."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, list):
+        return [_evaluate(assembly, stack, v) for v in node]
+    ((fn, arg),) = node.items()
+    if fn == "Ref":
+        assert assembly.template(stack)["Resources"][arg]["Type"] == "AWS::SecretsManager::Secret", arg
+        return f"arn:aws:secretsmanager:{assembly.stacks[stack].region}:123456789012:secret:{arg}-AbCdEf"
+    if fn == "Fn::Join":
+        separator, parts = arg
+        evaluated = _evaluate(assembly, stack, parts)
+        return separator.join(evaluated)
+    if fn == "Fn::Split":
+        separator, value = arg
+        return _evaluate(assembly, stack, value).split(separator)
+    if fn == "Fn::GetStackOutput":
+        producer = arg["StackName"]
+        assert assembly.stacks[producer].region == arg["Region"]
+        return _evaluate(assembly, producer, assembly.template(producer)["Outputs"][arg["OutputName"]]["Value"])
+    raise NotImplementedError(fn)
+
+
+def _reference(assembly: Assembly, stack: str, node: object) -> tuple[str, str, str, str, str]:
+    """(secret ARN with the region blanked, region, JSON key, version stage, version ID) of a dynamic reference."""
+    match = _REFERENCE.match(_evaluate(assembly, stack, node))
+    assert match, node
+    arn, region, *rest = match.groups()
+    return (arn.replace(f":{region}:", ":<region>:"), region, *rest)
+
+
+def test_origin_secret_is_generated_kms_encrypted_retained_and_replicated(assembly: Assembly) -> None:
+    for prefix, (origin_stacks, edge_stack) in CONFIGURATIONS.items():
+        first = origin_stacks[0]
+        secret_id, secret = _one(assembly, first, "AWS::SecretsManager::Secret")
+        props = secret["Properties"]
+        assert props["GenerateSecretString"] == {
+            "ExcludePunctuation": True, "GenerateStringKey": "value", "IncludeSpace": False, "PasswordLength": 32,
+            "SecretStringTemplate": "{}"}  # alphanumeric: no ALB wildcard (* or ?) can appear
+        key = assembly.resource_id(first, "OriginVerify/Key/Resource")
+        assert props["KmsKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
+        others = sorted({assembly.stacks[s].region for s in [*origin_stacks[1:], edge_stack]}
+                        - {assembly.stacks[first].region})
+        assert sorted(r["Region"] for r in props["ReplicaRegions"]) == others
+        assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
+        for stack in origin_stacks[1:]:
+            assert not assembly.of_type(stack, "AWS::SecretsManager::Secret")  # one secret, replicated
+
+
+@pytest.mark.parametrize("prefix", CONFIGURATIONS)
+def test_alb_forwards_only_the_value_cloudfront_sends(assembly: Assembly, prefix: str) -> None:
+    origin_stacks, edge_stack = CONFIGURATIONS[prefix]
+    config = _config(assembly, edge_stack)
+    api = {o["Id"]: o for o in config["Origins"] if "CustomOriginConfig" in o}
+    sent = set()
+    for origin in api.values():
+        ((header),) = origin["OriginCustomHeaders"]
+        assert header["HeaderName"] == "X-Origin-Verify"
+        arn, region, *rest = _reference(assembly, edge_stack, header["HeaderValue"])
+        assert region == assembly.stacks[edge_stack].region  # read from the replica in CloudFront's region
+        sent.add((arn, *rest))
+    assert len(sent) == 1 and next(iter(sent))[1:] == ("value", "", "")
+    for stack in origin_stacks:
+        (listener,) = [r["Properties"] for r in assembly.of_type(stack, "AWS::ElasticLoadBalancingV2::Listener")
+                       .values() if "RedirectConfig" not in json.dumps(r["Properties"]["DefaultActions"])]
+        assert listener["DefaultActions"] == FORBIDDEN
+        group = assembly.resource_id(stack, "Origin/Targets/Resource")
+        rules = {r["Properties"]["Priority"]: r["Properties"]
+                 for r in assembly.of_type(stack, "AWS::ElasticLoadBalancingV2::ListenerRule").values()}
+        assert all(r["Actions"] == [{"TargetGroupArn": {"Ref": group}, "Type": "forward"}] for r in rules.values())
+        ((condition),) = rules[10]["Conditions"]
+        assert (condition["Field"], condition["HttpHeaderConfig"]["HttpHeaderName"]) == ("http-header",
+                                                                                           "X-Origin-Verify")
+        accepted = set()
+        for value in condition["HttpHeaderConfig"]["Values"]:
+            arn, region, *rest = _reference(assembly, stack, value)
+            assert region == assembly.stacks[stack].region  # each region reads its own replica
+            accepted.add((arn, *rest))
+        assert accepted == sent, stack
+        if prefix == "EdgeDomain":  # Route 53's HTTPS health check cannot send the header
+            assert sorted(rules) == [10, 20]
+            assert sorted(rules[20]["Conditions"], key=lambda c: c["Field"]) == [
+                {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["GET", "HEAD"]}},
+                {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/health"]}}]
+        else:
+            assert sorted(rules) == [10]
+
+
+def test_pinned_versions_rotate_without_a_gap() -> None:
+    new, old = "a1b2c3d4-0000-4000-8000-000000000002", "a1b2c3d4-0000-4000-8000-000000000001"
+    app = new_app()
+    stacks = build_edge(app, "Rot", origin_secret_version=new, origin_secret_previous_version=old)
+    assembly = app.synth()
+
+    def values(stack_id: str, find) -> list[str]:
+        template = assembly.get_stack_by_name(stack_id).template
+        return [json.dumps(v) for v in find(template)]
+
+    def alb(template: dict) -> list:
+        (rule,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule"]
+        return rule["Properties"]["Conditions"][0]["HttpHeaderConfig"]["Values"]
+
+    def cloudfront_(template: dict) -> list:
+        (dist,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudFront::Distribution"]
+        return [h["HeaderValue"] for o in dist["Properties"]["DistributionConfig"]["Origins"]
+                for h in o.get("OriginCustomHeaders", [])]
+
+    for stack_id in ("RotOriginUsEast1", "RotOriginEuWest1"):
+        accepted = values(stack_id, alb)
+        assert [a.endswith(f':SecretString:value::{v}}}}}"]]}}') for a, v in zip(accepted, (new, old))] == [True] * 2
+    sent = values("RotStack", cloudfront_)
+    assert sent and all(v.endswith(f':SecretString:value::{new}}}}}"]]}}') for v in sent)
+    assert sorted(stacks) == ["RotOriginEuWest1", "RotOriginUsEast1", "RotStack"]
+
+
+ORIGIN_STACKS = ["EdgeOriginUsEast1", "EdgeOriginEuWest1", "EdgeDomainOriginUsEast1", "EdgeDomainOriginEuWest1",
+                 "EdgeAccelOriginUsEast1", "EdgeAccelOriginEuWest1", "EdgeAccelOriginApSoutheast2"]
+
+
+@pytest.mark.parametrize("stack", ORIGIN_STACKS)
+def test_origin_vpc_has_the_endpoints_an_ecs_service_needs_without_nat(assembly: Assembly, stack: str) -> None:
+    # No NAT gateway, so the documented Fargate service pulls from ECR (api, dkr, layers in S3)
+    # and writes its logs through endpoints in its own (private) subnets.
+    region = assembly.stacks[stack].region
+    assert not assembly.of_type(stack, "AWS::EC2::NatGateway")
+    endpoints = assembly.of_type(stack, "AWS::EC2::VPCEndpoint").values()
+    interface = {e["Properties"]["ServiceName"]: e["Properties"] for e in endpoints
+                 if e["Properties"].get("VpcEndpointType") == "Interface"}
+    assert {f"com.amazonaws.{region}.{name}" for name in ("ecr.api", "ecr.dkr", "logs")} <= set(interface)
+    private = {assembly.resource_id(stack, f"Network/Vpc/PrivateSubnet{i}/Subnet") for i in (1, 2)}
+    for props in interface.values():
+        assert props["PrivateDnsEnabled"] is True
+        assert {ref["Ref"] for ref in props["SubnetIds"]} == private
+    (s3,) = [e["Properties"] for e in endpoints if e["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"
+             and json.dumps(e["Properties"]["ServiceName"]).endswith('".s3"]]}')]
+    assert {assembly.resource_id(stack, f"Network/Vpc/PrivateSubnet{i}/RouteTable") for i in (1, 2)} <= {
+        ref["Ref"] for ref in s3["RouteTableIds"]}
+
+
+def test_documented_ecs_service_runs_where_the_endpoints_are() -> None:
+    """The regional origin example of docs/edge.md, as written: its Fargate service runs in the
+    private subnets, which hold the ECR and Logs endpoints and route to the S3 gateway endpoint."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "edge.md").read_text()
+    start = doc.index("from aws_cdk import aws_ec2 as ec2, aws_ecr")
+    example = doc[start:doc.index("```", start)]
+    stack = cdk.Stack(new_app(), "DocOrigin", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    zone = route53.PublicHostedZone.from_hosted_zone_attributes(stack, "Zone", hosted_zone_id="Z1",
+                                                                zone_name="example.com")
+    exec(example, {"self": stack, "zone": zone})  # noqa: S102 - the documented code, verbatim
+    template = Template.from_stack(stack)
+    ((_, service),) = template.find_resources("AWS::ECS::Service").items()
+    subnets = {ref["Ref"] for ref in service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"]}
+    endpoints = template.find_resources("AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Interface"}})
+    names = {e["Properties"]["ServiceName"]: {ref["Ref"] for ref in e["Properties"]["SubnetIds"]}
+             for e in endpoints.values()}
+    assert {n.split(".", 3)[-1] for n in names} >= {"ecr.api", "ecr.dkr", "logs"}
+    assert all(ids == subnets for ids in names.values())
+    assert service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
 
 
 # --- options, on one small stack ---------------------------------------------------------------

@@ -29,6 +29,7 @@ What it cannot, and where it is proven instead:
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 
@@ -39,7 +40,13 @@ from moto import mock_aws
 from tests.cases.edge import DOMAIN, ZONE_ID
 from tests.conftest import Assembly
 from tests.moto_cfn import ACCOUNT, REGION, DeployedStack, deploy
-from tests.moto_edge import apply_bucket_policies, apply_certificates, with_hosted_zone, without_cdk_providers
+from tests.moto_edge import (
+    apply_bucket_policies,
+    apply_certificates,
+    apply_secrets,
+    with_hosted_zone,
+    without_cdk_providers,
+)
 
 ALLOWED_SKIPS = {
     "AWS::S3::BucketPolicy": "applied by apply_bucket_policies from the template's own properties",
@@ -58,13 +65,15 @@ def deployed(assembly: Assembly) -> Iterator[dict]:
     with mock_aws():
         zone_id = boto3.client("route53").create_hosted_zone(Name=DOMAIN, CallerReference="edge")["HostedZone"][
             "Id"].split("/")[-1]
-        plain = deploy(without_cdk_providers(assembly.template("EdgeOriginUsEast1")), "Plain",
-                       allowed_skips=ALLOWED_SKIPS)
+        template, plain_secrets = apply_secrets(without_cdk_providers(assembly.template("EdgeOriginUsEast1")))
+        plain = deploy(template, "Plain", allowed_skips=ALLOWED_SKIPS)
         template, certificates = apply_certificates(
             with_hosted_zone(without_cdk_providers(assembly.template("EdgeDomainOriginUsEast1")), ZONE_ID, zone_id))
+        template, named_secrets = apply_secrets(template)
         named = deploy(template, "Named", allowed_skips=ALLOWED_SKIPS)
         yield {"plain": plain, "named": named, "zone_id": zone_id, "certificates": certificates,
-               "policies": apply_bucket_policies(plain)}
+               "policies": apply_bucket_policies(plain),
+               "secrets": {"plain": plain_secrets, "named": named_secrets}}
 
 
 def _elb():
@@ -102,13 +111,34 @@ def test_access_log_bucket_admits_elb_log_delivery_under_the_alb_prefix(deployed
                for s in statements)
 
 
-def test_without_domain_http_80_forwards_to_ip_targets_on_the_app_port(deployed: dict) -> None:
+FORBIDDEN = [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "403", "ContentType": "text/plain",
+                                                                  "MessageBody": "Forbidden"}}]
+
+
+def _secret_value(deployed: dict, key: str) -> str:
+    (arn,) = deployed["secrets"][key].values()
+    secret = boto3.client("secretsmanager", region_name=REGION).get_secret_value(SecretId=arn)["SecretString"]
+    return json.loads(secret)["value"]
+
+
+def _forwarding_rules(listener_arn: str) -> dict[int, tuple[list, list]]:
+    rules = _elb().describe_rules(ListenerArn=listener_arn)["Rules"]
+    return {int(r["Priority"]): (r["Conditions"], r["Actions"]) for r in rules if not r["IsDefault"]}
+
+
+def test_without_domain_http_80_forwards_to_ip_targets_only_with_the_origin_secret(deployed: dict) -> None:
     plain = deployed["plain"]
     listeners = _listeners(plain)
     assert sorted(listeners) == [80]
     group_arn = plain.physical_ids["OriginTargetsBBBDFB20"]
     assert listeners[80]["Protocol"] == "HTTP"
-    assert listeners[80]["DefaultActions"] == [{"Type": "forward", "TargetGroupArn": group_arn}]
+    assert listeners[80]["DefaultActions"] == FORBIDDEN  # around CloudFront: 403
+    value = _secret_value(deployed, "plain")
+    assert len(value) == 32 and value.isalnum()
+    ((conditions, actions),) = _forwarding_rules(listeners[80]["ListenerArn"]).values()
+    assert [(c["Field"], c["HttpHeaderConfig"]["HttpHeaderName"], c["HttpHeaderConfig"]["Values"])
+            for c in conditions] == [("http-header", "X-Origin-Verify", [value])]
+    assert [(a["Type"], a["TargetGroupArn"]) for a in actions] == [("forward", group_arn)]
     elb = _elb()
     group = elb.describe_target_groups(TargetGroupArns=[group_arn])["TargetGroups"][0]
     assert (group["TargetType"], group["Port"], group["HealthCheckPath"]) == ("ip", 8080, "/health")
@@ -133,8 +163,18 @@ def test_with_domain_https_uses_the_certificate_and_http_redirects(deployed: dic
     assert listeners[443]["Protocol"] == "HTTPS"
     assert listeners[443]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
     assert listeners[443]["Certificates"] == [{"CertificateArn": certificate_arn}]
-    assert listeners[443]["DefaultActions"] == [{"Type": "forward",
-                                                 "TargetGroupArn": named.physical_ids["OriginTargetsBBBDFB20"]}]
+    assert listeners[443]["DefaultActions"] == FORBIDDEN
+    group_arn = named.physical_ids["OriginTargetsBBBDFB20"]
+    rules = _forwarding_rules(listeners[443]["ListenerArn"])
+    assert sorted(rules) == [10, 20]
+    header, health = rules[10][0], sorted(rules[20][0], key=lambda c: c["Field"])
+    assert [(c["Field"], c["HttpHeaderConfig"]["Values"]) for c in header] == [
+        ("http-header", [_secret_value(deployed, "named")])]
+    assert [(c["Field"], c.get("PathPatternConfig", c.get("HttpRequestMethodConfig"))["Values"]) for c in health] == [
+        ("http-request-method", ["GET", "HEAD"]), ("path-pattern", ["/health"])]  # Route 53 sends no header
+    assert all(actions == [{"Type": "forward", "TargetGroupArn": group_arn}] or
+               [(a["Type"], a["TargetGroupArn"]) for a in actions] == [("forward", group_arn)]
+               for _, actions in rules.values())
     assert listeners[80]["DefaultActions"] == [
         {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}]
     certificate = boto3.client("acm", region_name=REGION).describe_certificate(CertificateArn=certificate_arn)

@@ -11,6 +11,7 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_globalaccelerator as ga
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_wafv2 as wafv2
 
 from refarch import secure
@@ -20,6 +21,8 @@ from refarch.edge import (
     EdgeDistribution,
     EdgeWebAcl,
     OriginDomain,
+    OriginVerify,
+    OriginVerifySecret,
     RegionalOrigin,
     RegionEndpoints,
     SiteDomain,
@@ -67,6 +70,25 @@ DISTRIBUTION = {
     "match viewer": (lambda s: dict(api_origins=["a.example.com"],
                                     api_protocol=cloudfront.OriginProtocolPolicy.MATCH_VIEWER),
                      "api_protocol must be HTTPS_ONLY or HTTP_ONLY"),
+    "two origins for a read/write api only": (
+        lambda s: dict(api_origins=["a.example.com", "b.example.com"]),
+        "api_read_path_patterns must name at least one path with two api_origins: the fallback origin serves "
+        "only read-only paths (CloudFront fails over GET, HEAD and OPTIONS only)"),
+    "read paths without a fallback": (
+        lambda s: dict(api_origins=["a.example.com"], api_read_path_patterns=["/api/read/*"]),
+        "api_read_path_patterns needs two api_origins (a primary and a fallback) (got ['/api/read/*'])"),
+    "read path is the api path": (
+        lambda s: dict(api_origins=["a.example.com", "b.example.com"], api_read_path_patterns=["/api/*"]),
+        "api_read_path_patterns must be distinct and differ from api_path_pattern (got ['/api/*'])"),
+    "read path twice": (
+        lambda s: dict(api_origins=["a.example.com", "b.example.com"], api_read_path_patterns=["/r/*", "/r/*"]),
+        "api_read_path_patterns must be distinct"),
+    "read path relative": (
+        lambda s: dict(api_origins=["a.example.com", "b.example.com"], api_read_path_patterns=["r/*"]),
+        "api_read_path_patterns[] must start with '/' and not be '/*' (that is the S3 default) (got 'r/*')"),
+    "verify without api": (lambda s: dict(origin_verify=_verify(s)),
+                           "origin_verify needs api_origins: the header goes to the dynamic origins "
+                           "(got 'X-Origin-Verify')"),
     "api path is the default": (lambda s: dict(api_path_pattern="/*"),
                                 "api_path_pattern must start with '/' and not be '/*'"),
     "api path relative": (lambda s: dict(api_path_pattern="api/*"), "(got 'api/*')"),
@@ -132,9 +154,28 @@ def test_web_acl_outside_us_east_1() -> None:
         EdgeWebAcl(_stack("eu-west-1"), "Acl")
 
 
+VERSION = "a1b2c3d4-0000-4000-8000-000000000001"
+
+
+def _verify(stack: cdk.Stack, **kwargs) -> OriginVerify:
+    secret = secretsmanager.Secret.from_secret_complete_arn(
+        stack, "Verify", f"arn:aws:secretsmanager:{stack.region}:{ACCOUNT}:secret:v-AbCdEf")
+    return OriginVerify(secret=secret, **kwargs)
+
+
 # --- RegionalOrigin ---------------------------------------------------------------------
 
 ORIGIN = {
+    "verify version not an id": (lambda s: dict(origin_verify=_verify(s, version_id="latest")),
+                                 "origin_verify.version_id must be a Secrets Manager version ID (32 to 64 letters, "
+                                 "digits or hyphens) (got 'latest')"),
+    "verify previous without version": (lambda s: dict(origin_verify=_verify(s, previous_version_id=VERSION)),
+                                        "origin_verify.previous_version_id needs version_id"),
+    "verify previous is the version": (
+        lambda s: dict(origin_verify=_verify(s, version_id=VERSION, previous_version_id=VERSION)),
+        f"origin_verify.previous_version_id must differ from version_id (got '{VERSION}')"),
+    "verify header": (lambda s: dict(origin_verify=_verify(s, header="X Origin")),
+                      "origin_verify.header must be an HTTP header name (letters, digits, hyphens) (got 'X Origin')"),
     "target port": (lambda s: dict(target_port=70000), "target_port must be a port from 1 to 65535 (got 70000)"),
     "health path": (lambda s: dict(health_check_path="health"),
                     "health_check_path must be an absolute URL path such as "
@@ -172,6 +213,22 @@ def test_origin_with_domain_needs_an_explicit_region() -> None:
                                                    "regional record")):
         RegionalOrigin(stack, "Origin", vpc=network.vpc, access_logs=secure.access_logs_bucket(stack, "L"),
                        domain=OriginDomain(zone=_zone(stack), domain="example.com"))
+
+
+@pytest.mark.parametrize(("regions", "message"), [
+    (["eu-west-1"], "replica_regions must be distinct and not the secret's own region (eu-west-1) (got ['eu-west-1'])"),
+    (["us-east-1", "us-east-1"], "replica_regions must be distinct"),
+    (["Europe"], "replica_regions[] must be an AWS region such as 'eu-west-1' (got 'Europe')"),
+])
+def test_origin_secret_rejects(regions: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        OriginVerifySecret(_stack("eu-west-1"), "Verify", replica_regions=regions)
+
+
+def test_origin_secret_needs_an_explicit_region() -> None:
+    with pytest.raises(ValueError, match=re.escape("region must be explicit (a stack with an env) to name the "
+                                                   "replicas' ARNs")):
+        OriginVerifySecret(cdk.Stack(new_app(), "Agnostic"), "Verify")
 
 
 # --- EdgeAccelerator ----------------------------------------------------------------------
@@ -258,6 +315,11 @@ APP = {
     "bad domain": (dict(domain="EXAMPLE.COM", hosted_zone_id="Z1"), "domain.domain must be a lower-case DNS name"),
     "failover without a domain": (dict(failover=True), "edge_failover needs edge_domain and exactly two edge_regions "
                                                        "(a primary and a standby) (got True)"),
+    "secret version": (dict(origin_secret_version="v2"),
+                       "edge_origin_secret_version must be a Secrets Manager version ID "
+                       "(aws secretsmanager list-secret-version-ids) (got 'v2')"),
+    "previous secret version alone": (dict(origin_secret_previous_version=VERSION),
+                                      "edge_origin_secret_previous_version needs edge_origin_secret_version"),
     "failover over three regions": (dict(failover=True, domain="example.com", hosted_zone_id="Z1",
                                          regions=("us-east-1", "eu-west-1", "ap-southeast-2")),
                                     "edge_failover needs edge_domain and exactly two edge_regions"),
