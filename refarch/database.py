@@ -383,6 +383,9 @@ class AuroraCluster(Construct):
                 debug_logging=False,
             )
             self.cluster.connections.allow_default_port_from(proxy_sg, "RDS Proxy")
+            # A unique name whatever the app's feature flags: without @aws-cdk/aws-rds:databaseProxyUniqueResourceName
+            # aws-cdk-lib names the proxy "Proxy", and a second such stack in the account and region fails.
+            self.proxy.node.default_child.db_proxy_name = cdk.Names.unique_resource_name(self.proxy, max_length=60)
             secure.cfn_lint_ignore(
                 self.proxy.node.find_child("ProxyTargetGroup"), "W3005",
                 "aws-cdk-lib makes the proxy's target group DependsOn the whole cluster so that it waits for the "
@@ -734,7 +737,13 @@ class RdsWithReadReplicas(Construct):
         """IAM database authentication on the primary and every replica."""
         secure.require(bool(_USERNAME.match(db_user or "")), "db_user", db_user, "must be a database user name")
         for replica in self.replicas:
-            replica.grant_connect(grantee, db_user)
+            # The replica's DbiResourceId, not replica.instance_resource_id: without the flag
+            # @aws-cdk/aws-rds:setCorrectValueForDatabaseInstanceReadReplicaInstanceResourceId that is the
+            # instance ARN, and the grant would name no database user.
+            resource_id = replica.node.default_child.attr_dbi_resource_id
+            iam.Grant.add_to_principal(grantee=grantee, actions=["rds-db:connect"], resource_arns=[
+                cdk.Stack.of(self).format_arn(service="rds-db", resource="dbuser", resource_name=f"{resource_id}/{db_user}",
+                                              arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)])
         return self.instance.grant_connect(grantee, db_user)
 
     def grant_read_configuration(self, grantee: iam.IGrantable) -> None:
@@ -859,7 +868,6 @@ class SessionManagerHost(Construct):
                 cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if arm else ec2.AmazonLinuxCpuType.X86_64),
             security_group=self.security_group,
             role=self.role,
-            require_imdsv2=True,
             detailed_monitoring=True,
             ebs_optimized=True,
             associate_public_ip_address=False,
@@ -869,6 +877,16 @@ class SessionManagerHost(Construct):
                                                  volume_type=ec2.EbsDeviceVolumeType.GP3),
             )],
         )
+        # IMDSv2 only, through a launch template with a generated name. require_imdsv2=True would name it
+        # "InstanceLaunchTemplate" unless the app sets @aws-cdk/aws-ec2:uniqueImdsv2TemplateName, and a
+        # second host in the account and region would then fail to deploy.
+        template = ec2.CfnLaunchTemplate(self.instance, "LaunchTemplate", launch_template_data=
+                                         ec2.CfnLaunchTemplate.LaunchTemplateDataProperty(
+                                             metadata_options=ec2.CfnLaunchTemplate.MetadataOptionsProperty(
+                                                 http_tokens="required")))
+        template.launch_template_name = cdk.Names.unique_id(template)
+        self.instance.instance.launch_template = ec2.CfnInstance.LaunchTemplateSpecificationProperty(
+            launch_template_name=template.launch_template_name, version=template.attr_latest_version_number)
         # Registering with Systems Manager is the one agent action scoped to this instance.
         agent.add_statements(iam.PolicyStatement(
             actions=["ssm:UpdateInstanceInformation"],

@@ -232,8 +232,14 @@ def encrypted_bucket(
     Keys on, to cut KMS requests), logging access to ``access_logs``.
 
     Old versions expire after 90 days unless ``lifecycle_rules`` says otherwise.
+    The logging configuration and ``access_logs``' bucket-policy grant are set
+    here explicitly, not through ``server_access_logs_bucket``: without the
+    ``@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy`` feature flag (an older
+    app) aws-cdk-lib would switch ``access_logs`` to the ``LogDeliveryWrite``
+    ACL, which its enforced bucket ownership forbids.
     """
-    return s3.Bucket(
+    prefix = access_logs_prefix or f"{construct_id}/"
+    bucket = s3.Bucket(
         scope,
         construct_id,
         encryption=s3.BucketEncryption.KMS,
@@ -243,8 +249,6 @@ def encrypted_bucket(
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         versioned=True,
-        server_access_logs_bucket=access_logs,
-        server_access_logs_prefix=access_logs_prefix or f"{construct_id}/",
         removal_policy=removal_policy,
         lifecycle_rules=list(lifecycle_rules)
         if lifecycle_rules is not None
@@ -255,6 +259,39 @@ def encrypted_bucket(
             )
         ],
     )
+    bucket.node.default_child.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+        destination_bucket_name=access_logs.bucket_name, log_file_prefix=prefix
+    )
+    allow_access_log_delivery(access_logs, source=bucket, prefix=prefix)
+    return bucket
+
+
+def allow_access_log_delivery(access_logs: s3.IBucket, *, source: s3.IBucket, prefix: str) -> None:
+    """Let S3's logging service write ``source``'s server access logs under
+    ``prefix`` in ``access_logs``, by bucket policy (the way AWS recommends:
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html).
+
+    Scoped with ``aws:SourceAccount`` always, and with ``aws:SourceArn`` when
+    both buckets are in one stack (a reference across stacks would make them
+    depend on each other). Warns at synth when ``access_logs`` is imported.
+    """
+    logs_stack = cdk.Stack.of(access_logs)
+    conditions: dict[str, Any] = {}
+    if cdk.Stack.of(source) is logs_stack:
+        conditions["ArnLike"] = {"aws:SourceArn": source.bucket_arn}
+    conditions["StringEquals"] = {"aws:SourceAccount": logs_stack.account}
+    statement = iam.PolicyStatement(
+        principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+        actions=["s3:PutObject"],
+        resources=[access_logs.arn_for_objects(f"{prefix}*")],
+        conditions=conditions,
+    )
+    if not access_logs.add_to_resource_policy(statement).statement_added:
+        cdk.Annotations.of(source).add_warning_v2(
+            "refarch:access-logs-policy",
+            "The policy of the imported access-logs bucket cannot be amended here; make sure it already lets "
+            f"logging.s3.amazonaws.com put objects under {prefix!r}.",
+        )
 
 
 # --- network --------------------------------------------------------------------
