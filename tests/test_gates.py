@@ -2,6 +2,14 @@
 
 They run on the app's stacks and on every test case (tests/cases), so each
 configuration a user can reach is checked, not only the example.
+
+cdk-nag runs twice: in the app, on the construct tree (the session's
+synthesis), and again on the synthesized templates themselves, re-included
+with ``cloudformation_include``. The second run sees what the first cannot:
+the functions and roles aws-cdk-lib writes as raw ``CfnResource``s (custom
+resource providers, LogRetention), which the packs skip, and properties a
+construct removes with an override after the packs read them. It honours only
+the acknowledgments written into the template metadata.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import cloudformation_include as cfn_include
 
 from stacks import add_compliance_checks
 from tests.conftest import ALL_STACKS, Assembly, new_app
@@ -24,8 +34,12 @@ MIN_REASON = 40  # characters: a reason says why, not just "ok"
 
 
 def _violations(assembly: Assembly, key: str) -> list[dict]:
+    return _report_violations(assembly.report, key)
+
+
+def _report_violations(report: dict, key: str) -> list[dict]:
     found = []
-    for plugin in assembly.report["pluginReports"]:
+    for plugin in report["pluginReports"]:
         for v in plugin.get(key, []):
             for c in v["violatingConstructs"]:
                 found.append({"plugin": plugin["pluginName"], "rule": v["ruleName"], "path": c["constructPath"], **v, **c})
@@ -66,6 +80,84 @@ def test_nag_acknowledgments_are_written_into_templates(assembly: Assembly) -> N
         logical_id = assembly.logical_id(stack_id, v["path"])
         rules = template["Resources"][logical_id]["Metadata"]["cdk_nag"]["rules_to_suppress"]
         assert {"id": v["acknowledgedId"], "reason": v["reason"]} in rules, f"{v['path']} lacks {v['acknowledgedId']}"
+
+
+# --- cdk-nag again, over the templates ---------------------------------------------------
+
+
+def _includable(value):
+    """``cloudformation_include`` does not know Fn::GetStackOutput (the weak
+    cross-stack references of @aws-cdk/core:defaultCrossStackReferences); an
+    import of the same output reads the same to the packs."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::GetStackOutput"}:
+            ref = value["Fn::GetStackOutput"]
+            return {"Fn::ImportValue": f"{ref['StackName']}:{ref['OutputName']}"}
+        return {k: _includable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_includable(v) for v in value]
+    return value
+
+
+def _recheck(templates: dict[str, dict], outdir: Path) -> dict:
+    """Run the app's cdk-nag packs over ``templates`` (stack ID -> template),
+    each re-included into a fresh stack; the validation report."""
+    app = cdk.App(outdir=str(outdir), analytics_reporting=False)
+    add_compliance_checks(app)
+    for stack_id, template in templates.items():
+        path = outdir.parent / f"{outdir.name}-{stack_id}.json"
+        path.write_text(json.dumps(_includable(template)))
+        stack = cdk.Stack(app, stack_id, synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False))
+        included = cfn_include.CfnInclude(stack, "Template", template_file=str(path))
+        for logical_id, resource in template["Resources"].items():
+            for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+                cdk.Validations.of(included.get_resource(logical_id)).acknowledge(
+                    cdk.Acknowledgment(id=rule["id"], reason=rule["reason"]))
+    try:
+        app.synth()
+    except RuntimeError as err:
+        if "ValidationFailed" not in str(err):
+            raise
+    report_path = outdir / "validation-report.json"
+    return json.loads(report_path.read_text()) if report_path.exists() else {"pluginReports": []}
+
+
+@pytest.fixture(scope="module")
+def recheck(assembly: Assembly, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return _recheck({s: assembly.template(s) for s in ALL_STACKS}, tmp_path_factory.mktemp("recheck") / "cdk.out")
+
+
+def test_nag_recheck_of_templates_zero_unacknowledged_findings(recheck: dict) -> None:
+    findings = [f"{v['plugin']}: {v['rule']} at {v['path']}" for v in _report_violations(recheck, "violations")]
+    assert findings == [], (
+        "cdk-nag findings in the synthesized templates (acknowledge them on the resource, and see that the "
+        "acknowledgment reaches the template metadata):\n" + "\n".join(findings)
+    )
+
+
+def test_nag_recheck_honours_template_acknowledgments_with_reasons(recheck: dict) -> None:
+    suppressed = _report_violations(recheck, "suppressedViolations")
+    assert suppressed, "the re-check should meet the acknowledgments written into the templates"
+    for v in suppressed:
+        assert len(v["reason"].strip()) >= MIN_REASON, f"{v['rule']} at {v['path']}: reason too thin: {v['reason']!r}"
+
+
+def test_nag_recheck_sees_what_the_app_plugins_cannot(tmp_path: Path) -> None:
+    # The handler behind restrict_default_security_group is a raw CfnResource: the in-app packs pass it,
+    # the re-check of its template does not.
+    app = new_app(outdir=str(tmp_path / "app"))
+    add_compliance_checks(app)
+    stack = cdk.Stack(app, "Provider")
+    ec2.Vpc(stack, "Vpc", restrict_default_security_group=True, nat_gateways=0, subnet_configuration=[
+        ec2.SubnetConfiguration(name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    with pytest.raises(RuntimeError, match="ValidationFailed"):  # the bare VPC's own findings (no flow logs)
+        app.synth()
+    template = json.loads((tmp_path / "app" / "Provider.template.json").read_text())
+    in_app = json.loads((tmp_path / "app" / "validation-report.json").read_text())
+    handler = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
+    assert not [v for v in _report_violations(in_app, "violations") if handler in v["path"]]
+    again = _report_violations(_recheck({"Provider": template}, tmp_path / "recheck"), "violations")
+    assert {"Serverless-LambdaDLQ", "Serverless-LambdaTracing"} <= {v["rule"] for v in again if "Handler" in v["path"]}
 
 
 def _checkov() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import aws_cdk as cdk
@@ -87,36 +88,42 @@ def test_access_logs_bucket_uses_sse_s3_and_expires(assembly: Assembly) -> None:
     assert logs["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 365
 
 
-def _logged_bucket_template(app: cdk.App) -> dict:
+@pytest.mark.parametrize("flags", [True, False], ids=["recommended-flags", "no-flags"])
+def test_access_logs_reach_their_bucket_by_policy_whatever_the_flags(flags: bool) -> None:
+    # Without @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy, aws-cdk-lib would grant log delivery with
+    # the LogDeliveryWrite ACL, which the access-logs bucket's enforced ownership rejects at synth.
+    app = new_app() if flags else cdk.App(context={})
     stack = cdk.Stack(app, "Logged")
-    key = secure.encryption_key(stack, "Key", description="test")
-    access_logs = secure.access_logs_bucket(stack, "AccessLogs")
-    secure.encrypted_bucket(stack, "Data", key=key, access_logs=access_logs)
-    return Template.from_stack(stack).to_json()
+    logs = secure.access_logs_bucket(stack, "AccessLogs")
+    bucket = secure.encrypted_bucket(stack, "Data", key=secure.encryption_key(stack, "Key", description="d"),
+                                     access_logs=logs)
+    template = Template.from_stack(stack)
+    resources = template.to_json()["Resources"]
+    logs_id = stack.get_logical_id(logs.node.default_child)
+    data_id = stack.get_logical_id(bucket.node.default_child)
+    assert "AccessControl" not in resources[logs_id]["Properties"]
+    assert resources[logs_id]["Properties"]["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert resources[data_id]["Properties"]["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": logs_id}, "LogFilePrefix": "Data/"}
+    [policy] = [r for r in resources.values()
+                if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": logs_id}]
+    [grant] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert grant["Principal"] == {"Service": "logging.s3.amazonaws.com"} and grant["Action"] == "s3:PutObject"
+    assert grant["Condition"] == {"ArnLike": {"aws:SourceArn": {"Fn::GetAtt": [data_id, "Arn"]}},
+                                  "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert "Data/*" in json.dumps(grant["Resource"])
 
 
-@pytest.mark.parametrize("context", ["empty", "project flags"])
-def test_access_logging_does_not_depend_on_feature_flags(context: str) -> None:
-    """With an empty context (@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy at its legacy default) the L2's
-    grant switched the target to the LogDeliveryWrite ACL and failed synthesis on a bucket-owner-enforced
-    bucket; the grant is now the bucket policy S3 documents, whatever the flags."""
-    template = _logged_bucket_template(cdk.App() if context == "empty" else new_app())
-    resources = template["Resources"]
-    [(logs_id, logs)] = [(k, r) for k, r in resources.items() if k.startswith("AccessLogs") and r["Type"] == "AWS::S3::Bucket"]
-    [(data_id, data)] = [(k, r) for k, r in resources.items() if k.startswith("Data") and r["Type"] == "AWS::S3::Bucket"]
-    assert "AccessControl" not in logs["Properties"]
-    assert logs["Properties"]["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
-    assert data["Properties"]["LoggingConfiguration"] == {"DestinationBucketName": {"Ref": logs_id}, "LogFilePrefix": "Data/"}
-    [policy] = [r for k, r in resources.items() if k.startswith("AccessLogsPolicy")]
-    grants = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
-    assert grants == [{
-        "Action": "s3:PutObject",
-        "Effect": "Allow",
-        "Principal": {"Service": "logging.s3.amazonaws.com"},
-        "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [logs_id, "Arn"]}, "/Data/*"]]},
-        "Condition": {"ArnLike": {"aws:SourceArn": {"Fn::GetAtt": [data_id, "Arn"]}},
-                      "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
-    }]
+def test_access_logs_from_another_stack_are_scoped_to_the_account() -> None:
+    # A condition on the source bucket's ARN would make the two stacks reference each other.
+    app = new_app()
+    logs = secure.access_logs_bucket(cdk.Stack(app, "Logs"), "AccessLogs")
+    other = cdk.Stack(app, "Data")
+    secure.encrypted_bucket(other, "Data", key=secure.encryption_key(other, "Key", description="d"), access_logs=logs)
+    statements = Template.from_stack(logs.stack).to_json()["Resources"]
+    [policy] = [r for r in statements.values() if r["Type"] == "AWS::S3::BucketPolicy"]
+    [grant] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert grant["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 
 
 @pytest.mark.parametrize(
