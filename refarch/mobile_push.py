@@ -676,7 +676,8 @@ def _tolerate_framework_function(function: cdk.CfnResource) -> None:
     its props set the runtime, log group, role and environment key)."""
     why = "aws-cdk-lib's custom-resource framework function, called by CloudFormation a few times per deployment"
     secure.acknowledge(function, "Serverless::Serverless-LambdaDLQ",
-                       f"{why}: it answers CloudFormation synchronously and a failure fails the deployment.")
+                       f"{why}: CloudFormation invokes it asynchronously, and it reports every error to CloudFormation's "
+                       "response URL as FAILED (the deployment rolls back), so no invocation fails into a queue.")
     secure.acknowledge(function, "Serverless::Serverless-LambdaDefaultMemorySize",
                        f"{why}: it only relays one request to the handler; aws-cdk-lib offers no memory prop.")
     secure.acknowledge(function, "Serverless::Serverless-LambdaTracing",

@@ -13,6 +13,8 @@ import json
 import re
 from collections.abc import Iterator
 
+import pytest
+
 from tests.conftest import ALL_STACKS, Assembly
 
 
@@ -23,7 +25,7 @@ def resources(assembly: Assembly, resource_type: str) -> Iterator[tuple[str, str
             yield stack_id, logical_id, resource
 
 
-# --- worker ---
+# --- worker fleet ---
 
 #: The variable that tells the shipped worker to set ECS task scale-in protection while it holds messages.
 SCALE_IN_ENV = "WORKER_SCALE_IN_PROTECTION_MINUTES"
@@ -94,12 +96,6 @@ def test_a_worker_that_protects_itself_without_nat_reaches_the_ecs_api(assembly:
 
 
 # --- streaming ---
-
-# Imported here, not at the top, so rules added by other sections merge without conflict.
-import json  # noqa: E402
-import re  # noqa: E402
-
-import pytest  # noqa: E402
 
 #: RegisterStreamConsumer: "you cannot have more than 5 consumers in a CREATING status at the same time"
 #: (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_RegisterStreamConsumer.html).
@@ -234,7 +230,7 @@ def test_the_consumer_rule_rejects_what_kinesis_rejects() -> None:
     assert consumer_creation_levels({"Resources": waited}) == {"S": [first, ["C5"]]}
 
 
-# --- fanout-push ---
+# --- fan-out ---
 
 
 def _same_template_target(reference: object) -> str | None:
