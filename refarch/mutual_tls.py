@@ -44,8 +44,9 @@ from constructs import Construct
 
 from refarch import secure
 
-#: The headers the ALB sets on each request in verify mode (and overwrites when
-#: a client sends them itself), as the ALB guide documents them.
+#: The headers the ALB adds to each request in verify mode, as the ALB guide
+#: documents them (that a client cannot forge them is for a real deployment to show:
+#: docs/mutual-tls.md).
 CLIENT_CERT_HEADERS = (
     "X-Amzn-Mtls-Clientcert-Serial-Number",
     "X-Amzn-Mtls-Clientcert-Issuer",
