@@ -19,6 +19,7 @@ own (docs/mutual-tls.md):
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -47,6 +48,8 @@ class MutualTlsStack(cdk.Stack):
                  crl: str | None = None, alarm_email: str | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         secure.require("." in domain_name, "mtls_domain", domain_name, "must be a name below a hosted zone's apex")
+        secure.require(bool(re.fullmatch(r"Z[A-Z0-9]{1,31}", hosted_zone_id)), "mtls_hosted_zone_id", hosted_zone_id,
+                       "must be a Route 53 hosted zone ID such as Z0123456789ABC")
         alarms = secure.AlarmTopic(self, "Alarms", email=alarm_email)
         # Public subnets for the load balancer; nothing runs in the private tier.
         network = secure.Network(self, "Network")

@@ -123,3 +123,9 @@ def test_app_stack_domain_needs_a_parent_zone() -> None:
     with pytest.raises(ValueError, match=re.escape("mtls_domain must be a name below a hosted zone's apex "
                                                    "(got 'localhost')")):
         MutualTlsStack(new_app(), "Bad", env=ENV, domain_name="localhost")
+
+
+def test_app_stack_zone_id_must_be_a_route53_id() -> None:
+    with pytest.raises(ValueError, match=re.escape("mtls_hosted_zone_id must be a Route 53 hosted zone ID such as "
+                                                   "Z0123456789ABC (got 'example.com')")):
+        MutualTlsStack(new_app(), "Bad", env=ENV, hosted_zone_id="example.com")
