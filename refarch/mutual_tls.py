@@ -258,7 +258,8 @@ class MutualTlsService(Construct):
         # target group waits for the permission, so admit this account's load balancers only.
         for child in function.node.children:
             permission = child.node.default_child if not isinstance(child, lambda_.CfnPermission) else child
-            if isinstance(permission, lambda_.CfnPermission) and permission.principal == "elasticloadbalancing.amazonaws.com":
+            if (isinstance(permission, lambda_.CfnPermission)
+                    and permission.principal == "elasticloadbalancing.amazonaws.com"):
                 permission.source_account = cdk.Stack.of(self).account
         self.certificate = acm.Certificate(
             self, "Certificate", domain_name=domain_name, validation=acm.CertificateValidation.from_dns(zone),
@@ -294,7 +295,7 @@ class MutualTlsService(Construct):
                 "RefusedHandshakesAlarm",
                 alarm_description=f"{self.node.path}: TLS handshakes refused (a client certificate untrusted, "
                 "expired or revoked, or no certificate); the connection logs name the reason",
-                # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+                # docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
                 metric=self.load_balancer.metrics.client_tls_negotiation_error_count(
                     period=five_minutes, statistic=cloudwatch.Stats.SUM
                 ),
