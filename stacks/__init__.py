@@ -15,6 +15,8 @@ from stacks.database_stack import DatabaseStack
 from stacks.edge_stack import DEFAULT_REGIONS, PLACEHOLDER_ACCOUNT, build_edge
 from stacks.fanout_stack import FanOutStack
 from stacks.mobile_push_stack import PushStack
+from stacks.mutual_tls_stack import DEFAULT_REGION as MTLS_REGION
+from stacks.mutual_tls_stack import PLACEHOLDER_CA_BUNDLE, PLACEHOLDER_DOMAIN, PLACEHOLDER_ZONE_ID, MutualTlsStack
 from stacks.network_stack import NetworkStack
 from stacks.streaming_stack import StreamingStack
 from stacks.worker_fleet_stack import WorkerFleetStack
@@ -31,6 +33,7 @@ STACK_IDS = (
     "EdgeOriginUsEast1",
     "EdgeOriginEuWest1",
     "EdgeStack",
+    "MutualTlsStack",
 )
 
 
@@ -52,6 +55,13 @@ class AppConfig:
     :param edge_origin_secret_version: the origin header secret's version CloudFront sends and
         the ALBs accept (a rotation, docs/edge.md). Default: none (the version current at creation).
     :param edge_origin_secret_previous_version: a version the ALBs still accept beside it. Default: none.
+    :param mtls_account: the mutual-TLS stack's account. Default: a placeholder (synth offline).
+    :param mtls_region: its region (ALB log delivery is granted per region). Default: eu-west-1.
+    :param mtls_domain: the mutual-TLS service's name. Default: a placeholder.
+    :param mtls_hosted_zone_id: the public hosted zone of its parent domain. Default: a placeholder.
+    :param mtls_ca_bundle: path of the CA bundle (PEM) clients' certificates chain to.
+        Default: a placeholder CA whose key is gone (admits nobody).
+    :param mtls_crl: path of a certificate revocation list (PEM). Default: none.
     """
 
     alarm_email: str | None = None
@@ -64,6 +74,12 @@ class AppConfig:
     edge_failover: bool = False
     edge_origin_secret_version: str | None = None
     edge_origin_secret_previous_version: str | None = None
+    mtls_account: str = PLACEHOLDER_ACCOUNT
+    mtls_region: str = MTLS_REGION
+    mtls_domain: str = PLACEHOLDER_DOMAIN
+    mtls_hosted_zone_id: str = PLACEHOLDER_ZONE_ID
+    mtls_ca_bundle: str = PLACEHOLDER_CA_BUNDLE
+    mtls_crl: str | None = None
 
 
 def add_compliance_checks(app: cdk.App) -> None:
@@ -137,5 +153,17 @@ def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
             origin_secret_previous_version=config.edge_origin_secret_previous_version,
             alarm_email=config.alarm_email,
         )
+    )
+    stacks["MutualTlsStack"] = MutualTlsStack(
+        app,
+        "MutualTlsStack",
+        env=cdk.Environment(account=config.mtls_account, region=config.mtls_region),
+        domain_name=config.mtls_domain,
+        hosted_zone_id=config.mtls_hosted_zone_id,
+        ca_bundle=config.mtls_ca_bundle,
+        crl=config.mtls_crl,
+        alarm_email=config.alarm_email,
+        description="refarch: mutual TLS on an ALB (trust store, revocation, client-certificate headers)",
+        termination_protection=True,
     )
     return stacks

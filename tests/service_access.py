@@ -18,7 +18,7 @@ Three parts:
   themselves: alarm actions, SNS subscriptions and their dead-letter queues,
   encrypted topics, queues, log groups and streams, event source mappings and
   their failure destinations, Firehose sources and destinations, S3 access
-  logging, CloudFront origin access control, RDS Proxy secrets, and every service role's
+  logging, ALB access and connection logs, CloudFront origin access control, RDS Proxy secrets, and every service role's
   trust policy. Nothing here lists a
   pattern's resources by name, so a new pattern is covered without edits.
 
@@ -338,12 +338,29 @@ SERVICE_CONTEXT: dict[str, ServiceContext] = {
          "kms:EncryptionContext:SecretARN": _target},
         "https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",
     ),
+    # ALB access and connection logs: in a Region available before August 2022 the bucket policy
+    # admits the Region's Elastic Load Balancing account (no condition keys documented for it).
+    "elb-logs->s3": ServiceContext(
+        {},
+        "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html",
+    ),
     # S3 server access logging: the target bucket policy admits
     # logging.s3.amazonaws.com with aws:SourceArn = source bucket, aws:SourceAccount.
     "s3-logging->s3": ServiceContext(
         {"aws:SourceArn": _source, "aws:SourceAccount": _account},
         "https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html#grant-log-delivery-permissions-general",
     ),
+}
+
+
+#: Region -> the Elastic Load Balancing account that delivers ALB logs there (the ALB guide's table,
+#: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html),
+#: for the Regions the suite deploys to. A Region missing here is reported, not guessed.
+ELB_LOG_ACCOUNTS = {
+    "us-east-1": "127311923021",
+    "us-west-2": "797873946194",
+    "eu-west-1": "156460612806",
+    "ap-southeast-2": "783225319266",
 }
 
 
@@ -739,6 +756,31 @@ class _Deriver:
                      ctx.context(self.r, self.r._get_att(bucket, "Arn"), obj),
                      resource_policy=self.bucket_policy(target))
 
+    def load_balancer_logs(self) -> None:
+        """ALB access and connection logs: the Region's ELB account puts objects under
+        ``<prefix>/AWSLogs/<account>/`` in the bucket the attributes name."""
+        kind = "load-balancer->logs"
+        ctx = SERVICE_CONTEXT["elb-logs->s3"]
+        for alb, props in self.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer"):
+            attributes = {a["Key"]: a["Value"] for a in props.get("LoadBalancerAttributes", [])}
+            for log in ("access_logs", "connection_logs"):
+                if str(self.r.resolve(attributes.get(f"{log}.s3.enabled"))).lower() != "true":
+                    continue
+                target = self.r.target(attributes[f"{log}.s3.bucket"], "AWS::S3::Bucket")
+                if target is None:
+                    self.external(kind, alb, attributes[f"{log}.s3.bucket"])
+                    continue
+                account = ELB_LOG_ACCOUNTS.get(self.r.region)
+                if account is None:
+                    self.out.problems.append(f"{kind}: {self.r.path(alb)} logs in {self.r.region}, which has no "
+                                             "entry in ELB_LOG_ACCOUNTS")
+                    continue
+                prefix = str(self.r.resolve(attributes.get(f"{log}.s3.prefix", ""))).strip("/")
+                obj = (f"{self.r._get_att(target, 'Arn')}/{prefix + '/' if prefix else ''}AWSLogs/{self.r.account}/"
+                       f"elasticloadbalancing/{self.r.region}/2024/01/01/{log}.log.gz")
+                self.add(kind, alb, target, "bucket policy", Principal.of_arn(f"arn:{self.r.partition}:iam::{account}:root"),
+                         ["s3:PutObject"], obj, ctx, {}, resource_policy=self.bucket_policy(target))
+
     def cloudfront_origins(self) -> None:
         kind = "distribution->s3-origin"
         principal = Principal.of_service("cloudfront.amazonaws.com")
@@ -820,6 +862,7 @@ def derive(template: Mapping[str, Any], *, region: str | None = None, account: s
     deriver.event_sources()
     deriver.firehose()
     deriver.bucket_logging()
+    deriver.load_balancer_logs()
     deriver.cloudfront_origins()
     deriver.proxies()
     deriver.trust()

@@ -445,3 +445,59 @@ def test_cloudfront_log_key_follows_the_documented_examples() -> None:
     assert _cloudfront_log_key(account, "MyLogPrefix", "myFolderA/", False).startswith("MyLogPrefix/myFolderA/")
     assert _admits("AWSLogs/1/CloudFront/*", "AWSLogs/1/CloudFront/x/y.parquet")
     assert not _admits("AWSLogs/1/CloudFront/*", "AWSLogs/aws-account-id=1/CloudFront/x.parquet")
+
+
+# --- load balancers (mutual TLS, edge origins) ---
+
+
+def _alb_log_targets(assembly: Assembly) -> Iterator[tuple[str, str, str, dict]]:
+    """(stack ID, ALB logical ID, log kind, attributes) of every ALB log destination the templates enable."""
+    for stack_id, alb_id, alb in resources(assembly, "AWS::ElasticLoadBalancingV2::LoadBalancer"):
+        attributes = {a["Key"]: a["Value"] for a in alb["Properties"].get("LoadBalancerAttributes", [])}
+        for kind in ("access_logs", "connection_logs"):
+            if attributes.get(f"{kind}.s3.enabled") == "true":
+                yield stack_id, alb_id, kind, attributes
+
+
+def test_alb_log_buckets_use_sse_s3(assembly: Assembly) -> None:
+    """ALB log delivery supports only SSE-S3 on the destination bucket
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html,
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-connection-logging.html): with
+    SSE-KMS setting the attribute fails ("Access Denied for bucket") and the stack rolls back."""
+    checked = set()
+    for stack_id, alb_id, kind, attributes in _alb_log_targets(assembly):
+        bucket = attributes[f"{kind}.s3.bucket"]
+        assert isinstance(bucket, dict) and "Ref" in bucket, f"{stack_id}/{alb_id}: {kind} bucket outside the template"
+        props = assembly.template(stack_id)["Resources"][bucket["Ref"]]["Properties"]
+        algorithms = {r["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+                      for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]}
+        assert algorithms == {"AES256"}, f"{stack_id}/{alb_id}: {kind} go to a bucket encrypted with {algorithms}"
+        checked.add(kind)
+    assert checked == {"access_logs", "connection_logs"}, f"only {checked} were checked"
+
+
+def test_alb_log_prefixes_do_not_contain_awslogs(assembly: Assembly) -> None:
+    """"The prefix that you specify must not include AWSLogs" (the same pages); nor start with a slash."""
+    checked = 0
+    for stack_id, alb_id, kind, attributes in _alb_log_targets(assembly):
+        prefix = attributes.get(f"{kind}.s3.prefix", "")
+        assert "AWSLogs" not in prefix and not prefix.startswith("/"), f"{stack_id}/{alb_id}: {kind} prefix {prefix!r}"
+        checked += 1
+    assert checked >= 4
+
+
+def test_mutual_tls_verify_listeners_are_https_with_a_trust_store(assembly: Assembly) -> None:
+    """Mutual authentication is configured on HTTPS listeners, and verify mode checks client
+    certificates against the trust store the listener names
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/mutual-authentication.html,
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/configuring-mtls-with-elb.html)."""
+    checked = 0
+    for stack_id, listener_id, listener in resources(assembly, "AWS::ElasticLoadBalancingV2::Listener"):
+        mutual = listener["Properties"].get("MutualAuthentication")
+        if not mutual or mutual.get("Mode") == "off":
+            continue
+        assert listener["Properties"]["Protocol"] == "HTTPS", f"{stack_id}/{listener_id}"
+        if mutual["Mode"] == "verify":
+            assert mutual.get("TrustStoreArn"), f"{stack_id}/{listener_id}: verify mode without a trust store"
+            checked += 1
+    assert checked >= 3, "no verify-mode listener was checked"

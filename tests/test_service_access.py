@@ -64,6 +64,7 @@ RULES = {
     "firehose->s3",
     "firehose->logs",
     "bucket->access-logs",
+    "load-balancer->logs",
     "distribution->s3-origin",
     "proxy->secret",
     "role-trust",
@@ -289,3 +290,23 @@ def test_a_role_trusting_an_undocumented_service_is_a_problem() -> None:
     assert derive(template).problems == [
         "role trust: Role trusts states.amazonaws.com, which has no entry in TRUST_CONTEXT"
     ]
+
+
+def test_alb_logs_bucket_without_the_elb_statement_fails(assembly: Assembly) -> None:
+    """ALB access and connection logs reach their bucket only through the bucket policy's
+    statement for the Region's ELB account: without it both deliveries fail."""
+    region, account = _env(assembly, "MutualTlsStack")
+    template = copy.deepcopy(assembly.template("MutualTlsStack"))
+    assert not failures(derive(template, region=region, account=account))
+    removed = 0
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::S3::BucketPolicy":
+            statements = resource["Properties"]["PolicyDocument"]["Statement"]
+            kept = [s for s in statements if "AWS" not in s.get("Principal", {}) or s["Principal"]["AWS"] == "*"]
+            removed += len(statements) - len(kept)
+            resource["Properties"]["PolicyDocument"]["Statement"] = kept
+    assert removed
+    accesses = [a for a in derive(template, region=region, account=account).accesses
+                if a.kind == "load-balancer->logs"]
+    assert sorted(a.request.resource.split("/")[2] for a in accesses) == ["access", "connection"]
+    assert [a.decide() for a in accesses] == [Decision.IMPLICIT_DENY] * 2

@@ -1,0 +1,194 @@
+"""Fine-grained assertions: every mutual-TLS default, on the synthesized templates.
+
+Stacks: the app's ``MutualTlsStack`` (CA bundle from a file, no CRL) and the
+cases in tests/cases/mutual_tls.py (``MutualTlsRevocation``: a CRL, TLS 1.3
+only, one client network; ``MutualTlsExistingObjects``: CA bundle and CRLs
+from an existing bucket). What the listener does with a client certificate is
+proven offline in test_mutual_tls_behaviour.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from refarch.mutual_tls import CLIENT_CERT_HEADERS
+from tests.conftest import Assembly
+
+APP = "MutualTlsStack"
+ALL = (APP, "MutualTlsRevocation", "MutualTlsExistingObjects")
+LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
+
+
+def _one(assembly: Assembly, stack: str, type_: str) -> tuple[str, dict]:
+    [(logical_id, resource)] = assembly.of_type(stack, type_).items()
+    return logical_id, resource
+
+
+def _attributes(assembly: Assembly, stack: str) -> dict:
+    _, alb = _one(assembly, stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    return {a["Key"]: a["Value"] for a in alb["Properties"]["LoadBalancerAttributes"]}
+
+
+@pytest.mark.parametrize("stack", ALL)
+def test_listener_verifies_client_certificates_against_the_trust_store(assembly: Assembly, stack: str) -> None:
+    _, listener = _one(assembly, stack, LISTENER)
+    store_id, _ = _one(assembly, stack, "AWS::ElasticLoadBalancingV2::TrustStore")
+    props = listener["Properties"]
+    assert props["Protocol"] == "HTTPS" and props["Port"] == 443
+    assert props["MutualAuthentication"] == {
+        "Mode": "verify",
+        "TrustStoreArn": {"Fn::GetAtt": [store_id, "TrustStoreArn"]},
+        "IgnoreClientCertificateExpiry": False,
+        "AdvertiseTrustStoreCaNames": "off",
+    }
+
+
+def test_only_https_listens(assembly: Assembly) -> None:
+    for stack in ALL:
+        assert len(assembly.of_type(stack, LISTENER)) == 1
+        _, group = _one(assembly, stack, "AWS::EC2::SecurityGroup")  # the VPC's default group is not a resource
+        ports = {(r["FromPort"], r["ToPort"]) for r in group["Properties"]["SecurityGroupIngress"]}
+        assert ports == {(443, 443)}
+        assert group["Properties"]["SecurityGroupEgress"][0]["CidrIp"] == "255.255.255.255/32"  # no egress: a Lambda target needs none
+
+
+def test_default_tls_policy_is_tls_1_2_and_1_3_restricted(assembly: Assembly) -> None:
+    _, listener = _one(assembly, APP, LISTENER)
+    assert listener["Properties"]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
+    _, listener = _one(assembly, "MutualTlsRevocation", LISTENER)
+    assert listener["Properties"]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-3-2021-06"
+
+
+def test_default_is_open_to_any_ipv4_and_allow_from_narrows(assembly: Assembly) -> None:
+    _, group = _one(assembly, APP, "AWS::EC2::SecurityGroup")
+    assert [r["CidrIp"] for r in group["Properties"]["SecurityGroupIngress"]] == ["0.0.0.0/0"]
+    _, group = _one(assembly, "MutualTlsRevocation", "AWS::EC2::SecurityGroup")
+    assert [r["CidrIp"] for r in group["Properties"]["SecurityGroupIngress"]] == ["203.0.113.0/24"]
+
+
+def test_trust_store_reads_the_ca_bundle_asset(assembly: Assembly) -> None:
+    _, store = _one(assembly, APP, "AWS::ElasticLoadBalancingV2::TrustStore")
+    props = store["Properties"]
+    assert props["CaCertificatesBundleS3Bucket"] == "cdk-hnb659fds-assets-123456789012-eu-west-1"
+    assert props["CaCertificatesBundleS3Key"].endswith(".pem")
+    assert "CaCertificatesBundleS3ObjectVersion" not in props
+    assert not assembly.of_type(APP, "AWS::ElasticLoadBalancingV2::TrustStoreRevocation")  # no CRL by default
+
+
+def test_existing_objects_are_read_where_they_are(assembly: Assembly) -> None:
+    stack = "MutualTlsExistingObjects"
+    _, store = _one(assembly, stack, "AWS::ElasticLoadBalancingV2::TrustStore")
+    assert store["Properties"] == {
+        **store["Properties"],
+        "CaCertificatesBundleS3Bucket": "example-pki-bucket",
+        "CaCertificatesBundleS3Key": "trust/ca-bundle.pem",
+        "CaCertificatesBundleS3ObjectVersion": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+    }
+    _, revocation = _one(assembly, stack, "AWS::ElasticLoadBalancingV2::TrustStoreRevocation")
+    contents = revocation["Properties"]["RevocationContents"]
+    assert [(c["S3Bucket"], c["S3Key"], c["RevocationType"]) for c in contents] == [
+        ("example-pki-bucket", "crl/root.pem", "CRL"), ("example-pki-bucket", "crl/issuing.pem", "CRL")]
+
+
+def test_crl_is_loaded_before_the_listener_admits_anyone(assembly: Assembly) -> None:
+    stack = "MutualTlsRevocation"
+    revocation_id, revocation = _one(assembly, stack, "AWS::ElasticLoadBalancingV2::TrustStoreRevocation")
+    store_id, _ = _one(assembly, stack, "AWS::ElasticLoadBalancingV2::TrustStore")
+    [content] = revocation["Properties"]["RevocationContents"]
+    assert content["RevocationType"] == "CRL" and content["S3Key"].endswith(".pem")
+    assert revocation["Properties"]["TrustStoreArn"] == {"Fn::GetAtt": [store_id, "TrustStoreArn"]}
+    _, listener = _one(assembly, stack, LISTENER)
+    assert revocation_id in listener["DependsOn"]
+
+
+@pytest.mark.parametrize("stack", ALL)
+def test_access_and_connection_logs_go_to_an_sse_s3_bucket(assembly: Assembly, stack: str) -> None:
+    attributes = _attributes(assembly, stack)
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["connection_logs.s3.enabled"] == "true"
+    bucket = attributes["access_logs.s3.bucket"]
+    assert attributes["connection_logs.s3.bucket"] == bucket
+    assert attributes["access_logs.s3.prefix"] != attributes["connection_logs.s3.prefix"]
+    props = assembly.template(stack)["Resources"][bucket["Ref"]]["Properties"]
+    # ALB log delivery accepts SSE-S3 only on the destination bucket.
+    [rule] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert props["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+
+
+@pytest.mark.parametrize("stack", ALL)
+def test_log_delivery_may_write_both_prefixes(assembly: Assembly, stack: str) -> None:
+    attributes = _attributes(assembly, stack)
+    [(_, policy)] = [(k, r) for k, r in assembly.of_type(stack, "AWS::S3::BucketPolicy").items()
+                     if r["Properties"]["Bucket"] == attributes["access_logs.s3.bucket"]]
+    text = str(policy["Properties"]["PolicyDocument"])
+    for kind in ("access", "connection"):
+        assert f"/{attributes[f'{kind}_logs.s3.prefix']}/AWSLogs/123456789012/*" in text
+    assert "arn:aws:iam::156460612806:root" in text  # the ELB account of eu-west-1
+
+
+def test_load_balancer_defaults(assembly: Assembly) -> None:
+    attributes = _attributes(assembly, APP)
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["deletion_protection.enabled"] == "true"
+    assert _attributes(assembly, "MutualTlsExistingObjects")["deletion_protection.enabled"] == "false"
+    _, alb = _one(assembly, APP, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert alb["Properties"]["Scheme"] == "internet-facing"
+
+
+def test_default_logs_bucket_is_retained_and_removal_policy_changes_it(assembly: Assembly) -> None:
+    bucket = _attributes(assembly, APP)["access_logs.s3.bucket"]["Ref"]
+    assert assembly.template(APP)["Resources"][bucket]["DeletionPolicy"] == "Retain"
+    assert assembly.resource_id(APP, "Service/Logs/Resource") == bucket  # pinned: renaming it replaces the bucket
+    other = _attributes(assembly, "MutualTlsExistingObjects")["access_logs.s3.bucket"]["Ref"]
+    assert assembly.template("MutualTlsExistingObjects")["Resources"][other]["DeletionPolicy"] == "Delete"
+
+
+def test_the_function_is_the_only_target_and_only_elb_in_this_account_invokes_it(assembly: Assembly) -> None:
+    _, group = _one(assembly, APP, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    function_id = assembly.resource_id(APP, "Echo/Resource")
+    assert group["Properties"]["TargetType"] == "lambda"
+    assert group["Properties"]["Targets"] == [{"Id": {"Fn::GetAtt": [function_id, "Arn"]}}]
+    _, permission = _one(assembly, APP, "AWS::Lambda::Permission")
+    assert permission["Properties"]["Principal"] == "elasticloadbalancing.amazonaws.com"
+    assert permission["Properties"]["SourceAccount"] == "123456789012"
+
+
+def test_certificate_is_dns_validated_in_the_zone_and_the_name_points_at_the_alb(assembly: Assembly) -> None:
+    _, cert = _one(assembly, APP, "AWS::CertificateManager::Certificate")
+    assert cert["Properties"]["DomainName"] == "mtls.example.com"
+    assert cert["Properties"]["ValidationMethod"] == "DNS"
+    assert cert["Properties"]["DomainValidationOptions"] == [
+        {"DomainName": "mtls.example.com", "HostedZoneId": "Z00000000000000000000"}]
+    _, record = _one(assembly, APP, "AWS::Route53::RecordSet")
+    assert record["Properties"]["Name"] == "mtls.example.com."
+    assert record["Properties"]["Type"] == "A" and "AliasTarget" in record["Properties"]
+
+
+def test_alarms_on_refused_handshakes_5xx_and_function_errors(assembly: Assembly) -> None:
+    alarms = {a["Properties"]["MetricName"]: a["Properties"]
+              for a in assembly.of_type(APP, "AWS::CloudWatch::Alarm").values()}
+    assert set(alarms) >= {"ClientTLSNegotiationErrorCount", "HTTPCode_ELB_5XX_Count", "Errors"}
+    refused = alarms["ClientTLSNegotiationErrorCount"]
+    assert refused["Namespace"] == "AWS/ApplicationELB"
+    assert (refused["Statistic"], refused["Period"], refused["Threshold"]) == ("Sum", 300, 10)
+    assert refused["TreatMissingData"] == "notBreaching"
+    assert refused["Dimensions"][0]["Name"] == "LoadBalancer"
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] and alarm["OKActions"]
+    threshold = [a["Properties"]["Threshold"] for a in assembly.of_type("MutualTlsRevocation",
+                 "AWS::CloudWatch::Alarm").values() if a["Properties"]["MetricName"] == "ClientTLSNegotiationErrorCount"]
+    assert threshold == [0]
+    no_topic = assembly.of_type("MutualTlsExistingObjects", "AWS::CloudWatch::Alarm").values()
+    assert no_topic and all("AlarmActions" not in a["Properties"] for a in no_topic)
+
+
+def test_the_documented_headers_are_named() -> None:
+    assert all(h.startswith("X-Amzn-Mtls-Clientcert-") for h in CLIENT_CERT_HEADERS)
+    assert {"X-Amzn-Mtls-Clientcert-Subject", "X-Amzn-Mtls-Clientcert-Serial-Number"} <= set(CLIENT_CERT_HEADERS)
+
+
+def test_stack_outputs(assembly: Assembly) -> None:
+    outputs = assembly.template(APP)["Outputs"]
+    assert outputs["Url"]["Value"] == "https://mtls.example.com/"
+    assert {"TrustStoreArn", "LogsBucket", "AlarmTopicArn"} <= set(outputs)
