@@ -121,6 +121,8 @@ class Workload:
     #: Seconds simulated after the load ends, so the fleets drain and scale in.
     tail_s: int = 3600
     seed: int = 1
+    #: Workers running at the start. Default: ``min_workers``.
+    initial_workers: int | None = None
 
     @property
     def target(self) -> int:
@@ -260,6 +262,19 @@ def ideal_task_seconds(msgs: Messages, *, budget_s: float, floor: int, horizon_s
     return total
 
 
+def tracking_capacity(capacity: int, metric: float, target: float) -> int:
+    """Target tracking's new capacity: proportional to how far the metric is from the target.
+
+    AWS's example (https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-using-sqs-queue.html):
+    1,500 messages, 10 s acceptable latency, 0.1 s per message: target 100; with 5 tasks the
+    backlog per task is 300, so the fleet goes to 15.
+
+    >>> tracking_capacity(5, 1500 / 5, sizing.backlog_per_worker(10, 0.1))
+    15
+    """
+    return math.ceil(round(capacity * metric / target, 9))
+
+
 # --- the fleet ---------------------------------------------------------------------
 
 
@@ -306,6 +321,8 @@ class Result:
     ideal_ratio: float | None
     messages: int
     unfinished: int
+    task_seconds: float = 0.0
+    work_done_s: float = 0.0  #: processing time of the messages completed within the horizon
     series: dict = field(default_factory=dict, repr=False)
 
     def row(self) -> dict:
@@ -331,7 +348,7 @@ class Fleet:
         if policy == "fixed":
             need = sizing.workers_for_rate(peak_rate, w.avg_processing_time_s) if peak_rate > 0 else 1
             self.min = self.max = min(w.max_workers, max(w.min_workers, need))
-        self.desired = self.min
+        self.desired = self.min if policy == "fixed" or w.initial_workers is None else w.initial_workers
         self.tasks: list[_Task] = [_Task(launched=-3600, ready_at=0) for _ in range(self.desired)]
         self.queue: deque[int] = deque()
         self.next_msg = 0
@@ -472,12 +489,12 @@ class Fleet:
             if len(high) == TT_OUT_DATAPOINTS and all(v is not None and v > p.target for v in high):
                 in_cooldown = t - p.last_out < p.out_cooldown
                 base = p.base if in_cooldown else self.desired
-                new = math.ceil(round(base * high[-1] / p.target, 9))
+                new = tracking_capacity(base, high[-1], p.target)
                 if new > self.desired:
                     proposals.append((new, "out:" + name))
             elif (len(low) == TT_IN_DATAPOINTS and all(v is not None and v < TT_IN_FRACTION * p.target for v in low)
                   and t - p.last_in >= p.in_cooldown and t - p.last_out >= p.out_cooldown):
-                new = math.ceil(round(self.desired * low[-1] / p.target, 9))
+                new = tracking_capacity(self.desired, low[-1], p.target)
                 if new < self.desired:
                     proposals.append((new, "in:" + name))
         if self.policy == "queue-processing-fargate-service" and have:
@@ -567,6 +584,8 @@ class Fleet:
             ideal_ratio=round(hours / (ideal_s / 3600), 3) if ideal_s > 0 else None,
             messages=n,
             unfinished=unfinished,
+            task_seconds=float(sum(self.billed)),
+            work_done_s=sum(p for d, p in zip(self.done_at, self.msgs.work) if d is not None and d <= self.horizon),
             series={"visible": self.visible, "running": self.running, "billed": self.billed,
                     "latency": [(a, d - a) for a, d in zip(self.msgs.arrival, self.done_at) if d is not None]},
         )
@@ -587,7 +606,7 @@ def simulate(scenario: Scenario, w: Workload, policies: Sequence[str] = POLICIES
     for policy in policies:
         if policy == "ideal":
             results.append(Result(scenario.name, "ideal", 0.0, None, None, None, round(ideal_s / 3600, 3),
-                                  1.0 if ideal_s > 0 else None, len(msgs.arrival), 0))
+                                  1.0 if ideal_s > 0 else None, len(msgs.arrival), 0, ideal_s, sum(msgs.work)))
             continue
         fleet = Fleet(policy, msgs, w, horizon_s=horizon, peak_rate=peak)
         fleet.run()
