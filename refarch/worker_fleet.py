@@ -50,10 +50,15 @@ from refarch import secure, sizing
 WORKER_RUNTIME = Path(__file__).resolve().parent / "runtime" / "worker"
 _ASSET_EXCLUDE = ["__pycache__", "*.pyc"]
 
-#: Add workers a minute after the last scale-out (SQS metrics are per minute);
-#: remove them only after five quiet minutes, so a lull does not drop workers
-#: that the next burst needs.
-SCALE_OUT_COOLDOWN = cdk.Duration.seconds(60)
+#: Scale out again on the scale-out's own evidence only after three minutes: a new task shows in
+#: RunningTaskCount once it runs (about a minute for image pull and start), the minute it ran has been
+#: averaged, and the datapoint published. Within the cooldown Application Auto Scaling counts the
+#: capacity already added, so a growing backlog still scales out at once; after a shorter cooldown the
+#: stale RunningTaskCount multiplies the step (issue 16's simulator: 1 -> 12 -> 20 workers for 8 needed).
+#: Remove workers only after five quiet minutes, so a lull does not drop workers the next burst needs.
+SCALE_OUT_COOLDOWN = cdk.Duration.seconds(180)
+#: The wake-up step's cooldown: one minute, the SQS metric's period.
+WAKE_UP_COOLDOWN = cdk.Duration.seconds(60)
 SCALE_IN_COOLDOWN = cdk.Duration.seconds(300)
 #: "At max capacity" means pinned there for three five-minute periods.
 _AT_MAX_PERIOD = cdk.Duration.minutes(5)
@@ -284,6 +289,7 @@ class QueueWorkerFleet(Construct):
             )
         latency_s = max_acceptable_latency.to_seconds(integral=False)
         processing_s = avg_processing_time.to_seconds(integral=False)
+        self._latency_s = latency_s
         self.target_backlog_per_worker = sizing.backlog_per_worker(latency_s, processing_s)
         age = sizing.oldest_message_alarm(latency_s)
 
@@ -613,8 +619,11 @@ class QueueWorkerFleet(Construct):
                         _metric_query("m2", "Running workers", "ECS/ContainerInsights", "RunningTaskCount",
                                       {"ClusterName": self.cluster.cluster_name,
                                        "ServiceName": self.service.service_name}, "Average"),
+                        _metric_query("m3", "Messages sent per minute", "AWS/SQS", "NumberOfMessagesSent",
+                                      {"QueueName": queue_name}, "Sum"),
                         _Cfn.TargetTrackingMetricDataQueryProperty(
-                            id="e1", label="Backlog per worker", expression="m1 / m2", return_data=True
+                            id="e1", label="Backlog per worker, with one budget of arrivals",
+                            expression=sizing.backlog_per_worker_expression(self._latency_s), return_data=True
                         ),
                     ]
                 ),
@@ -631,7 +640,7 @@ class QueueWorkerFleet(Construct):
             "WakeUp",
             scaling_target=self.scalable_target,
             adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
-            cooldown=SCALE_OUT_COOLDOWN,
+            cooldown=WAKE_UP_COOLDOWN,
             metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
         )
         wake_up.add_adjustment(adjustment=1, lower_bound=0)

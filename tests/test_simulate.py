@@ -34,6 +34,7 @@ def test_aws_worked_example_target_and_capacity() -> None:
     # Three one-minute datapoints above the target, as the scale-out alarm needs them.
     fleet.dp_visible = [1500.0] * 3
     fleet.dp_running = [5.0] * 3
+    fleet.dp_sent = [0] * 3  # AWS's example counts the backlog only: no arrivals meanwhile
     fleet._scale(3 * 60 + w.metric_delay_s)
     assert fleet.desired == 15
 
@@ -41,7 +42,7 @@ def test_aws_worked_example_target_and_capacity() -> None:
 def test_two_datapoints_are_not_enough_to_scale_out() -> None:
     w = sim.Workload(avg_processing_time_s=0.1, max_acceptable_latency_s=10, initial_workers=5, max_workers=50)
     fleet = sim.Fleet("refarch", sim.Messages([], []), w, horizon_s=600, peak_rate=0)
-    fleet.dp_visible, fleet.dp_running = [0.0, 1500.0, 1500.0], [5.0] * 3
+    fleet.dp_visible, fleet.dp_running, fleet.dp_sent = [0.0, 1500.0, 1500.0], [5.0] * 3, [0] * 3
     fleet._scale(3 * 60 + w.metric_delay_s)
     assert fleet.desired == 5
 
@@ -51,11 +52,12 @@ def test_scale_out_cooldown_counts_the_capacity_already_added() -> None:
     tasks still starting (not yet in RunningTaskCount) do not compound the step."""
     w = sim.Workload(avg_processing_time_s=0.1, max_acceptable_latency_s=10, initial_workers=5, max_workers=100)
     fleet = sim.Fleet("refarch", sim.Messages([], []), w, horizon_s=600, peak_rate=0)
-    fleet.dp_visible, fleet.dp_running = [1500.0] * 3, [5.0] * 3
+    fleet.dp_visible, fleet.dp_running, fleet.dp_sent = [1500.0] * 3, [5.0] * 3, [0] * 3
     fleet._scale(240)
     assert fleet.desired == 15
     fleet.dp_visible.append(1500.0)
     fleet.dp_running.append(5.0)  # the 10 new tasks are still pending
+    fleet.dp_sent.append(0)
     fleet._scale(270)
     assert fleet.desired == 15  # not ceil(15 x 300 / 100) = 45
 
@@ -161,3 +163,15 @@ def test_refarch_target_comes_from_sizing() -> None:
     assert w.target == sizing.backlog_per_worker(300, 2) == 150
     fleet = sim.Fleet("refarch", sim.Messages([], []), w, horizon_s=60, peak_rate=0)
     assert fleet.tt[0][1].target == 150
+
+
+def test_a_fleet_that_keeps_up_is_not_cut_to_its_minimum() -> None:
+    """refarch's metric counts one budget of arrivals: 8 workers keeping up with 4 messages/s (2 s each)
+    see no backlog, yet hold (0 + 240 x 5) / 8 = 150 per worker, the target. On backlog alone (before
+    issue 16) 15 minutes of an empty queue would cut them to the minimum while the load goes on."""
+    w = sim.Workload(initial_workers=8)
+    for policy, expected in (("refarch", 8), (sim.BACKLOG_ONLY, 1)):
+        fleet = sim.Fleet(policy, sim.Messages([], []), w, horizon_s=3600, peak_rate=0)
+        fleet.dp_visible, fleet.dp_sent, fleet.dp_running = [0.0] * 15, [240] * 15, [8.0] * 15
+        fleet._scale(15 * 60 + w.metric_delay_s)
+        assert fleet.desired == expected, policy

@@ -259,7 +259,8 @@ def test_scalable_target_spans_min_to_max_workers(assembly: Assembly) -> None:
     assert "AWSServiceRoleForApplicationAutoScaling_ECSService" in str(target["RoleARN"])
 
 
-def _backlog_metrics(assembly: Assembly, stack: str, fleet: str, queue_path: str) -> list[dict]:
+def _backlog_metrics(assembly: Assembly, stack: str, fleet: str, queue_path: str, expression: str) -> list[dict]:
+    queue_name = {"Fn::GetAtt": [assembly.resource_id(stack, queue_path), "QueueName"]}
     return [
         {"Id": "m1", "Label": "Messages waiting", "ReturnData": False, "MetricStat": {"Stat": "Sum", "Metric": {
             "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
@@ -272,7 +273,11 @@ def _backlog_metrics(assembly: Assembly, stack: str, fleet: str, queue_path: str
                 {"Name": "ServiceName", "Value": {"Fn::GetAtt": [assembly.resource_id(stack, f"{fleet}/Service/Service"),
                                                                  "Name"]}},
             ]}}},
-        {"Id": "e1", "Label": "Backlog per worker", "Expression": "m1 / m2", "ReturnData": True},
+        {"Id": "m3", "Label": "Messages sent per minute", "ReturnData": False, "MetricStat": {"Stat": "Sum", "Metric": {
+            "Namespace": "AWS/SQS", "MetricName": "NumberOfMessagesSent",
+            "Dimensions": [{"Name": "QueueName", "Value": queue_name}]}}},
+        {"Id": "e1", "Label": "Backlog per worker, with one budget of arrivals", "Expression": expression,
+         "ReturnData": True},
     ]
 
 
@@ -283,9 +288,11 @@ def test_target_tracking_on_backlog_per_worker(assembly: Assembly) -> None:
     config = policy["TargetTrackingScalingPolicyConfiguration"]
     # 5 minutes of acceptable latency / 2 s per message = 150 messages per worker.
     assert config["TargetValue"] == sizing.backlog_per_worker(300, 2) == 150
-    assert (config["ScaleOutCooldown"], config["ScaleInCooldown"]) == (60, 300)
+    # Scale out again only once the last scale-out shows in RunningTaskCount (issue 16's simulator).
+    assert (config["ScaleOutCooldown"], config["ScaleInCooldown"]) == (180, 300)
+    # Waiting messages plus one budget (5 minutes) of arrivals, per running worker.
     assert config["CustomizedMetricSpecification"] == {
-        "Metrics": _backlog_metrics(assembly, STACK, "Thumbnails", "Thumbnails/Queue/Resource")}
+        "Metrics": _backlog_metrics(assembly, STACK, "Thumbnails", "Thumbnails/Queue/Resource", "(m1 + m3 * 5) / m2")}
 
 
 def test_scale_to_zero_adds_a_guarded_wake_up_step(assembly: Assembly) -> None:
@@ -473,7 +480,8 @@ def test_fanout_subscriber_queue_plugs_in(assembly: Assembly) -> None:
         assembly.resource_id(stack, "Orders/Invoicing/DeadLetterQueue/Resource"), "QueueName"]}
     policy = assembly.properties(stack, f"{fleet}/BacklogPerWorkerScaling")["TargetTrackingScalingPolicyConfiguration"]
     assert policy["TargetValue"] == sizing.backlog_per_worker(60, 0.6) == 100
-    assert policy["CustomizedMetricSpecification"]["Metrics"] == _backlog_metrics(assembly, stack, fleet, queue)
+    assert policy["CustomizedMetricSpecification"]["Metrics"] == _backlog_metrics(
+        assembly, stack, fleet, queue, "(m1 + m3 * 1) / m2")  # one minute of arrivals
     # No subnets passed: the Private group of secure.Network by default.
     subnets = assembly.properties(stack, f"{fleet}/Service/Service")["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"]
     assert subnets == [{"Ref": assembly.resource_id(stack, f"Network/Vpc/PrivateSubnet{i}/Subnet")} for i in (1, 2)]

@@ -92,6 +92,8 @@ QPFS_CPU_TARGET = 50.0
 VISIBLE_TARGET = 5.0
 
 POLICIES = ("refarch", "queue-processing-fargate-service", "visible-messages-target", "fixed", "ideal")
+#: refarch's policy before issue 16: backlog per worker without the arrivals term (the benchmark's "before").
+BACKLOG_ONLY = "refarch-backlog-only"
 SCENARIOS = ("step", "ramp", "spike", "diurnal")
 
 
@@ -121,6 +123,8 @@ class Workload:
     #: Seconds simulated after the load ends, so the fleets drain and scale in.
     tail_s: int = 3600
     seed: int = 1
+    #: refarch's scale-out cooldown (``worker_fleet.SCALE_OUT_COOLDOWN``).
+    scale_out_cooldown_s: int = 180
     #: Workers running at the start. Default: ``min_workers``.
     initial_workers: int | None = None
 
@@ -343,7 +347,7 @@ class Fleet:
 
     def __init__(self, policy: str, msgs: Messages, w: Workload, *, horizon_s: int, peak_rate: float) -> None:
         self.policy, self.msgs, self.w, self.horizon = policy, msgs, w, horizon_s
-        self.rng = random.Random(w.seed * 7919 + POLICIES.index(policy))
+        self.rng = random.Random(w.seed * 7919 + (POLICIES + (BACKLOG_ONLY,)).index(policy))
         self.min, self.max = w.min_workers, w.max_workers
         if policy == "fixed":
             need = sizing.workers_for_rate(peak_rate, w.avg_processing_time_s) if peak_rate > 0 else 1
@@ -361,8 +365,11 @@ class Fleet:
         self.dp_visible: list[float] = []
         self.dp_running: list[float] = []
         self.dp_cpu: list[float | None] = []
-        if policy == "refarch":
-            self.tt = [("backlog", _TrackingPolicy(w.target, 60, 300))]  # the construct's cooldowns
+        self.dp_sent: list[int] = []
+        if policy in ("refarch", BACKLOG_ONLY):
+            metric = "load" if policy == "refarch" else "backlog"
+            out_cooldown = 60 if policy == BACKLOG_ONLY else w.scale_out_cooldown_s
+            self.tt = [(metric, _TrackingPolicy(w.target, out_cooldown, 300))]  # the construct's cooldowns
             self.wake = _StepPolicy(60)
         elif policy == "queue-processing-fargate-service":
             self.tt = [("cpu", _TrackingPolicy(QPFS_CPU_TARGET, AAS_DEFAULT_COOLDOWN_S, AAS_DEFAULT_COOLDOWN_S))]
@@ -472,6 +479,10 @@ class Fleet:
     def _datapoints(self, name: str, upto: int) -> list[float | None]:
         if name == "backlog":
             return [v / r if r > 0 else None for v, r in zip(self.dp_visible[:upto], self.dp_running[:upto])]
+        if name == "load":  # (visible + sent per minute x budget / 60) / running: see QueueWorkerFleet
+            extra = round(self.w.max_acceptable_latency_s / METRIC_PERIOD_S, 6)  # as sizing writes it
+            return [(v + n * extra) / r if r > 0 else None
+                    for v, n, r in zip(self.dp_visible[:upto], self.dp_sent[:upto], self.dp_running[:upto])]
         if name == "visible":
             return self.dp_visible[:upto]
         return self.dp_cpu[:upto]
@@ -507,7 +518,7 @@ class Fleet:
                 proposals.append((self.desired + change, "upper"))
             elif peak <= 0 and t - self.lower.last >= self.lower.cooldown:
                 proposals.append((self.desired - 1, "lower"))
-        if self.policy == "refarch" and self.w.min_workers == 0 and have:
+        if self.policy in ("refarch", BACKLOG_ONLY) and self.w.min_workers == 0 and have:
             # The wake-up alarm: IF(FILL(m2, 0) == 0, m1, 0) > 0 on one minute, ExactCapacity 1.
             if self.dp_running[have - 1] == 0 and self.dp_visible[have - 1] > 0 and t - self.wake.last >= 60:
                 proposals.append((max(1, self.desired), "wake"))
@@ -540,6 +551,7 @@ class Fleet:
         minute_visible = 0
         minute_running: list[int] = []
         minute_busy = 0.0
+        sent_before = 0
         for t in range(self.horizon):
             if t and t % METRIC_PERIOD_S == 0 and self.policy != "fixed":
                 self._scale(t)
@@ -563,6 +575,8 @@ class Fleet:
                 self.dp_running.append(running_avg)
                 task_s = sum(minute_running)
                 self.dp_cpu.append(100 * minute_busy / task_s if task_s else None)
+                self.dp_sent.append(self.next_msg - sent_before)  # NumberOfMessagesSent, Sum over the minute
+                sent_before = self.next_msg
                 minute_running, minute_busy = [], 0.0
 
     def result(self, scenario: str, ideal_s: float) -> Result:
@@ -678,7 +692,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object per scenario and policy, one a line")
     parser.add_argument("--scenario", action="append", help=f"{', '.join(SCENARIOS)} or csv:PATH (repeatable); "
                         "default: step, ramp, spike")
-    parser.add_argument("--policy", action="append", choices=POLICIES, help="default: all")
+    parser.add_argument("--policy", action="append", choices=(*POLICIES, BACKLOG_ONLY), help="default: all but the last")
     parser.add_argument("--png", help="plot the first scenario to this PNG")
     d = Workload()
     parser.add_argument("--avg-processing-time", type=float, default=d.avg_processing_time_s, metavar="S")
