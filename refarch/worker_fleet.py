@@ -7,7 +7,9 @@ thresholds:
     target backlog per worker = max_acceptable_latency / avg_processing_time
 
 (AWS's example: 10 s / 0.1 s = 100 messages). Application Auto Scaling keeps
-``ApproximateNumberOfMessagesVisible / RunningTaskCount`` at that target; a
+``(ApproximateNumberOfMessagesVisible + NumberOfMessagesSent per minute x budget
+in minutes) / RunningTaskCount`` (the backlog a worker must clear within the
+next budget) at that target; a
 separate step policy wakes a fleet scaled to zero, where backlog per worker is
 undefined. Workers are ECS Fargate tasks running the worker shipped in
 ``refarch/runtime/worker`` (default) or a Lambda function fed by an SQS event
