@@ -203,6 +203,15 @@ def backlog_per_worker_expression(max_acceptable_latency_s: float) -> str:
     return f"(m1 + m3 * {round(max_acceptable_latency_s / SQS_METRIC_PERIOD_S, 6):g}) / m2"
 
 
+#: The worker fleet's step scale-in beside target tracking: after this many one-minute datapoints of
+#: the backlog metric below 90 % of the target (target tracking waits 15), remove a percentage of the
+#: capacity by how far below: (below this fraction of the target, this percentage). Each step keeps at
+#: least the fraction of the capacity that the metric's fraction calls for, so it never removes more
+#: than target tracking's proportional scale-in would.
+SCALE_IN_DATAPOINTS = 5
+SCALE_IN_STEPS = ((0.25, 75), (0.5, 50), (0.75, 25), (0.9, 10))
+
+
 def workers_for_rate(arrival_rate_per_s: float, avg_processing_time_s: float) -> int:
     """Workers needed to keep up with a steady arrival rate (Little's law).
 

@@ -236,6 +236,8 @@ class QueueWorkerFleet(Construct):
     scaling_policy: appscaling.CfnScalingPolicy | None
     """Target tracking on backlog per worker (Fargate)."""
     wake_up_alarm: cloudwatch.Alarm | None
+    scale_in_alarm: cloudwatch.Alarm | None
+    """Backlog per worker below 90 % of the target for 5 minutes: the step scale-in (Fargate, min < max)."""
     """Messages waiting while no worker runs (Fargate, ``min_workers=0``)."""
     function: lambda_.Function | None
     alarms: list[cloudwatch.Alarm]
@@ -313,7 +315,7 @@ class QueueWorkerFleet(Construct):
             self.dead_letter_queue = dead_letter_queue or own
 
         self.log_group = self.cluster = self.task_definition = self.service = self.security_group = None
-        self.scalable_target = self.scaling_policy = self.wake_up_alarm = self.function = None
+        self.scalable_target = self.scaling_policy = self.wake_up_alarm = self.scale_in_alarm = self.function = None
         if isinstance(compute, FargateWorkers):
             at_max = self._fargate(
                 compute,
@@ -631,9 +633,11 @@ class QueueWorkerFleet(Construct):
                 ),
             ),
         )
+        if min_workers < max_workers:
+            self._step_scale_in(latency_s=self._latency_s)
         if min_workers > 0:
             return
-        # At zero workers m1 / m2 has no value and target tracking does nothing, so a
+        # At zero workers e1 has no value and target tracking does nothing, so a
         # step policy sets one worker when messages wait and none runs; target
         # tracking takes over from there. Guarding on "none runs" keeps the step
         # from cutting a running fleet back to one.
@@ -667,6 +671,63 @@ class QueueWorkerFleet(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.wake_up_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(wake_up))
+
+    def _backlog_metric_math(self, latency_s: float) -> cloudwatch.MathExpression:
+        minute = cdk.Duration.minutes(1)
+        return cloudwatch.MathExpression(
+            expression=sizing.backlog_per_worker_expression(latency_s),
+            label="Backlog per worker, with one budget of arrivals",
+            using_metrics={
+                "m1": self.queue.metric_approximate_number_of_messages_visible(statistic="Sum", period=minute),
+                "m2": self._running_tasks(cloudwatch.Stats.AVERAGE, minute),
+                "m3": self.queue.metric_number_of_messages_sent(statistic="Sum", period=minute),
+            },
+            period=minute,
+        )
+
+    def _step_scale_in(self, *, latency_s: float) -> None:
+        """Scale in after 5 minutes below 90 % of the target instead of target tracking's 15.
+
+        Target tracking keeps its own (slower) scale-in and all of the scale-out. This step policy
+        removes a percentage of the capacity by how far the same metric is below the target
+        (``sizing.SCALE_IN_STEPS``), never more than the proportional step would, at least one task,
+        with the scale-in cooldown. Issue 16's simulator: on a 30-minute step to 10x, 1.54x -> 1.25x
+        the ideal's task-hours with every message still in budget.
+        """
+        target = self.target_backlog_per_worker
+        threshold = 0.9 * target
+        scale_in = appscaling.StepScalingAction(
+            self,
+            "ScaleIn",
+            scaling_target=self.scalable_target,
+            adjustment_type=appscaling.AdjustmentType.PERCENT_CHANGE_IN_CAPACITY,
+            min_adjustment_magnitude=1,
+            cooldown=SCALE_IN_COOLDOWN,
+            metric_aggregation_type=appscaling.MetricAggregationType.AVERAGE,
+        )
+        lower = None
+        for fraction, percent in sizing.SCALE_IN_STEPS:
+            # Bounds are relative to the alarm's threshold (0.9 x target), so they are all at most 0.
+            scale_in.add_adjustment(
+                adjustment=-percent,
+                lower_bound=None if lower is None else round(lower * target - threshold, 6),
+                upper_bound=round(fraction * target - threshold, 6),
+            )
+            lower = fraction
+        self.scale_in_alarm = cloudwatch.Alarm(
+            self,
+            "ScaleInAlarm",
+            alarm_description=f"{self.node.path}: backlog per worker below 90 % of the target for "
+            f"{sizing.SCALE_IN_DATAPOINTS} minutes; remove workers",
+            metric=self._backlog_metric_math(latency_s),
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=sizing.SCALE_IN_DATAPOINTS,
+            datapoints_to_alarm=sizing.SCALE_IN_DATAPOINTS,
+            # No worker running: e1 has no value; nothing to scale in.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.scale_in_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(scale_in))
 
     # -- Lambda -----------------------------------------------------------------
 

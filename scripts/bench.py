@@ -50,6 +50,18 @@ def scaling() -> int:
           f"{w.base_rate_per_s}/s, task start median {w.start_median_s:.0f} s, metric delay {w.metric_delay_s} s")
     print(f"({sim.BACKLOG_ONLY} is refarch's policy before issue 16: backlog only, 60 s scale-out cooldown)")
     print(sim.table(results))
+    # One seed is one draw of arrivals, processing and start times: the spread over five.
+    print("\nover seeds 1-5 (messages late %, min-max; task-hours x ideal, min-max):")
+    spread: dict[tuple[str, str], list] = {}
+    for seed in range(1, 6):
+        ws = sim.Workload(seed=seed)
+        for name in ("step", "ramp", "spike"):
+            for r in sim.simulate(sim.profile(name, ws), ws, policies[:-1]):
+                spread.setdefault((name, r.policy), []).append(r)
+    for (name, policy), rs in spread.items():
+        late = [100 * r.over_budget_share for r in rs]
+        ratio = [r.ideal_ratio for r in rs]
+        print(f"{name:<10}{policy:<34}{min(late):>6.1f}-{max(late):<6.1f}%{min(ratio):>8.2f}-{max(ratio):.2f}x")
     failed = 0
     for r in results:
         if r.policy == "refarch" and r.scenario in ("step", "ramp"):

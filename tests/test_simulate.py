@@ -175,3 +175,32 @@ def test_a_fleet_that_keeps_up_is_not_cut_to_its_minimum() -> None:
         fleet.dp_visible, fleet.dp_sent, fleet.dp_running = [0.0] * 15, [240] * 15, [8.0] * 15
         fleet._scale(15 * 60 + w.metric_delay_s)
         assert fleet.desired == expected, policy
+
+
+def test_refarch_steps_in_after_five_datapoints_below_ninety_percent() -> None:
+    """The construct's ScaleIn step: 8 workers whose metric sits at 0.1 x the target for 5 minutes lose
+    75 % (rounded toward zero); target tracking alone would wait 15 datapoints."""
+    w = sim.Workload(initial_workers=8)
+    fleet = sim.Fleet("refarch", sim.Messages([], []), w, horizon_s=3600, peak_rate=0)
+    low = 0.1 * w.target * 8 / 5  # sent per minute giving e1 = 0.1 x target with 8 workers
+    fleet.dp_visible, fleet.dp_sent, fleet.dp_running = [0.0] * 5, [low] * 5, [8.0] * 5
+    fleet._scale(5 * 60 + w.metric_delay_s)
+    assert fleet.desired == 2
+    slow = sim.Fleet("refarch", sim.Messages([], []), sim.Workload(initial_workers=8, fast_scale_in=False),
+                     horizon_s=3600, peak_rate=0)
+    slow.dp_visible, slow.dp_sent, slow.dp_running = [0.0] * 5, [low] * 5, [8.0] * 5
+    slow._scale(5 * 60 + w.metric_delay_s)
+    assert slow.desired == 8
+
+
+def test_simulated_refarch_policy_is_the_deployed_one() -> None:
+    """The cooldowns and the scale-in steps the simulator runs are the construct's."""
+    from refarch import worker_fleet
+
+    w = sim.Workload()
+    assert w.scale_out_cooldown_s == worker_fleet.SCALE_OUT_COOLDOWN.to_seconds()
+    fleet = sim.Fleet("refarch", sim.Messages([], []), w, horizon_s=60, peak_rate=0)
+    assert fleet.tt[0][1].in_cooldown == worker_fleet.SCALE_IN_COOLDOWN.to_seconds()
+    assert fleet.fast_in.cooldown == worker_fleet.SCALE_IN_COOLDOWN.to_seconds()
+    assert fleet.wake.cooldown == worker_fleet.WAKE_UP_COOLDOWN.to_seconds()
+    assert (sim.FAST_IN_DATAPOINTS, sim.FAST_IN_STEPS) == (sizing.SCALE_IN_DATAPOINTS, sizing.SCALE_IN_STEPS)

@@ -23,7 +23,9 @@ where the rule is applied):
   cooldown runs; a missing datapoint (``m1 / m2`` with no task running) breaks
   the run of datapoints.
 * Step scaling: the alarm's statistic over its period, the step intervals, the
-  policy's cooldown.
+  policy's cooldown; an alarm that stays in ALARM invokes its policy again
+  each minute once the cooldown has passed (an assumption to check, listed
+  in docs/worker-fleet.md).
 * The scalable target's min and max; several policies: the largest capacity wins.
 * A new task is billed from launch and runs after a start latency (image pull
   and start), drawn from a distribution; nothing documents its value, so it is
@@ -37,8 +39,12 @@ where the rule is applied):
 The policies:
 
 * ``refarch``: what ``QueueWorkerFleet`` deploys: target tracking on
-  ``visible / RunningTaskCount`` with the target from ``refarch.sizing`` and
-  the construct's cooldowns, plus the wake-up step when ``min_workers == 0``.
+  ``(visible + sent per minute x budget / 60) / RunningTaskCount`` with the
+  target from ``refarch.sizing`` and the construct's cooldowns, the step
+  scale-in after 5 datapoints, plus the wake-up step when ``min_workers == 0``.
+  ``refarch-backlog-only`` is the policy before issue 16 (``visible /
+  RunningTaskCount``, 60 s scale-out cooldown, no step scale-in), for the
+  benchmark's before and after.
 * ``queue-processing-fargate-service``: aws-cdk-lib's ``QueueProcessingFargateService``
   defaults: step scaling on ``ApproximateNumberOfMessagesVisible`` (Maximum over
   5 minutes, one evaluation period: -1 at 0, +1 from 100, +5 from 500, the
@@ -88,6 +94,10 @@ AAS_DEFAULT_COOLDOWN_S = 300
 QPFS_STEPS = ((None, 0, -1), (100, 500, 1), (500, None, 5))
 QPFS_STEP_PERIOD_S = 300
 QPFS_CPU_TARGET = 50.0
+#: refarch's step scale-in: 5 one-minute datapoints below 90 % of the target; remove this percentage
+#: of the capacity for a metric below this fraction of the target (as QueueWorkerFleet deploys it).
+FAST_IN_DATAPOINTS = sizing.SCALE_IN_DATAPOINTS
+FAST_IN_STEPS = sizing.SCALE_IN_STEPS
 #: Common samples' target for target tracking on visible messages alone.
 VISIBLE_TARGET = 5.0
 
@@ -123,6 +133,8 @@ class Workload:
     #: Seconds simulated after the load ends, so the fleets drain and scale in.
     tail_s: int = 3600
     seed: int = 1
+    #: refarch's step scale-in beside target tracking (``QueueWorkerFleet``'s ``ScaleIn``).
+    fast_scale_in: bool = True
     #: refarch's scale-out cooldown (``worker_fleet.SCALE_OUT_COOLDOWN``).
     scale_out_cooldown_s: int = 180
     #: Workers running at the start. Default: ``min_workers``.
@@ -371,6 +383,7 @@ class Fleet:
             out_cooldown = 60 if policy == BACKLOG_ONLY else w.scale_out_cooldown_s
             self.tt = [(metric, _TrackingPolicy(w.target, out_cooldown, 300))]  # the construct's cooldowns
             self.wake = _StepPolicy(60)
+            self.fast_in = _StepPolicy(AAS_DEFAULT_COOLDOWN_S)
         elif policy == "queue-processing-fargate-service":
             self.tt = [("cpu", _TrackingPolicy(QPFS_CPU_TARGET, AAS_DEFAULT_COOLDOWN_S, AAS_DEFAULT_COOLDOWN_S))]
             self.upper, self.lower = _StepPolicy(AAS_DEFAULT_COOLDOWN_S), _StepPolicy(AAS_DEFAULT_COOLDOWN_S)
@@ -518,6 +531,17 @@ class Fleet:
                 proposals.append((self.desired + change, "upper"))
             elif peak <= 0 and t - self.lower.last >= self.lower.cooldown:
                 proposals.append((self.desired - 1, "lower"))
+        if self.policy == "refarch" and self.w.fast_scale_in and have >= FAST_IN_DATAPOINTS:
+            # refarch's step scale-in beside target tracking: e1 below 90 % of the target on 5 datapoints,
+            # a percentage of the capacity by how far below (never more than proportional).
+            dps = self._datapoints("load", have)[-FAST_IN_DATAPOINTS:]
+            target = self.tt[0][1].target
+            if all(v is not None and v < TT_IN_FRACTION * target for v in dps) and \
+                    t - self.fast_in.last >= self.fast_in.cooldown:
+                ratio = dps[-1] / target
+                percent = next(pc for upper, pc in FAST_IN_STEPS if ratio < upper)
+                change = max(1, math.floor(self.desired * percent / 100))  # MinAdjustmentMagnitude 1
+                proposals.append((self.desired - change, "fast-in"))
         if self.policy in ("refarch", BACKLOG_ONLY) and self.w.min_workers == 0 and have:
             # The wake-up alarm: IF(FILL(m2, 0) == 0, m1, 0) > 0 on one minute, ExactCapacity 1.
             if self.dp_running[have - 1] == 0 and self.dp_visible[have - 1] > 0 and t - self.wake.last >= 60:
@@ -543,6 +567,8 @@ class Fleet:
             self.lower.last = t
         elif why == "wake":
             self.wake.last = t
+        elif why == "fast-in":
+            self.fast_in.last = t
         self.desired = new
 
     # -- the run ---------------------------------------------------------------------------
