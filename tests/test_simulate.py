@@ -105,9 +105,9 @@ def test_ideal_refuses_a_horizon_that_misses_a_deadline() -> None:
         sim.ideal_task_seconds(sim.Messages([10.0], [1.0]), budget_s=30, floor=0, horizon_s=20)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    counts=st.lists(st.integers(0, 6), min_size=60, max_size=420),
+    counts=st.lists(st.integers(0, 6), min_size=60, max_size=300),
     processing=st.sampled_from(["fixed", "exponential", "lognormal"]),
     avg=st.sampled_from([0.5, 1.0, 2.0]),
     budget=st.integers(10, 120),
