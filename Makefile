@@ -5,7 +5,7 @@ ENV := source .venv/refarch.env
 CDK := node node_modules/aws-cdk/bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test bench clean
+.PHONY: setup synth test bench simulate clean
 
 setup:
 	@./scripts/setup.sh
@@ -22,6 +22,11 @@ test: setup
 
 bench: setup
 	@$(ENV) && python scripts/bench.py
+
+# The worker fleet's scaling policy beside its peers' and the ideal (docs/worker-fleet.md, "How it scales").
+# Arguments through ARGS, e.g. make simulate ARGS="--json --scenario diurnal".
+simulate: setup
+	@$(ENV) && python -m refarch.tools.simulate $(ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache .hypothesis

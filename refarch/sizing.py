@@ -182,6 +182,36 @@ def backlog_per_worker(max_acceptable_latency_s: float, avg_processing_time_s: f
     return math.floor(round(max_acceptable_latency_s / avg_processing_time_s, 9))
 
 
+def backlog_per_worker_expression(max_acceptable_latency_s: float) -> str:
+    """The metric math the worker fleet's target tracking keeps at :func:`backlog_per_worker`.
+
+    ``m1`` is ApproximateNumberOfMessagesVisible, ``m2`` RunningTaskCount and ``m3``
+    NumberOfMessagesSent in the last minute. A worker must finish, within the next budget, the
+    messages waiting now *and* those that arrive meanwhile: ``m1 + m3 x budget / 60``. Divided by
+    the workers and held at ``budget / processing time``, it sizes the fleet at
+    ``backlog x p / budget + arrival rate x p``: Little's law for the arrivals plus what clears the
+    backlog within the budget. On ``m1 / m2`` alone a fleet that keeps up sees a backlog of 0
+    and is cut to its minimum, and one that lags scales only once the backlog itself is a budget
+    long (issue 16's simulator: 2-8 % of messages late on a ramp).
+
+    >>> backlog_per_worker_expression(300)
+    '(m1 + m3 * 5) / m2'
+    >>> backlog_per_worker_expression(10)
+    '(m1 + m3 * 0.166667) / m2'
+    """
+    _positive("max_acceptable_latency_s", max_acceptable_latency_s)
+    return f"(m1 + m3 * {round(max_acceptable_latency_s / SQS_METRIC_PERIOD_S, 6):g}) / m2"
+
+
+#: The worker fleet's step scale-in beside target tracking: after this many one-minute datapoints of
+#: the backlog metric below 90 % of the target (target tracking waits 15), remove a percentage of the
+#: capacity by how far below: (below this fraction of the target, this percentage). Each step keeps at
+#: least the fraction of the capacity that the metric's fraction calls for, so it never removes more
+#: than target tracking's proportional scale-in would.
+SCALE_IN_DATAPOINTS = 5
+SCALE_IN_STEPS = ((0.25, 75), (0.5, 50), (0.75, 25), (0.9, 10))
+
+
 def workers_for_rate(arrival_rate_per_s: float, avg_processing_time_s: float) -> int:
     """Workers needed to keep up with a steady arrival rate (Little's law).
 

@@ -7,7 +7,9 @@ thresholds:
     target backlog per worker = max_acceptable_latency / avg_processing_time
 
 (AWS's example: 10 s / 0.1 s = 100 messages). Application Auto Scaling keeps
-``ApproximateNumberOfMessagesVisible / RunningTaskCount`` at that target; a
+``(ApproximateNumberOfMessagesVisible + NumberOfMessagesSent per minute x budget
+in minutes) / RunningTaskCount`` (the backlog a worker must clear within the
+next budget) at that target; a
 separate step policy wakes a fleet scaled to zero, where backlog per worker is
 undefined. Workers are ECS Fargate tasks running the worker shipped in
 ``refarch/runtime/worker`` (default) or a Lambda function fed by an SQS event
@@ -50,10 +52,15 @@ from refarch import secure, sizing
 WORKER_RUNTIME = Path(__file__).resolve().parent / "runtime" / "worker"
 _ASSET_EXCLUDE = ["__pycache__", "*.pyc"]
 
-#: Add workers a minute after the last scale-out (SQS metrics are per minute);
-#: remove them only after five quiet minutes, so a lull does not drop workers
-#: that the next burst needs.
-SCALE_OUT_COOLDOWN = cdk.Duration.seconds(60)
+#: Scale out again on the scale-out's own evidence only after three minutes: a new task shows in
+#: RunningTaskCount once it runs (about a minute for image pull and start), the minute it ran has been
+#: averaged, and the datapoint published. Within the cooldown Application Auto Scaling counts the
+#: capacity already added, so a growing backlog still scales out at once; after a shorter cooldown the
+#: stale RunningTaskCount multiplies the step (issue 16's simulator: 1 -> 12 -> 20 workers for 8 needed).
+#: Remove workers only after five quiet minutes, so a lull does not drop workers the next burst needs.
+SCALE_OUT_COOLDOWN = cdk.Duration.seconds(180)
+#: The wake-up step's cooldown: one minute, the SQS metric's period.
+WAKE_UP_COOLDOWN = cdk.Duration.seconds(60)
 SCALE_IN_COOLDOWN = cdk.Duration.seconds(300)
 #: "At max capacity" means pinned there for three five-minute periods.
 _AT_MAX_PERIOD = cdk.Duration.minutes(5)
@@ -229,6 +236,8 @@ class QueueWorkerFleet(Construct):
     scaling_policy: appscaling.CfnScalingPolicy | None
     """Target tracking on backlog per worker (Fargate)."""
     wake_up_alarm: cloudwatch.Alarm | None
+    scale_in_alarm: cloudwatch.Alarm | None
+    """Backlog per worker below 90 % of the target for 5 minutes: the step scale-in (Fargate, min < max)."""
     """Messages waiting while no worker runs (Fargate, ``min_workers=0``)."""
     function: lambda_.Function | None
     alarms: list[cloudwatch.Alarm]
@@ -284,6 +293,7 @@ class QueueWorkerFleet(Construct):
             )
         latency_s = max_acceptable_latency.to_seconds(integral=False)
         processing_s = avg_processing_time.to_seconds(integral=False)
+        self._latency_s = latency_s
         self.target_backlog_per_worker = sizing.backlog_per_worker(latency_s, processing_s)
         age = sizing.oldest_message_alarm(latency_s)
 
@@ -305,7 +315,7 @@ class QueueWorkerFleet(Construct):
             self.dead_letter_queue = dead_letter_queue or own
 
         self.log_group = self.cluster = self.task_definition = self.service = self.security_group = None
-        self.scalable_target = self.scaling_policy = self.wake_up_alarm = self.function = None
+        self.scalable_target = self.scaling_policy = self.wake_up_alarm = self.scale_in_alarm = self.function = None
         if isinstance(compute, FargateWorkers):
             at_max = self._fargate(
                 compute,
@@ -613,16 +623,21 @@ class QueueWorkerFleet(Construct):
                         _metric_query("m2", "Running workers", "ECS/ContainerInsights", "RunningTaskCount",
                                       {"ClusterName": self.cluster.cluster_name,
                                        "ServiceName": self.service.service_name}, "Average"),
+                        _metric_query("m3", "Messages sent per minute", "AWS/SQS", "NumberOfMessagesSent",
+                                      {"QueueName": queue_name}, "Sum"),
                         _Cfn.TargetTrackingMetricDataQueryProperty(
-                            id="e1", label="Backlog per worker", expression="m1 / m2", return_data=True
+                            id="e1", label="Backlog per worker, with one budget of arrivals",
+                            expression=sizing.backlog_per_worker_expression(self._latency_s), return_data=True
                         ),
                     ]
                 ),
             ),
         )
+        if min_workers < max_workers:
+            self._step_scale_in(latency_s=self._latency_s)
         if min_workers > 0:
             return
-        # At zero workers m1 / m2 has no value and target tracking does nothing, so a
+        # At zero workers e1 has no value and target tracking does nothing, so a
         # step policy sets one worker when messages wait and none runs; target
         # tracking takes over from there. Guarding on "none runs" keeps the step
         # from cutting a running fleet back to one.
@@ -631,7 +646,7 @@ class QueueWorkerFleet(Construct):
             "WakeUp",
             scaling_target=self.scalable_target,
             adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
-            cooldown=SCALE_OUT_COOLDOWN,
+            cooldown=WAKE_UP_COOLDOWN,
             metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
         )
         wake_up.add_adjustment(adjustment=1, lower_bound=0)
@@ -656,6 +671,63 @@ class QueueWorkerFleet(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.wake_up_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(wake_up))
+
+    def _backlog_metric_math(self, latency_s: float) -> cloudwatch.MathExpression:
+        minute = cdk.Duration.minutes(1)
+        return cloudwatch.MathExpression(
+            expression=sizing.backlog_per_worker_expression(latency_s),
+            label="Backlog per worker, with one budget of arrivals",
+            using_metrics={
+                "m1": self.queue.metric_approximate_number_of_messages_visible(statistic="Sum", period=minute),
+                "m2": self._running_tasks(cloudwatch.Stats.AVERAGE, minute),
+                "m3": self.queue.metric_number_of_messages_sent(statistic="Sum", period=minute),
+            },
+            period=minute,
+        )
+
+    def _step_scale_in(self, *, latency_s: float) -> None:
+        """Scale in after 5 minutes below 90 % of the target instead of target tracking's 15.
+
+        Target tracking keeps its own (slower) scale-in and all of the scale-out. This step policy
+        removes a percentage of the capacity by how far the same metric is below the target
+        (``sizing.SCALE_IN_STEPS``), never more than the proportional step would, at least one task,
+        with the scale-in cooldown. Issue 16's simulator: on a 30-minute step to 10x, 1.54x -> 1.25x
+        the ideal's task-hours with every message still in budget.
+        """
+        target = self.target_backlog_per_worker
+        threshold = 0.9 * target
+        scale_in = appscaling.StepScalingAction(
+            self,
+            "ScaleIn",
+            scaling_target=self.scalable_target,
+            adjustment_type=appscaling.AdjustmentType.PERCENT_CHANGE_IN_CAPACITY,
+            min_adjustment_magnitude=1,
+            cooldown=SCALE_IN_COOLDOWN,
+            metric_aggregation_type=appscaling.MetricAggregationType.AVERAGE,
+        )
+        lower = None
+        for fraction, percent in sizing.SCALE_IN_STEPS:
+            # Bounds are relative to the alarm's threshold (0.9 x target), so they are all at most 0.
+            scale_in.add_adjustment(
+                adjustment=-percent,
+                lower_bound=None if lower is None else round(lower * target - threshold, 6),
+                upper_bound=round(fraction * target - threshold, 6),
+            )
+            lower = fraction
+        self.scale_in_alarm = cloudwatch.Alarm(
+            self,
+            "ScaleInAlarm",
+            alarm_description=f"{self.node.path}: backlog per worker below 90 % of the target for "
+            f"{sizing.SCALE_IN_DATAPOINTS} minutes; remove workers",
+            metric=self._backlog_metric_math(latency_s),
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=sizing.SCALE_IN_DATAPOINTS,
+            datapoints_to_alarm=sizing.SCALE_IN_DATAPOINTS,
+            # No worker running: e1 has no value; nothing to scale in.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.scale_in_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(scale_in))
 
     # -- Lambda -----------------------------------------------------------------
 

@@ -87,3 +87,10 @@ def test_shutdown_grace_rejects_stop_timeouts_outside_25_to_120(bad: int) -> Non
     message = "must be a positive number" if bad == 0 else "stop_timeout_s must be 25 to 120 s"
     with pytest.raises(ValueError, match=message):
         sizing.worker_shutdown_grace(bad)
+
+
+def test_backlog_expression_adds_one_budget_of_arrivals() -> None:
+    assert sizing.backlog_per_worker_expression(300) == "(m1 + m3 * 5) / m2"
+    assert sizing.backlog_per_worker_expression(60) == "(m1 + m3 * 1) / m2"
+    with pytest.raises(ValueError, match="max_acceptable_latency_s"):
+        sizing.backlog_per_worker_expression(0)

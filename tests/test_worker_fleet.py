@@ -67,8 +67,9 @@ def test_example_creates_queue_fleet_scaling_and_alarms(example: Template) -> No
     example.resource_count_is("AWS::ECS::Service", 1)
     example.resource_count_is("AWS::ECS::TaskDefinition", 1)
     example.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 1)
-    example.resource_count_is("AWS::ApplicationAutoScaling::ScalingPolicy", 1)  # no wake-up step at min 1
-    example.resource_count_is("AWS::CloudWatch::Alarm", 3)
+    # target tracking and the step scale-in; no wake-up step at min 1
+    example.resource_count_is("AWS::ApplicationAutoScaling::ScalingPolicy", 2)
+    example.resource_count_is("AWS::CloudWatch::Alarm", 4)  # DLQ, oldest message, at max, scale-in
     example.resource_count_is("AWS::EC2::NatGateway", 0)  # endpoints instead
 
 
@@ -259,7 +260,8 @@ def test_scalable_target_spans_min_to_max_workers(assembly: Assembly) -> None:
     assert "AWSServiceRoleForApplicationAutoScaling_ECSService" in str(target["RoleARN"])
 
 
-def _backlog_metrics(assembly: Assembly, stack: str, fleet: str, queue_path: str) -> list[dict]:
+def _backlog_metrics(assembly: Assembly, stack: str, fleet: str, queue_path: str, expression: str) -> list[dict]:
+    queue_name = {"Fn::GetAtt": [assembly.resource_id(stack, queue_path), "QueueName"]}
     return [
         {"Id": "m1", "Label": "Messages waiting", "ReturnData": False, "MetricStat": {"Stat": "Sum", "Metric": {
             "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
@@ -272,7 +274,11 @@ def _backlog_metrics(assembly: Assembly, stack: str, fleet: str, queue_path: str
                 {"Name": "ServiceName", "Value": {"Fn::GetAtt": [assembly.resource_id(stack, f"{fleet}/Service/Service"),
                                                                  "Name"]}},
             ]}}},
-        {"Id": "e1", "Label": "Backlog per worker", "Expression": "m1 / m2", "ReturnData": True},
+        {"Id": "m3", "Label": "Messages sent per minute", "ReturnData": False, "MetricStat": {"Stat": "Sum", "Metric": {
+            "Namespace": "AWS/SQS", "MetricName": "NumberOfMessagesSent",
+            "Dimensions": [{"Name": "QueueName", "Value": queue_name}]}}},
+        {"Id": "e1", "Label": "Backlog per worker, with one budget of arrivals", "Expression": expression,
+         "ReturnData": True},
     ]
 
 
@@ -283,9 +289,46 @@ def test_target_tracking_on_backlog_per_worker(assembly: Assembly) -> None:
     config = policy["TargetTrackingScalingPolicyConfiguration"]
     # 5 minutes of acceptable latency / 2 s per message = 150 messages per worker.
     assert config["TargetValue"] == sizing.backlog_per_worker(300, 2) == 150
-    assert (config["ScaleOutCooldown"], config["ScaleInCooldown"]) == (60, 300)
+    # Scale out again only once the last scale-out shows in RunningTaskCount (issue 16's simulator).
+    assert (config["ScaleOutCooldown"], config["ScaleInCooldown"]) == (180, 300)
+    # Waiting messages plus one budget (5 minutes) of arrivals, per running worker.
     assert config["CustomizedMetricSpecification"] == {
-        "Metrics": _backlog_metrics(assembly, STACK, "Thumbnails", "Thumbnails/Queue/Resource")}
+        "Metrics": _backlog_metrics(assembly, STACK, "Thumbnails", "Thumbnails/Queue/Resource", "(m1 + m3 * 5) / m2")}
+
+
+def test_step_scale_in_after_five_minutes_below_ninety_percent(assembly: Assembly) -> None:
+    """Beside target tracking (which waits 15 datapoints): never more than the proportional step."""
+    policy = assembly.properties(STACK, "Thumbnails/ScaleIn/Resource")
+    assert policy["PolicyType"] == "StepScaling"
+    assert policy["ScalingTargetId"] == {"Ref": assembly.resource_id(STACK, "Thumbnails/ScalableTarget/Resource")}
+    # Bounds relative to the threshold 0.9 x 150 = 135: below 37.5 (a quarter) -75 %, below 75 -50 %, ...
+    assert policy["StepScalingPolicyConfiguration"] == {
+        "AdjustmentType": "PercentChangeInCapacity", "Cooldown": 300, "MetricAggregationType": "Average",
+        "MinAdjustmentMagnitude": 1, "StepAdjustments": [
+            {"MetricIntervalUpperBound": -97.5, "ScalingAdjustment": -75},
+            {"MetricIntervalLowerBound": -97.5, "MetricIntervalUpperBound": -60, "ScalingAdjustment": -50},
+            {"MetricIntervalLowerBound": -60, "MetricIntervalUpperBound": -22.5, "ScalingAdjustment": -25},
+            {"MetricIntervalLowerBound": -22.5, "MetricIntervalUpperBound": 0, "ScalingAdjustment": -10}]}
+    alarm = assembly.properties(STACK, "Thumbnails/ScaleInAlarm/Resource")
+    assert alarm["AlarmActions"] == [{"Ref": assembly.resource_id(STACK, "Thumbnails/ScaleIn/Resource")}]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (135, "LessThanThreshold")
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["TreatMissingData"]) == (
+        5, 5, "notBreaching")
+    # The same metric math as the target tracking policy, on one-minute periods.
+    [expression] = [m for m in alarm["Metrics"] if m.get("ReturnData", True)]
+    assert expression["Expression"] == "(m1 + m3 * 5) / m2"
+    tracked = {m["Id"]: m["MetricStat"] for m in _backlog_metrics(
+        assembly, STACK, "Thumbnails", "Thumbnails/Queue/Resource", "") if "MetricStat" in m}
+    for m in alarm["Metrics"]:
+        if "MetricStat" in m:
+            assert m["MetricStat"] == {**tracked[m["Id"]], "Period": 60}, m["Id"]
+
+
+def test_scale_to_zero_fleet_has_the_step_scale_in_on_its_own_target(assembly: Assembly) -> None:
+    alarm = assembly.properties("WorkerFleetScaleToZero", "Exports/ScaleInAlarm/Resource")
+    assert alarm["Threshold"] == 0.9 * sizing.backlog_per_worker(900, 30) == 27
+    [expression] = [m for m in alarm["Metrics"] if m.get("ReturnData", True)]
+    assert expression["Expression"] == "(m1 + m3 * 15) / m2"
 
 
 def test_scale_to_zero_adds_a_guarded_wake_up_step(assembly: Assembly) -> None:
@@ -473,7 +516,8 @@ def test_fanout_subscriber_queue_plugs_in(assembly: Assembly) -> None:
         assembly.resource_id(stack, "Orders/Invoicing/DeadLetterQueue/Resource"), "QueueName"]}
     policy = assembly.properties(stack, f"{fleet}/BacklogPerWorkerScaling")["TargetTrackingScalingPolicyConfiguration"]
     assert policy["TargetValue"] == sizing.backlog_per_worker(60, 0.6) == 100
-    assert policy["CustomizedMetricSpecification"]["Metrics"] == _backlog_metrics(assembly, stack, fleet, queue)
+    assert policy["CustomizedMetricSpecification"]["Metrics"] == _backlog_metrics(
+        assembly, stack, fleet, queue, "(m1 + m3 * 1) / m2")  # one minute of arrivals
     # No subnets passed: the Private group of secure.Network by default.
     subnets = assembly.properties(stack, f"{fleet}/Service/Service")["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"]
     assert subnets == [{"Ref": assembly.resource_id(stack, f"Network/Vpc/PrivateSubnet{i}/Subnet")} for i in (1, 2)]
