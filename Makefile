@@ -5,7 +5,7 @@ ENV := source .venv/refarch.env
 CDK := node node_modules/aws-cdk/bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test bench clean
+.PHONY: setup synth test bench clean cost
 
 setup:
 	@./scripts/setup.sh
@@ -19,6 +19,12 @@ synth: setup
 
 test: setup
 	@$(ENV) && CDK_VALIDATION=false python -m pytest
+
+# Monthly cost of each synthesized stack (us-east-1 on-demand); a workload with
+# ARGS, e.g. make cost ARGS="--messages-per-s 100 --json". Synthesizes first if cdk.out is absent.
+cost: setup
+	@[ -f cdk.out/manifest.json ] || $(MAKE) --no-print-directory synth
+	@$(ENV) && python -m refarch.tools.cost $(ARGS)
 
 bench: setup
 	@$(ENV) && python scripts/bench.py

@@ -120,6 +120,9 @@ class Workload:
         for name in ("message_kib", "record_kib", "processing_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive (got {getattr(self, name)!r})")
+        for name in ("workers", "readers"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), int):
+                raise ValueError(f"{name} must be a whole number (got {getattr(self, name)!r})")
         if self.origin_share > 1:
             raise ValueError(f"origin_share must be 0 to 1 (got {self.origin_share!r})")
 
@@ -480,12 +483,31 @@ class _Estimator:
 
     def aurora(self) -> None:
         price = self.p["aurora"]
-        instances = self.t.of("AWS::RDS::DBInstance")
+        instances = []
+        for instance, resource in self.t.of("AWS::RDS::DBInstance"):
+            props = resource["Properties"]
+            if not props.get("DBClusterIdentifier") and not str(props.get("Engine", "")).startswith("aurora"):
+                self.note(f"RDS (not Aurora) instance {props.get('DBInstanceClass')} {props.get('Engine')}: "
+                          "not in the price table")
+                continue
+            instances.append((instance, resource))
         if not instances:
             return
-        classes = [r["Properties"]["DBInstanceClass"] for _, r in instances]
+        classes = []
         for instance, resource in instances:
             cls = resource["Properties"]["DBInstanceClass"]
+            if cls == "db.serverless":
+                cluster = self.t.of("AWS::RDS::DBCluster")[0][1]["Properties"]
+                acu = cluster["ServerlessV2ScalingConfiguration"]["MinCapacity"]
+                self.add(instance, f"Aurora Serverless v2 at its minimum ({acu:g} ACU)", acu * self.hours,
+                         "ACU-hours", acu * self.hours * price["serverless_v2_acu_hour"])
+                self.note("Aurora Serverless v2 capacity above the minimum ACU")
+                if self.t.of("AWS::RDS::DBProxy"):
+                    self.note("RDS Proxy's charge for the Serverless v2 capacity behind it")
+                continue
+            if cls not in price["instance_hour"]:
+                raise ValueError(f"instance class {cls} is not in {PRICES_FILE.name}: add its hourly price")
+            classes.append(cls)
             self.add(instance, f"Aurora instance {cls}", self.hours, "instance-hours",
                      self.hours * price["instance_hour"][cls])
         targets = [r["Properties"] for _, r in self.t.of("AWS::ApplicationAutoScaling::ScalableTarget")
@@ -495,7 +517,7 @@ class _Estimator:
             low, high = targets[0]["MinCapacity"], targets[0]["MaxCapacity"]
             readers = min(max(self.w.readers, low), high)
             extra = readers - template_readers
-            if extra > 0:
+            if extra > 0 and classes:
                 cls = classes[-1]
                 self.add(targets and self._scaling_target(), f"Aurora auto-scaled readers ({extra} x {cls})",
                          extra * self.hours, "instance-hours", extra * self.hours * price["instance_hour"][cls])
@@ -505,7 +527,7 @@ class _Estimator:
                  self.w.db_storage_gb * price["storage_gb_month"])
         io = self.w.db_io_per_s * self.seconds
         self.add(cluster, "Aurora I/O requests", io, "requests", io / 1e6 * price["io_per_million"])
-        for proxy, _ in self.t.of("AWS::RDS::DBProxy"):
+        for proxy, _ in self.t.of("AWS::RDS::DBProxy") if classes else ():
             vcpus = max(sum(sizing.instance_vcpus(c) for c in classes), self.p["rds_proxy"]["minimum_vcpus"])
             self.add(proxy, f"RDS Proxy ({vcpus} vCPU behind it)", vcpus * self.hours, "vCPU-hours",
                      vcpus * self.hours * self.p["rds_proxy"]["vcpu_hour"])
