@@ -5,7 +5,7 @@ ENV := source .venv/refarch.env
 CDK := node node_modules/aws-cdk/bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test bench clean cost
+.PHONY: setup synth test bench clean cost diagrams
 
 setup:
 	@./scripts/setup.sh
@@ -25,6 +25,11 @@ test: setup
 cost: setup
 	@[ -f cdk.out/manifest.json ] || $(MAKE) --no-print-directory synth
 	@$(ENV) && python -m refarch.tools.cost $(ARGS)
+
+# One diagram per app stack from cdk.out into docs/diagrams (graph .json, D2 source, SVG).
+diagrams: setup
+	@[ -f cdk.out/manifest.json ] || $(MAKE) --no-print-directory synth
+	@$(ENV) && python -m refarch.tools.diagrams
 
 bench: setup
 	@$(ENV) && python scripts/bench.py
