@@ -679,6 +679,7 @@ DOC_STACKS: dict[str, tuple[str, ...]] = {
     "mobile-push.md": ("PushStack",),
     "database.md": ("DatabaseStack", "NetworkStack"),
     "edge.md": ("EdgeStack", "EdgeOriginUsEast1", "EdgeOriginEuWest1"),
+    "../README.md": ("StreamingStack",),
 }
 _SECTION = re.compile(r"<!-- cost:begin (\S+) -->\n.*?<!-- cost:end -->", re.S)
 
