@@ -171,3 +171,9 @@ def test_docs_cost_sections_are_generated_from_the_templates(assembly, tmp_path)
             if section not in text:
                 stale.append(f"{doc}: {stack}")
     assert not stale, f"run `make synth && python -m refarch.tools.cost --docs`: {stale}"
+
+
+def test_checked_entries_name_real_prices():
+    for entry in PRICES["checked"]:
+        service, key = entry.split(".")
+        assert key in PRICES["services"][service], entry
