@@ -177,3 +177,19 @@ def test_checked_entries_name_real_prices():
     for entry in PRICES["checked"]:
         service, key = entry.split(".")
         assert key in PRICES["services"][service], entry
+
+
+def test_instance_vcpus_for_the_proxy_charge():
+    assert [sizing.instance_vcpus(c) for c in ("db.r7g.large", "db.r7g.xlarge", "r6g.4xlarge", "db.t4g.medium")] == \
+        [2, 4, 16, 2]
+    with pytest.raises(ValueError, match="instance_class"):
+        sizing.instance_vcpus("db.serverless")
+
+
+def test_proxy_is_billed_for_the_readers_auto_scaling_adds(assembly):
+    template, region = cost.read_templates(assembly.outdir, ["DatabaseStack"])["DatabaseStack"]
+    proxy = {r: next(line for line in cost.estimate("DatabaseStack", template, cost.Workload(readers=r), PRICES,
+                                                    region).lines if line.item.startswith("RDS Proxy"))
+             for r in (2, 5, 9)}
+    # writer + readers, db.r7g.large = 2 vCPU each; the scaling range (2-5) caps the readers
+    assert [proxy[r].quantity / 730 for r in (2, 5, 9)] == [6, 12, 12]

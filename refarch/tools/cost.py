@@ -417,6 +417,9 @@ class _Estimator:
                 if props.get("RetentionPeriodHours", 24) > 24:
                     self.add(stream, f"Kinesis extended retention ({props['RetentionPeriodHours']} h)",
                              shards * self.hours, "shard-hours", shards * self.hours * price["extended_retention_shard_hour"])
+            if on_demand and consumers:
+                self.note("enhanced fan-out on an on-demand stream, priced here at the provisioned rates "
+                          "for one shard per 1 MB/s or 1,000 records/s of the workload")
             for consumer, _ in consumers:
                 self.add(consumer, "Kinesis enhanced fan-out consumer-shard hours", shards * self.hours,
                          "consumer-shard-hours", shards * self.hours * price["efo_consumer_shard_hour"])
