@@ -70,9 +70,11 @@ def test_streaming_graph_follows_the_records(graphs):
 
 def test_worker_push_database_and_edge_graphs(graphs):
     assert ("Queue", "Thumbnails", "consume") in _edges(graphs["WorkerFleetStack"])
+    assert ("Queue", "Thumbnails", "scale (backlog per worker)") in _edges(graphs["WorkerFleetStack"])
     push = _edges(graphs["PushStack"])
     assert ("Api", "RegisterFunction", "invoke") in push and ("RegisterFunction", "Apns", "register endpoints") in push
     database = _edges(graphs["DatabaseStack"])
+    assert ("Cluster", "Cluster", "scale readers (average reader CPU)") in database
     assert ("Proxy", "Cluster", "pooled connections") in database and ("Cluster", "Cluster/Writer", "writer") in database
     edge = _edges(graphs["EdgeStack"])
     assert ("WebAcl", "Distribution", "filter") in edge and ("Distribution", "Content", "origin (OAC)") in edge

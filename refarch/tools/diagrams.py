@@ -161,6 +161,7 @@ class _Graph:
         self._streaming()
         self._database()
         self._edge()
+        self._scaling()
         self._outside()
         edges = sorted({e for e in self.edges if e[0] in self.nodes and e[1] in self.nodes})
         groups: dict[str, list[str]] = {}
@@ -172,6 +173,27 @@ class _Graph:
             "nodes": sorted(self.nodes.values(), key=lambda n: n["id"]),
             "edges": [{"from": a, "to": b, "label": label} for a, b, label in edges],
         }
+
+    def _scaling(self) -> None:
+        """A target-tracking policy: the metric's resource drives the scaled resource (dashed)."""
+        targets = dict(self.of("AWS::ApplicationAutoScaling::ScalableTarget"))
+        for _, policy in self.of("AWS::ApplicationAutoScaling::ScalingPolicy"):
+            props = policy["Properties"]
+            target = targets.get(_ref(props.get("ScalingTargetId")), {}).get("Properties", {})
+            scaled = [r for r in _refs(target.get("ResourceId")) if r in self.nodes]
+            config = props.get("TargetTrackingScalingPolicyConfiguration", {})
+            sources = [r for r in _refs(config.get("CustomizedMetricSpecification", {})) if r in self.nodes]
+            kind = config.get("PredefinedMetricSpecification", {}).get("PredefinedMetricType", "")
+            label = "scale (backlog per worker)" if any(
+                self.resources[r]["Type"] == "AWS::SQS::Queue" for r in sources) else "scale"
+            if kind == "RDSReaderAverageCPUUtilization":
+                label = "scale readers (average reader CPU)"
+            for resource in scaled:
+                for source in sources or [resource]:
+                    if source != resource:
+                        self.edges.add((source, resource, label))
+                    elif kind:
+                        self.edges.add((resource, resource, label))
 
     def _outside(self) -> None:
         """The application around a pattern: who publishes to its topics and streams, who consumes
@@ -422,7 +444,8 @@ def to_d2(data: Mapping[str, Any], icons: Path | None) -> str:
             lines.append(f"  {nid}: {{{'; '.join(attrs)}}}")
         lines.append("}")
     for edge in data["edges"]:
-        style = " {style.stroke-dash: 3}" if edge["label"] in ("alarm", "redrive", "undeliverable", "on failure") else ""
+        style = " {style.stroke-dash: 3}" if edge["label"] in ("alarm", "redrive", "undeliverable", "on failure") \
+            or edge["label"].startswith("scale") else ""
         lines.append(f"{where[edge['from']]} -> {where[edge['to']]}: {_quote(edge['label'])}{style}")
     return "\n".join(lines) + "\n"
 
