@@ -5,7 +5,7 @@ ENV := source .venv/refarch.env
 CDK := node node_modules/aws-cdk/bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test bench simulate clean
+.PHONY: setup synth test bench simulate clean cost diagrams
 
 setup:
 	@./scripts/setup.sh
@@ -19,6 +19,17 @@ synth: setup
 
 test: setup
 	@$(ENV) && CDK_VALIDATION=false python -m pytest
+
+# Monthly cost of each synthesized stack (us-east-1 on-demand); a workload with
+# ARGS, e.g. make cost ARGS="--messages-per-s 100 --json". Synthesizes first if cdk.out is absent.
+cost: setup
+	@[ -f cdk.out/manifest.json ] || $(MAKE) --no-print-directory synth
+	@$(ENV) && python -m refarch.tools.cost $(ARGS)
+
+# One diagram per app stack from cdk.out into docs/diagrams (graph .json, D2 source, SVG).
+diagrams: setup
+	@[ -f cdk.out/manifest.json ] || $(MAKE) --no-print-directory synth
+	@$(ENV) && python -m refarch.tools.diagrams
 
 bench: setup
 	@$(ENV) && python scripts/bench.py

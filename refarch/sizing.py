@@ -575,3 +575,19 @@ def rds_free_storage_alarm_bytes(allocated_storage_gib: int) -> int:
     """
     _positive("allocated_storage_gib", allocated_storage_gib)
     return math.floor(allocated_storage_gib * _GIB * RDS_AUTOSCALING_FREE_FRACTION / 2)
+
+
+def instance_vcpus(instance_class: str) -> int:
+    """vCPUs of a database instance class (``large`` is 2, ``xlarge`` 4, ``Nxlarge`` 4N;
+    burstable ``micro`` to ``large`` 2), e.g. for RDS Proxy, which is billed per vCPU
+    of the instances behind it.
+
+    >>> instance_vcpus("db.r7g.large"), instance_vcpus("r6g.4xlarge"), instance_vcpus("db.t4g.medium")
+    (2, 16, 2)
+    """
+    instance_memory_gib(instance_class)  # validates the class
+    size = _CLASS.match(instance_class).group(4)
+    if size in ("micro", "small", "medium", "large"):
+        return 2
+    multiple = size[: -len("xlarge")]
+    return 4 * (int(multiple) if multiple else 1)

