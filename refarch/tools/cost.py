@@ -303,6 +303,10 @@ class _Estimator:
                     for _, r in self.t.of("AWS::Lambda::EventSourceMapping")}
         integrations = {self._function_of_integration(r["Properties"]) for _, r in
                         self.t.of("AWS::ApiGatewayV2::Integration")}
+        # Functions behind an ALB (TargetType lambda) take every request that reaches the load balancer.
+        alb_targets = {_ref(target.get("Id")) for _, r in self.t.of("AWS::ElasticLoadBalancingV2::TargetGroup")
+                       if r["Properties"].get("TargetType") == "lambda"
+                       for target in r["Properties"].get("Targets", [])}
         shards = self._shards()
         for function, resource in self.t.of("AWS::Lambda::Function"):
             props = resource.get("Properties", {})
@@ -311,7 +315,12 @@ class _Estimator:
                 batch = mappings[function].get("BatchSize", 100)
                 # Lambda reads each shard about once a second; a busier shard fills batches.
                 per_s = max(records / batch, min(records, shards)) if records else 0
-            elif function in integrations:
+            elif function in mappings:
+                # An SQS event source: one invocation per batch when busy, one per message when quiet.
+                messages = self.w.messages_per_s
+                batch = mappings[function].get("BatchSize", 10)
+                per_s = max(messages / batch, min(messages, 1.0)) if messages else 0
+            elif function in integrations or function in alb_targets:
                 per_s = self.w.requests_per_s
             else:
                 continue  # deploy-time custom resource handlers and rotation: negligible
@@ -682,6 +691,7 @@ DOC_STACKS: dict[str, tuple[str, ...]] = {
     "mobile-push.md": ("PushStack",),
     "database.md": ("DatabaseStack", "NetworkStack"),
     "edge.md": ("EdgeStack", "EdgeOriginUsEast1", "EdgeOriginEuWest1"),
+    "mutual-tls.md": ("MutualTlsStack",),
     "../README.md": ("StreamingStack",),
 }
 _SECTION = re.compile(r"<!-- cost:begin (\S+) -->\n.*?<!-- cost:end -->", re.S)
@@ -803,6 +813,7 @@ EXAMPLE_LOADS: dict[str, tuple[str, Workload]] = {
     "EdgeOriginUsEast1": ("200 requests/s, 10% to the origin", Workload(requests_per_s=200, data_out_gb=1000)),
     "EdgeOriginEuWest1": ("200 requests/s, 10% to the origin", Workload(requests_per_s=200, data_out_gb=1000)),
     "EdgeStack": ("200 requests/s, 1 TB out", Workload(requests_per_s=200, data_out_gb=1000)),
+    "MutualTlsStack": ("50 requests/s", Workload(requests_per_s=50)),
 }
 
 
