@@ -274,7 +274,7 @@ class Broker(Construct):
         They are encrypted by CloudWatch Logs with its own key, not ours.
         ActiveMQ publishes through a CloudWatch Logs resource policy for
         ``mq.amazonaws.com`` (RabbitMQ through its service-linked role).
-        https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/security-logging-monitoring-configure-cloudwatch.html
+        https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/configure-logging-monitoring-activemq.html
         """
         stack = cdk.Stack.of(self)
         names = ["general"] + (["audit"] if self.engine == ACTIVEMQ else [])
