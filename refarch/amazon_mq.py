@@ -53,8 +53,9 @@ ACTIVE_STANDBY_MULTI_AZ = "ACTIVE_STANDBY_MULTI_AZ"
 
 #: Engine lines, pinned: from RabbitMQ 3.13 and ActiveMQ 5.18 Amazon MQ takes a
 #: major.minor version and applies patch versions itself in the maintenance
-#: window, which needs automatic minor version upgrades on.
-#: https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/rabbitmq-version-management.html
+#: window, which needs automatic minor version upgrades on ("must be set to true
+#: for ActiveMQ brokers version 5.18 and above and for RabbitMQ brokers version
+#: 3.13 and above": https://docs.aws.amazon.com/amazon-mq/latest/api-reference/brokers.html).
 ENGINE_VERSIONS = {RABBITMQ: "3.13", ACTIVEMQ: "5.18"}
 #: Deployment modes each engine offers (CreateBroker API reference).
 DEPLOYMENT_MODES = {
@@ -84,8 +85,8 @@ class Broker(Construct):
     """An Amazon MQ broker in private subnets, TLS-only, with generated credentials.
 
     :param vpc: the VPC. Required.
-    :param subnets: private subnets; the broker takes one (single instance),
-        two (active/standby) or every one selected (cluster). Default: the
+    :param subnets: private subnets, one per AZ; the broker takes one (single
+        instance), two (active/standby) or up to three (cluster). Default: the
         ``Private`` tier of ``secure.Network``.
     :param engine: ``RABBITMQ`` or ``ACTIVEMQ``. Default: ``RABBITMQ``.
     :param deployment_mode: RabbitMQ ``CLUSTER_MULTI_AZ`` (production) or
@@ -160,7 +161,9 @@ class Broker(Construct):
         for prop, value in (("queue_depth_threshold", queue_depth_threshold),
                             ("connection_threshold", connection_threshold)):
             secure.require(isinstance(value, int) and value > 0, prop, value, "must be a positive integer")
-        selected = vpc.select_subnets(**_selection(subnets))
+        # Subnets of one broker must be in different AZs (CreateBroker, subnetIds):
+        # https://docs.aws.amazon.com/amazon-mq/latest/api-reference/brokers.html
+        selected = vpc.select_subnets(**{**_selection(subnets), "one_per_az": True})
         secure.require(not selected.has_public, "subnets", subnets, "must be private: a broker is never public")
         needed = {SINGLE_INSTANCE: 1, ACTIVE_STANDBY_MULTI_AZ: 2, CLUSTER_MULTI_AZ: 1}[mode]
         secure.require(len(selected.subnet_ids) >= needed, "subnets", subnets,
