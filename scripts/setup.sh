@@ -72,6 +72,22 @@ if ! stamp_ok checkov requirements-checkov.txt; then
   stamp_set checkov requirements-checkov.txt
 fi
 
+# RabbitMQ from Debian's package for the Amazon MQ bridge's behaviour tests
+# (tests/rabbitmq_local.py starts its own node on 127.0.0.1). Installed only
+# where apt-get runs as root; elsewhere those tests are skipped with the reason.
+# A temporary policy-rc.d keeps the package from starting a system-wide broker.
+if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && command -v apt-get > /dev/null && [ "$(id -u)" = 0 ]; then
+  echo "setup: installing rabbitmq-server (Debian package) for the Amazon MQ behaviour tests"
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  if ! { quiet apt-get update -q && DEBIAN_FRONTEND=noninteractive quiet apt-get install -y -q --no-install-recommends rabbitmq-server; }; then
+    echo "setup: rabbitmq-server could not be installed; the Amazon MQ behaviour tests will be skipped" >&2
+  fi
+  if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+fi
+
 cat > "$VENV/refarch.env" <<ENV
 export PATH="$PWD/$VENV/node/bin:$PWD/$VENV/bin:\$PATH"
 export JSII_NODE="$PWD/$VENV/node/bin/node"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
+from stacks.broker_stack import BrokerStack
 from stacks.database_stack import DatabaseStack
 from stacks.edge_stack import DEFAULT_REGIONS, PLACEHOLDER_ACCOUNT, build_edge
 from stacks.fanout_stack import FanOutStack
@@ -30,6 +31,7 @@ STACK_IDS = (
     "PushStack",
     "NetworkStack",
     "DatabaseStack",
+    "BrokerStack",
     "EdgeOriginUsEast1",
     "EdgeOriginEuWest1",
     "EdgeStack",
@@ -138,6 +140,13 @@ def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
         stage=config.stage,
         alarm_email=config.alarm_email,
         description="refarch: Aurora PostgreSQL with read replicas, reader auto scaling and RDS Proxy",
+        termination_protection=True,
+    )
+    stacks["BrokerStack"] = BrokerStack(
+        app,
+        "BrokerStack",
+        alarm_email=config.alarm_email,
+        description="refarch: Amazon MQ for RabbitMQ cluster bridged to an SNS fan-out (broker migration)",
         termination_protection=True,
     )
     stacks.update(

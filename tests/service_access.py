@@ -96,6 +96,7 @@ _TYPES: dict[str, tuple[str | None, _Builder, dict[str, _Builder]]] = {
     ),
     "AWS::CloudWatch::Alarm": ("AlarmName", _name, {"Arn": _arn("cloudwatch", "alarm:{name}")}),
     "AWS::SecretsManager::Secret": ("Name", _arn("secretsmanager", "secret:{name}-AbCdEf"), {}),
+    "AWS::AmazonMQ::Broker": ("BrokerName", _name, {"Arn": _arn("mq", "broker:{name}:b-0123abcd")}),
     "AWS::CloudFront::Distribution": (None, _name, {"DomainName": lambda r, n: f"{n.lower()}.cloudfront.net"}),
     "AWS::Logs::DeliverySource": ("Name", _name, {"Arn": _arn("logs", "delivery-source:{name}")}),
     "AWS::Logs::DeliveryDestination": ("Name", _name, {"Arn": _arn("logs", "delivery-destination:{name}")}),
@@ -332,6 +333,12 @@ SERVICE_CONTEXT: dict[str, ServiceContext] = {
     "role->secretsmanager": ServiceContext(
         {"aws:SecureTransport": _true},
         "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-secrets-arns.html",
+    ),
+    # Lambda's Amazon MQ event source, with the function's role: DescribeBroker
+    # on the broker, GetSecretValue on the BASIC_AUTH secret (and its key).
+    "role->mq": ServiceContext(
+        {"aws:SecureTransport": _true},
+        "https://docs.aws.amazon.com/lambda/latest/dg/with-mq.html#events-mq-permissions",
     ),
     "role->secretsmanager-key": ServiceContext(
         {"kms:ViaService": _via("secretsmanager"), "kms:CallerAccount": _account,
@@ -644,12 +651,14 @@ class _Deriver:
                 self.external(kind, esm, props["FunctionName"])
                 continue
             source = self.r.target(props.get("EventSourceArn"), "AWS::SQS::Queue", "AWS::Kinesis::Stream",
-                                   "AWS::Kinesis::StreamConsumer")
+                                   "AWS::Kinesis::StreamConsumer", "AWS::AmazonMQ::Broker")
             if source is None:
                 self.external(kind, esm, props.get("EventSourceArn"))
                 continue
             stype = self.r.resources[source]["Type"]
-            if stype == "AWS::SQS::Queue":
+            if stype == "AWS::AmazonMQ::Broker":
+                self.read_broker(kind, esm, role, source, props)
+            elif stype == "AWS::SQS::Queue":
                 self.role_reads(kind, esm, role, source,
                                 ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], "sqs")
                 self.role_uses_key(kind, esm, role, self.r.resources[source]["Properties"].get("KmsMasterKeyId"),
@@ -667,6 +676,23 @@ class _Deriver:
             on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
             if on_failure is not None:
                 self.role_sends(f"{kind}-on-failure", esm, role, on_failure)
+
+    def read_broker(self, kind: str, source: str, role: str, broker: str, props: dict) -> None:
+        """An Amazon MQ event source: the role describes the broker and reads
+        the BASIC_AUTH secret (decrypting through Secrets Manager)."""
+        self.role_reads(kind, source, role, broker, ["mq:DescribeBroker"], "mq")
+        for access in props.get("SourceAccessConfigurations", []):
+            if access.get("Type") != "BASIC_AUTH":
+                continue
+            secret = self.r.target(access["URI"], "AWS::SecretsManager::Secret")
+            if secret is None:
+                self.external(kind, source, access["URI"])
+                continue
+            secret_arn = self.r._ref(secret)
+            self.role_reads(kind, source, role, secret, ["secretsmanager:GetSecretValue"], "secretsmanager",
+                            resource=secret_arn)
+            self.role_uses_key(kind, source, role, self.r.resources[secret]["Properties"].get("KmsKeyId"),
+                               "secretsmanager", ["kms:Decrypt"], secret_arn)
 
     def read_stream(self, kind: str, source: str, role: str, stream: str) -> None:
         self.role_reads(kind, source, role, stream,

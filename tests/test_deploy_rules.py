@@ -501,3 +501,72 @@ def test_mutual_tls_verify_listeners_are_https_with_a_trust_store(assembly: Asse
             assert mutual.get("TrustStoreArn"), f"{stack_id}/{listener_id}: verify mode without a trust store"
             checked += 1
     assert checked >= 3, "no verify-mode listener was checked"
+
+
+# --- Amazon MQ ---
+
+#: https://docs.aws.amazon.com/amazon-mq/latest/api-reference/brokers.html (CreateBroker): a broker
+#: name is 1-50 letters, digits, '-' and '_'; a SINGLE_INSTANCE broker takes one subnet and an
+#: ACTIVE_STANDBY_MULTI_AZ broker two; encryption options and audit logs do not apply to RabbitMQ
+#: (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-amazonmq-broker-encryptionoptions.html);
+#: a major.minor engine version (RabbitMQ 3.13+, ActiveMQ 5.18+) needs automatic minor version upgrades
+#: (https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/rabbitmq-version-management.html).
+_BROKER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
+_SUBNETS = {"SINGLE_INSTANCE": 1, "ACTIVE_STANDBY_MULTI_AZ": 2}
+
+
+def broker_problems(props: dict) -> list[str]:
+    problems = []
+    if not _BROKER_NAME.fullmatch(str(props.get("BrokerName", ""))):
+        problems.append(f"broker name {props.get('BrokerName')!r}")
+    wanted = _SUBNETS.get(props["DeploymentMode"])
+    if wanted is not None and len(props.get("SubnetIds", [])) != wanted:
+        problems.append(f"{props['DeploymentMode']} needs {wanted} subnet(s)")
+    if props["EngineType"] == "RABBITMQ":
+        if props.get("EncryptionOptions"):
+            problems.append("RabbitMQ takes no EncryptionOptions")
+        if (props.get("Logs") or {}).get("Audit"):
+            problems.append("RabbitMQ has no audit log")
+        if any("ConsoleAccess" in u or "Groups" in u for u in props.get("Users", [])):
+            problems.append("RabbitMQ users have no console access or groups")
+    if re.fullmatch(r"\d+\.\d+", str(props.get("EngineVersion"))) and props.get("AutoMinorVersionUpgrade") is not True:
+        problems.append("a major.minor engine version needs AutoMinorVersionUpgrade")
+    return problems
+
+
+def test_amazon_mq_brokers_are_what_create_broker_accepts(assembly: Assembly) -> None:
+    brokers = list(resources(assembly, "AWS::AmazonMQ::Broker"))
+    assert {r["Properties"]["EngineType"] for _, _, r in brokers} == {"RABBITMQ", "ACTIVEMQ"}
+    bad = {f"{s}/{lid}": broker_problems(r["Properties"]) for s, lid, r in brokers}
+    assert not {k: v for k, v in bad.items() if v}, bad
+
+
+def test_the_broker_rule_rejects_what_amazon_mq_rejects() -> None:
+    good = {"BrokerName": "b", "DeploymentMode": "SINGLE_INSTANCE", "SubnetIds": ["s"], "EngineType": "RABBITMQ",
+            "EngineVersion": "3.13", "AutoMinorVersionUpgrade": True, "Users": [{"Username": "u"}]}
+    assert broker_problems(good) == []
+    for change in ({"BrokerName": "a" * 51}, {"BrokerName": "a.b"}, {"SubnetIds": ["s", "t"]},
+                   {"EncryptionOptions": {"UseAwsOwnedKey": False}}, {"Logs": {"Audit": True}},
+                   {"Users": [{"Username": "u", "ConsoleAccess": True}]}, {"AutoMinorVersionUpgrade": False},
+                   {"DeploymentMode": "ACTIVE_STANDBY_MULTI_AZ", "EngineType": "ACTIVEMQ"}):
+        assert broker_problems({**good, **change}), change
+
+
+def test_mq_event_sources_read_one_queue_with_basic_auth(assembly: Assembly) -> None:
+    """Lambda's CreateEventSourceMapping takes exactly one queue for an MQ source, and its
+    credentials as a BASIC_AUTH secret; VIRTUAL_HOST exists for RabbitMQ only
+    (https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html)."""
+    seen = 0
+    for stack_id, _, resource in resources(assembly, "AWS::Lambda::EventSourceMapping"):
+        props = resource["Properties"]
+        if "Queues" not in props:
+            continue
+        seen += 1
+        template = assembly.template(stack_id)
+        broker = template["Resources"][props["EventSourceArn"]["Fn::GetAtt"][0]]
+        assert broker["Type"] == "AWS::AmazonMQ::Broker"
+        assert len(props["Queues"]) == 1
+        types = [c["Type"] for c in props["SourceAccessConfigurations"]]
+        assert types.count("BASIC_AUTH") == 1
+        assert ("VIRTUAL_HOST" in types) == (broker["Properties"]["EngineType"] == "RABBITMQ")
+    assert seen >= 2
