@@ -180,6 +180,9 @@ class _Template:
         return path
 
 
+_MQ_ENGINES = {"RABBITMQ": "RabbitMQ", "ACTIVEMQ": "ActiveMQ"}
+
+
 def _ref(value: Any) -> str | None:
     """The logical ID a ``Ref`` or ``Fn::GetAtt`` points at."""
     if isinstance(value, Mapping):
@@ -210,7 +213,8 @@ class _Estimator:
     def run(self) -> StackCost:
         for method in (self.kms, self.sns, self.sqs, self.lambdas, self.fargate, self.kinesis, self.firehose,
                        self.cloudwatch, self.network, self.aurora, self.secrets, self.ec2, self.alb,
-                       self.cloudfront, self.waf, self.accelerator, self.route53, self.http_api):
+                       self.cloudfront, self.waf, self.accelerator, self.route53, self.http_api,
+                       self.amazon_mq):
             method()
         return self.cost
 
@@ -562,6 +566,18 @@ class _Estimator:
                      self.hours * self.p["ec2"]["instance_hour"][kind])
             self.note("EBS volumes of EC2 instances")
 
+    def amazon_mq(self) -> None:
+        price = self.p["amazon_mq"]
+        for broker, resource in self.t.of("AWS::AmazonMQ::Broker"):
+            props = resource["Properties"]
+            engine, kind, mode = props["EngineType"].upper(), props["HostInstanceType"], props["DeploymentMode"]
+            # Each broker instance is billed by the hour: a cluster runs three nodes, active/standby two.
+            instances = price["instances_per_mode"][mode]
+            hours = instances * self.hours
+            self.add(broker, f"Amazon MQ for {_MQ_ENGINES[engine]} {kind} x{instances} ({mode})", hours, "instance-hours",
+                     hours * price["instance_hour"][engine][kind])
+            self.note("Amazon MQ broker storage (per GB-month used) and data transfer")
+
     # --- edge --------------------------------------------------------------------------
 
     def alb(self) -> None:
@@ -692,6 +708,7 @@ DOC_STACKS: dict[str, tuple[str, ...]] = {
     "database.md": ("DatabaseStack", "NetworkStack"),
     "edge.md": ("EdgeStack", "EdgeOriginUsEast1", "EdgeOriginEuWest1"),
     "mutual-tls.md": ("MutualTlsStack",),
+    "amazon-mq.md": ("BrokerStack",),
     "../README.md": ("StreamingStack",),
 }
 _SECTION = re.compile(r"<!-- cost:begin (\S+) -->\n.*?<!-- cost:end -->", re.S)
@@ -814,6 +831,7 @@ EXAMPLE_LOADS: dict[str, tuple[str, Workload]] = {
     "EdgeOriginEuWest1": ("200 requests/s, 10% to the origin", Workload(requests_per_s=200, data_out_gb=1000)),
     "EdgeStack": ("200 requests/s, 1 TB out", Workload(requests_per_s=200, data_out_gb=1000)),
     "MutualTlsStack": ("50 requests/s", Workload(requests_per_s=50)),
+    "BrokerStack": ("100 bridged messages/s of 2 KiB", Workload(messages_per_s=100, message_kib=2)),
 }
 
 
