@@ -16,6 +16,7 @@ from stacks.edge_stack import DEFAULT_REGIONS, PLACEHOLDER_ACCOUNT, build_edge
 from stacks.fanout_stack import FanOutStack
 from stacks.mobile_push_stack import PushStack
 from stacks.network_stack import NetworkStack
+from stacks.rds_database_stack import RdsDatabaseStack
 from stacks.streaming_stack import StreamingStack
 from stacks.worker_fleet_stack import WorkerFleetStack
 
@@ -28,6 +29,7 @@ STACK_IDS = (
     "PushStack",
     "NetworkStack",
     "DatabaseStack",
+    "RdsDatabaseStack",
     "EdgeOriginUsEast1",
     "EdgeOriginEuWest1",
     "EdgeStack",
@@ -122,6 +124,15 @@ def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
         stage=config.stage,
         alarm_email=config.alarm_email,
         description="refarch: Aurora PostgreSQL with read replicas, reader auto scaling and RDS Proxy",
+        termination_protection=True,
+    )
+    stacks["RdsDatabaseStack"] = RdsDatabaseStack(
+        app,
+        "RdsDatabaseStack",
+        network=network.network,
+        stage=config.stage,
+        alarm_email=config.alarm_email,
+        description="refarch: RDS for PostgreSQL Multi-AZ with read replicas and storage autoscaling (vs Aurora)",
         termination_protection=True,
     )
     stacks.update(
