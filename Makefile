@@ -5,7 +5,7 @@ ENV := source .venv/refarch.env
 CDK := node node_modules/aws-cdk/bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test bench clean
+.PHONY: setup synth test bench docs clean
 
 setup:
 	@./scripts/setup.sh
@@ -23,5 +23,10 @@ test: setup
 bench: setup
 	@$(ENV) && python scripts/bench.py
 
+# API reference from the docstrings (pdoc) and the narrative pages, into site/;
+# fails on any warning, broken cross-reference or undocumented public prop.
+docs: setup
+	@$(ENV) && python scripts/docs.py site
+
 clean:
-	rm -rf cdk.out .pytest_cache .hypothesis
+	rm -rf cdk.out .pytest_cache .hypothesis site build dist
