@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import os
 import re
 import subprocess
 import sys
@@ -31,7 +32,9 @@ API_MODULES = ("fanout", "worker_fleet", "streaming", "mobile_push", "database",
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site") / "site"
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "docs.py"), str(out)], cwd=ROOT,
+    # The suite's environment (moto's AWS_DEFAULT_REGION=us-east-1, ...) as a user's shell might have it.
+    env = {**os.environ, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "docs.py"), str(out)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr[-5000:]
     return out
