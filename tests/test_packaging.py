@@ -41,6 +41,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+pytestmark = pytest.mark.packaging
+
 ROOT = Path(__file__).resolve().parent.parent
 CLI = ROOT / "node_modules" / "aws-cdk" / "bin" / "cdk"
 EVERY_PATTERN = Path(__file__).resolve().parent / "fresh_app" / "every_pattern.py"
