@@ -303,3 +303,17 @@ def test_package_data_paths_are_package_relative() -> None:
         mod = importlib.import_module(f"refarch.{module}")
         path = getattr(mod, attribute)
         assert path.is_dir() and path.parent == Path(inspect.getfile(mod)).parent / "runtime"
+
+
+def test_no_construct_reads_an_asset_relative_to_the_working_directory_or_the_repo() -> None:
+    # Code.from_asset("refarch/runtime/...") works only from the repo root; parents[1] points at the checkout.
+    import ast
+
+    for path in sorted((ROOT / "refarch").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("from_asset", "from_docker_build"):
+                assert not (node.args and isinstance(node.args[0], ast.Constant)), \
+                    f"{path.name}:{node.lineno} reads an asset from a path relative to the working directory"
+            if isinstance(node, ast.Subscript) and getattr(node.value, "attr", "") == "parents":
+                raise AssertionError(f"{path.name}:{node.lineno} climbs out of the package (parents[...])")
+
