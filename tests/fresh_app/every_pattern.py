@@ -53,8 +53,8 @@ class StreamingExample(cdk.Stack):
         pipeline.grant_read(_role(self, "Analytics", "lambda.amazonaws.com"))
         # ConsumerResources and DeliveryResources come with a consumer and a delivery.
         code = lambda_.Code.from_inline("def handler(event, context):\n    return {'batchItemFailures': []}\n")
-        StreamPipeline(self, "Clicks", consumers=[LambdaConsumer(name="sessionizer", code=code, handler="index.handler")],
-                       delivery=S3Delivery())
+        StreamPipeline(self, "Clicks", delivery=S3Delivery(),
+                       consumers=[LambdaConsumer(name="sessionizer", code=code, handler="index.handler")])
 
 
 class PushExample(cdk.Stack):
@@ -113,7 +113,8 @@ class EdgeAcceleratorExample(cdk.Stack):
         def alb(region: str) -> elbv2.IApplicationLoadBalancer:
             return elbv2.ApplicationLoadBalancer.from_application_load_balancer_attributes(
                 self, f"Alb{region}",
-                load_balancer_arn=f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:loadbalancer/app/origin/0123456789abcdef",
+                load_balancer_arn=f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}"
+                                  ":loadbalancer/app/origin/0123456789abcdef",
                 security_group_id="sg-0123456789abcdef0")
 
         EdgeAccelerator(self, "Edge", regions=[RegionEndpoints(region=r, load_balancers=[alb(r)])
