@@ -5,7 +5,7 @@ ENV := source .venv/refarch.env
 CDK := node node_modules/aws-cdk/bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test bench simulate clean cost diagrams
+.PHONY: setup synth test bench simulate clean cost diagrams docs
 
 setup:
 	@./scripts/setup.sh
@@ -39,5 +39,10 @@ bench: setup
 simulate: setup
 	@$(ENV) && python -m refarch.tools.simulate $(ARGS)
 
+# API reference from the docstrings (pdoc) and the narrative pages, into site/;
+# fails on any warning, broken cross-reference or undocumented public prop.
+docs: setup
+	@$(ENV) && python scripts/docs.py site
+
 clean:
-	rm -rf cdk.out .pytest_cache .hypothesis
+	rm -rf cdk.out .pytest_cache .hypothesis site build dist

@@ -61,6 +61,7 @@ class LambdaConsumer:
     :param max_concurrency: concurrent invocations the event source may use,
         2-1000. Default: 5.
     :param environment: environment variables, encrypted with the pattern's key.
+        Default: none.
     :param reserved_concurrency: reserve this many executions for the function,
         at least ``max_concurrency``. Default: none (``max_concurrency`` bounds
         it; reserving fails in new accounts at the 10-execution minimum).
@@ -90,7 +91,8 @@ class Subscriber:
     :param filter_policy: deliver only messages whose *attributes* match.
         Default: every message.
     :param filter_policy_with_message_body: deliver only messages whose JSON
-        *body* matches. Mutually exclusive with ``filter_policy``.
+        *body* matches. Mutually exclusive with ``filter_policy``. Default:
+        none (every message).
     :param raw_message_delivery: deliver the published body as-is instead of
         the SNS JSON envelope. Default: False (the envelope keeps the
         message attributes and the topic ARN).

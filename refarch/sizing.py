@@ -69,9 +69,13 @@ class AgeAlarm:
     """Thresholds for an ``ApproximateAgeOfOldestMessage`` alarm."""
 
     threshold_s: int
+    """Alarm when the oldest message is older than this many seconds."""
     period_s: int
+    """Seconds per datapoint."""
     evaluation_periods: int
+    """Datapoints looked at."""
     datapoints_to_alarm: int
+    """Of those, how many must breach."""
 
 
 def oldest_message_alarm(max_acceptable_latency_s: float) -> AgeAlarm:
@@ -105,8 +109,12 @@ SNS_FILTER_MAX_COMBINATIONS = 150
 
 @dataclass(frozen=True)
 class FilterComplexity:
+    """The size of an SNS filter policy, against SNS's limits (5 keys, 150 combinations)."""
+
     keys: int
+    """Keys (for a nested message-body policy, the leaf keys)."""
     combinations: int
+    """The product of the sizes of the value arrays."""
 
 
 def filter_policy_complexity(policy: Mapping[str, Any]) -> FilterComplexity:
@@ -324,8 +332,11 @@ class StreamCapacity:
     ``shards`` is set for provisioned streams only; ``reason`` says why."""
 
     mode: str
+    """``ON_DEMAND`` or ``PROVISIONED``."""
     shards: int | None
+    """The shard count of a provisioned stream; None on demand."""
     reason: str
+    """Why this mode and count."""
 
 
 def stream_capacity(
@@ -528,6 +539,7 @@ class DatabaseAlarmThresholds:
     """Alarm thresholds for one database instance (or one role of a cluster)."""
 
     max_connections: int
+    """The engine's default ``max_connections`` for the instance's memory."""
     connections: int
     """Alarm above this many connections: 80 % of ``max_connections``."""
     freeable_memory_bytes: int

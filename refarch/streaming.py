@@ -81,6 +81,7 @@ class LambdaConsumer:
     :param timeout: default: 60 seconds.
     :param memory_size: MiB. Default: 256.
     :param environment: environment variables, encrypted with the pattern's key.
+        Default: none.
     :param reserved_concurrency: default: none (``parallelization_factor``
         times the shard count bounds it).
     :param batch_size: records per invocation, 1-10,000. Default: 100.
@@ -92,7 +93,7 @@ class LambdaConsumer:
         Default: TRIM_HORIZON, so nothing written before the consumer existed
         is skipped.
     :param starting_timestamp: a timezone-aware time; required with, and only
-        with, ``AT_TIMESTAMP``.
+        with, ``AT_TIMESTAMP``. Default: none.
     :param bisect_batch_on_error: split a failing batch in two and retry each
         half, isolating the bad record. Default: True.
     :param retry_attempts: retries of a failing batch before it goes to the

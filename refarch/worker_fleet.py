@@ -100,6 +100,7 @@ class FargateWorkers:
     :param memory_limit_mib: Default: 512.
     :param cpu_architecture: Default: ARM64 (Graviton: cheaper per vCPU).
     :param environment: extra environment variables (not ``WORKER_*``/``AWS_*``).
+        Default: none.
     :param stop_timeout: SIGTERM to SIGKILL, 25-120 s. The worker gets this minus
         5 s to finish the message in hand, then hands back what it holds.
         Without ``scale_in_protection`` that grace must cover
@@ -160,6 +161,7 @@ class LambdaWorkers:
     :param batch_size: records per invocation. Default: 10 (the FIFO maximum).
     :param max_batching_window: how long to gather a batch. Default: none.
     :param environment: extra environment variables (not ``WORKER_*``/``AWS_*``).
+        Default: none.
     :param reserved_concurrency: at least ``max_workers`` when set. Default:
         none (``max_workers`` bounds the event source; reserving fails in
         accounts at the 10-execution minimum).
@@ -194,7 +196,7 @@ class QueueWorkerFleet(Construct):
         Lambda (its functions run outside a VPC). Workers need SQS, ECR,
         CloudWatch Logs, KMS and (for scale-in protection) ECS through
         endpoints or NAT, and S3 for image layers (``secure.Network`` with
-        ``FARGATE_WORKER_ENDPOINTS``).
+        ``FARGATE_WORKER_ENDPOINTS``). Default: none (Lambda workers only).
     :param subnets: Default: the ``Private`` subnet group when the VPC has one
         (as ``secure.Network`` builds it), otherwise the VPC's private subnets.
     :param min_workers: Fargate only. 0 scales to zero when the queue is idle

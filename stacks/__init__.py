@@ -19,6 +19,7 @@ from stacks.mobile_push_stack import PushStack
 from stacks.mutual_tls_stack import DEFAULT_REGION as MTLS_REGION
 from stacks.mutual_tls_stack import PLACEHOLDER_CA_BUNDLE, PLACEHOLDER_DOMAIN, PLACEHOLDER_ZONE_ID, MutualTlsStack
 from stacks.network_stack import NetworkStack
+from stacks.rds_database_stack import RdsDatabaseStack
 from stacks.streaming_stack import StreamingStack
 from stacks.worker_fleet_stack import WorkerFleetStack
 
@@ -31,6 +32,7 @@ STACK_IDS = (
     "PushStack",
     "NetworkStack",
     "DatabaseStack",
+    "RdsDatabaseStack",
     "BrokerStack",
     "EdgeOriginUsEast1",
     "EdgeOriginEuWest1",
@@ -140,6 +142,15 @@ def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:
         stage=config.stage,
         alarm_email=config.alarm_email,
         description="refarch: Aurora PostgreSQL with read replicas, reader auto scaling and RDS Proxy",
+        termination_protection=True,
+    )
+    stacks["RdsDatabaseStack"] = RdsDatabaseStack(
+        app,
+        "RdsDatabaseStack",
+        network=network.network,
+        stage=config.stage,
+        alarm_email=config.alarm_email,
+        description="refarch: RDS for PostgreSQL Multi-AZ with read replicas and storage autoscaling (vs Aurora)",
         termination_protection=True,
     )
     stacks["BrokerStack"] = BrokerStack(

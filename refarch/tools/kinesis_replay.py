@@ -64,11 +64,18 @@ MAX_CONSECUTIVE_RENEWALS = 3
 
 @dataclass(frozen=True)
 class Record:
+    """One record read back from the stream, as the replay writes it out."""
+
     shard_id: str
+    """The shard it was read from."""
     sequence_number: str
+    """Its sequence number in that shard."""
     partition_key: str
+    """The partition key it was written with."""
     arrival: dt.datetime
+    """When Kinesis received it (``ApproximateArrivalTimestamp``)."""
     data: bytes
+    """The payload."""
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -320,6 +327,7 @@ def main(
     err: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
+    """The command line (``python -m refarch.tools.kinesis_replay --help``); returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
     args = _parser().parse_args(argv)

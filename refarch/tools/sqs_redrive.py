@@ -67,11 +67,13 @@ class Outcome:
     """What a run did: the source message IDs moved (or, in a dry run, that would move) and those that failed."""
 
     moved: list[str] = field(default_factory=list)
+    """Source message IDs moved (in a dry run: that would move)."""
     failed: dict[str, str] = field(default_factory=dict)
     """Source message ID -> why it was not moved (it is still in the source)."""
     not_deleted: dict[str, str] = field(default_factory=dict)
     """Sent to the target but still in the source (the next run sends it again)."""
     dry_run: bool = False
+    """True when nothing was sent or deleted."""
 
 
 def is_fifo(queue_url: str) -> bool:
@@ -237,6 +239,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, *, err: TextIO | None = None, sqs: Any = None) -> int:
+    """The command line (``python -m refarch.tools.sqs_redrive --help``); returns the exit status."""
     err = err or sys.stderr
     args = _parser().parse_args(argv)
     if args.source.rstrip("/") == args.target.rstrip("/"):
