@@ -90,7 +90,8 @@ def test_graphs_leave_out_iam_keys_and_logs(graphs):
 DOC_OF = {"FanOutStack": "fanout.md", "WorkerFleetStack": "worker-fleet.md", "StreamingStack": "streaming.md",
           "PushStack": "mobile-push.md", "NetworkStack": "database.md", "DatabaseStack": "database.md",
           "EdgeOriginUsEast1": "edge.md", "EdgeOriginEuWest1": "edge.md", "EdgeStack": "edge.md",
-          "MutualTlsStack": "mutual-tls.md", "BrokerStack": "amazon-mq.md"}
+          "MutualTlsStack": "mutual-tls.md", "BrokerStack": "amazon-mq.md",
+          "RdsDatabaseStack": "database.md"}
 
 
 @pytest.mark.parametrize("stack", STACK_IDS)

@@ -212,7 +212,7 @@ class _Estimator:
 
     def run(self) -> StackCost:
         for method in (self.kms, self.sns, self.sqs, self.lambdas, self.fargate, self.kinesis, self.firehose,
-                       self.cloudwatch, self.network, self.aurora, self.secrets, self.ec2, self.alb,
+                       self.cloudwatch, self.network, self.rds, self.aurora, self.secrets, self.ec2, self.alb,
                        self.cloudfront, self.waf, self.accelerator, self.route53, self.http_api,
                        self.amazon_mq):
             method()
@@ -497,15 +497,38 @@ class _Estimator:
 
     # --- database ----------------------------------------------------------------------
 
+    def rds(self) -> None:
+        """RDS (not Aurora) instances: instance-hours and provisioned storage, both doubled by Multi-AZ
+        (a standby in a second AZ); a read replica bills as an instance with its own storage."""
+        price = self.p["rds"]
+        for instance, resource in self.t.of("AWS::RDS::DBInstance"):
+            props = resource["Properties"]
+            if props.get("DBClusterIdentifier") or str(props.get("Engine", "")).startswith("aurora"):
+                continue
+            cls = props["DBInstanceClass"]
+            copies = price["multi_az_factor"] if props.get("MultiAZ") is True else 1
+            hourly = price["instance_hour_single_az"].get(cls)
+            if hourly is None:
+                self.note(f"RDS instance class {cls}: not in the price table")
+            else:
+                self.add(instance, f"RDS {cls}{' Multi-AZ' if copies > 1 else ''}", copies * self.hours,
+                         "instance-hours", copies * self.hours * hourly)
+            storage = float(props.get("AllocatedStorage") or self.w.db_storage_gb or 0)
+            if props.get("StorageType", "gp2") in ("gp3", "gp2") and storage:
+                self.add(instance, f"RDS {props.get('StorageType', 'gp2')} storage", copies * storage, "GB-months",
+                         copies * storage * price["gp3_gb_month_single_az"])
+            elif storage:
+                self.note(f"RDS storage type {props.get('StorageType')}: not in the price table")
+        if self.t.of("AWS::RDS::DBInstance"):
+            self.note("RDS storage grown by storage autoscaling beyond the allocated size, and backups")
+
     def aurora(self) -> None:
         price = self.p["aurora"]
         instances = []
         for instance, resource in self.t.of("AWS::RDS::DBInstance"):
             props = resource["Properties"]
             if not props.get("DBClusterIdentifier") and not str(props.get("Engine", "")).startswith("aurora"):
-                self.note(f"RDS (not Aurora) instance {props.get('DBInstanceClass')} {props.get('Engine')}: "
-                          "not in the price table")
-                continue
+                continue  # RDS (not Aurora): self.rds
             instances.append((instance, resource))
         if not instances:
             return
@@ -705,7 +728,7 @@ DOC_STACKS: dict[str, tuple[str, ...]] = {
     "worker-fleet.md": ("WorkerFleetStack",),
     "streaming.md": ("StreamingStack",),
     "mobile-push.md": ("PushStack",),
-    "database.md": ("DatabaseStack", "NetworkStack"),
+    "database.md": ("DatabaseStack", "NetworkStack", "RdsDatabaseStack"),
     "edge.md": ("EdgeStack", "EdgeOriginUsEast1", "EdgeOriginEuWest1"),
     "mutual-tls.md": ("MutualTlsStack",),
     "amazon-mq.md": ("BrokerStack",),
@@ -831,6 +854,7 @@ EXAMPLE_LOADS: dict[str, tuple[str, Workload]] = {
     "EdgeOriginEuWest1": ("200 requests/s, 10% to the origin", Workload(requests_per_s=200, data_out_gb=1000)),
     "EdgeStack": ("200 requests/s, 1 TB out", Workload(requests_per_s=200, data_out_gb=1000)),
     "MutualTlsStack": ("50 requests/s", Workload(requests_per_s=50)),
+    "RdsDatabaseStack": ("2 replicas, 100 GB", Workload(db_storage_gb=100)),
     "BrokerStack": ("100 bridged messages/s of 2 KiB", Workload(messages_per_s=100, message_kib=2)),
 }
 
