@@ -49,10 +49,15 @@ PAGES = {
     "docs/mobile-push.md": "mobile_push",
     "docs/database.md": "database",
     "docs/edge.md": "edge",
+    "docs/mutual-tls.md": "mutual_tls",
+    "docs/amazon-mq.md": "amazon_mq",
     "docs/conventions.md": "conventions",
     "CHANGELOG.md": "changelog",
 }
 EXCLUDED = ("refarch.runtime",)
+#: Files and folders under docs/ that narrative pages link but that are no page (generated diagrams,
+#: plots): copied into the site at the same path, so the links resolve there too.
+ASSETS: set[str] = set()
 _ROLE = re.compile(r":(class|meth|func|attr|mod|data|obj):`~?([\w.]+)(?:\(\))?`")
 
 
@@ -72,6 +77,9 @@ def _page_link(source: str, target: str) -> str:
     path, _, anchor = target.partition("#")
     rel = (ROOT / source).parent.joinpath(path).resolve().relative_to(ROOT).as_posix()
     page = _site_path(rel)
+    if page is None and rel.startswith("docs/") and (ROOT / rel).exists():
+        ASSETS.add(rel)
+        page = rel
     if page is None:
         raise ValueError(f"{source} links {target}, which is no page of the site")
     link = os.path.relpath(page, os.path.dirname(_site_path(source)) or ".")
@@ -216,6 +224,8 @@ def _check_links(site: Path) -> list[str]:
                 continue
             path, _, anchor = href.partition("#")
             target = (page.parent / path).resolve() if path else page
+            if target not in pages and target.exists() and target.suffix != ".html":
+                continue  # a copied asset (diagram, plot) or its folder
             if target not in pages:
                 problems.append(f"{page.relative_to(site.resolve())}: link to missing page {href}")
             elif anchor and anchor not in pages[target].ids:
@@ -257,6 +267,12 @@ def build(site: Path) -> list[str]:
             sys.path.remove(tmp)
         problems += [f"warning: {w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught
                      if not _foreign(w)]
+    for rel in sorted(ASSETS):
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        if (ROOT / rel).is_dir():
+            shutil.copytree(ROOT / rel, site / rel, dirs_exist_ok=True)
+        else:
+            shutil.copy2(ROOT / rel, site / rel)
     problems += _check_api(modules)
     problems += _check_links(site)
     return problems
