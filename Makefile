@@ -5,7 +5,7 @@ ENV := source .venv/refarch.env
 CDK := node node_modules/aws-cdk/bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test bench clean
+.PHONY: setup synth test bench clean integ integ-snapshots
 
 setup:
 	@./scripts/setup.sh
@@ -19,6 +19,17 @@ synth: setup
 
 test: setup
 	@$(ENV) && CDK_VALIDATION=false python -m pytest
+
+# Integration apps (tests/integ/) in the account and region of your credentials:
+# deploy, assert behaviour, destroy, one pattern after another. Costs money (docs/integration.md).
+# make integ                      # every pattern
+# make integ PATTERNS="fanout"    # some
+integ: setup
+	@$(ENV) && python scripts/integ.py run $(PATTERNS)
+
+# After an intended change to a pattern: rewrite the integration apps' snapshots (offline).
+integ-snapshots: setup
+	@$(ENV) && python scripts/integ.py update
 
 bench: setup
 	@$(ENV) && python scripts/bench.py

@@ -1,0 +1,60 @@
+"""The integration apps (tests/integ/), offline.
+
+Each app synthesizes with the app's blocking cdk-nag packs (AwsSolutions and
+Serverless, ``support.new_app``), so a finding in a pattern or a probe fails
+here, and its templates match the committed snapshot
+(``tests/integ/<app>.py.snapshot``), so a change to a pattern shows as a
+snapshot diff of its integration app. What the apps assert runs only in an
+account: ``make integ`` (scripts/integ.py run).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import integ  # noqa: E402
+
+PATTERNS = ("fanout", "worker_fleet", "streaming", "mobile_push", "database", "edge")
+
+
+def test_one_integration_app_per_pattern() -> None:
+    assert sorted(a.stem.removeprefix("integ_") for a in integ.apps()) == sorted(PATTERNS)
+
+
+@pytest.mark.parametrize("app", integ.apps(), ids=lambda a: a.stem)
+def test_integration_app_matches_its_snapshot(app: Path) -> None:
+    problems = integ.compare(app)
+    assert problems == [], "\n".join(problems) + "\n(after an intended change: python scripts/integ.py update)"
+
+
+@pytest.mark.parametrize("app", integ.apps(), ids=lambda a: a.stem)
+def test_integration_app_asserts_behaviour(app: Path) -> None:
+    """Every app has an alarm-path assertion (SetAlarmState, then the probe queue's message)
+    and at least one expectation that waits, bounded."""
+    snap = integ.snapshot_dir(app)
+    [assert_template] = [p for p in snap.glob("*DeployAssert*.template.json")]
+    text = assert_template.read_text()
+    assert '"setAlarmState"' in text.replace(" ", "") or "setAlarmState" in text
+    assert "receiveMessage" in text
+    state_machines = [r for r in json.loads(text)["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    assert state_machines, "no wait_for_assertions: an assertion must wait for eventual delivery, bounded"
+    manifest = json.loads((snap / "integ.json").read_text())
+    [case] = manifest["testCases"].values()
+    assert case["stacks"] and case["assertionStack"]
+
+
+def test_snapshot_check_catches_a_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = integ.apps()[0]
+    snap = tmp_path / (app.name + ".snapshot")
+    snap.mkdir()
+    for f in integ.snapshot_dir(app).glob("*.json"):
+        (snap / f.name).write_text(f.read_text().replace('"Type": "AWS::SQS::Queue"', '"Type": "AWS::SQS::Queues"', 1))
+    monkeypatch.setattr(integ, "snapshot_dir", lambda a: snap)
+    problems = integ.compare(app)
+    assert problems and "differs from the snapshot" in problems[0]
