@@ -61,7 +61,9 @@ def context() -> dict:
 
 
 def synthesize(app: Path, outdir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, **SNAPSHOT_ENV, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context())}
+    # No bundling offline (as `cdk synth --exclusively` of no stack): the database probe's needs pip.
+    ctx = {**context(), "aws:cdk:bundling-stacks": []}
+    env = {**os.environ, **SNAPSHOT_ENV, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(ctx)}
     for var in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION"):
         env.pop(var, None)
     return subprocess.run([sys.executable, app.name], cwd=INTEG, env=env, capture_output=True, text=True)
