@@ -24,8 +24,9 @@ test: setup
 # deploy, assert behaviour, destroy, one pattern after another. Costs money (docs/integration.md).
 # make integ                      # every pattern
 # make integ PATTERNS="fanout"    # some
+# make integ PATTERNS=mobile_push INTEG_CONTEXT="-c push_fcm_secret=refarch/integ/fcm"
 integ: setup
-	@$(ENV) && python scripts/integ.py run $(PATTERNS)
+	@$(ENV) && python scripts/integ.py run $(PATTERNS) $(INTEG_CONTEXT)
 
 # After an intended change to a pattern: rewrite the integration apps' snapshots (offline).
 integ-snapshots: setup

@@ -4,7 +4,7 @@ real run in the caller's account.
 
     python scripts/integ.py check              # offline: synthesize each app, compare with its snapshot
     python scripts/integ.py update             # offline: rewrite the snapshots after an intended change
-    python scripts/integ.py run [fanout ...]   # deploy, assert, destroy (needs credentials); `make integ`
+    python scripts/integ.py run [fanout ...] [-c key=value ...]   # deploy, assert, destroy; `make integ`
 
 Why not integ-runner: the newest @aws-cdk/integ-runner on npm (2.197.10)
 bundles a toolkit that reads cloud-assembly schema 53 at most, and
@@ -125,21 +125,34 @@ def check(update: bool = False) -> int:
 # --- a real run ----------------------------------------------------------------
 
 
-def _cdk(app: Path, *args: str, log) -> int:
-    cmd = [*CDK, "--app", f"{sys.executable} {app.relative_to(ROOT)}", *args]
+#: Apps that deploy nothing useful without context: (keys, why, how).
+NEEDS_CONTEXT = {
+    "mobile_push": (("push_apns_secret", "push_fcm_secret"),
+                    "SNS needs real APNs or FCM credentials to create a platform application",
+                    "create a secret (docs/mobile-push.md, Credentials) and pass "
+                    "INTEG_CONTEXT='-c push_fcm_secret=<name>' (and/or push_apns_secret)"),
+}
+
+
+def _cdk(app: Path, *args: str, log, context: list[str] = ()) -> int:
+    cmd = [*CDK, "--app", f"{sys.executable} {app.relative_to(ROOT)}", *context, *args]
     print("$", " ".join(cmd), file=log, flush=True)
     return subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT).returncode
 
 
-def run_one(app: Path, logdir: Path) -> tuple[str, str, float, str]:
+def run_one(app: Path, logdir: Path, context: list[str]) -> tuple[str, str, float, str]:
     """Deploy the app's stacks (the assertion stack runs the assertions while it
-    deploys), read the assertion results, destroy. (name, PASS/FAIL, minutes, detail)"""
+    deploys), read the assertion results, destroy. (name, PASS/FAIL/SKIPPED, minutes, detail)"""
     name = app.stem.removeprefix("integ_")
+    if name in NEEDS_CONTEXT:
+        keys, why, how = NEEDS_CONTEXT[name]
+        if not any(f"{k}=" in arg for arg in context for k in keys):
+            return name, "SKIPPED", 0.0, f"{why}: {how}"
     started = time.monotonic()
     outputs = logdir / f"{name}.outputs.json"
     with open(logdir / f"{name}.log", "w") as log:
         deployed = _cdk(app, "deploy", "--all", "--require-approval", "never", "--outputs-file", str(outputs),
-                        "--progress", "events", log=log)
+                        "--progress", "events", log=log, context=context)
         failures = []
         if deployed != 0:
             failures.append(f"deploy failed (an assertion that waits fails the deploy): see {log.name}")
@@ -148,26 +161,39 @@ def run_one(app: Path, logdir: Path) -> tuple[str, str, float, str]:
                 for key, value in values.items():
                     if key.startswith("AssertionResults") and '"fail"' in str(value):
                         failures.append(f"{stack}.{key}: {value}")
-        destroyed = _cdk(app, "destroy", "--all", "--force", log=log)
+        destroyed = _cdk(app, "destroy", "--all", "--force", log=log, context=context)
         if destroyed != 0:
             failures.append(f"destroy failed: delete the stacks by hand (see {log.name})")
     minutes = (time.monotonic() - started) / 60
     return name, "FAIL" if failures else "PASS", minutes, "; ".join(failures)
 
 
-def run(names: list[str]) -> int:
+def run(args: list[str]) -> int:
+    context, names, rest = [], [], iter(args)
+    for arg in rest:
+        if arg == "-c":
+            context += ["-c", next(rest)]
+        elif arg.startswith("-c"):
+            context += ["-c", arg[2:]]
+        else:
+            names.append(arg)
     chosen = [a for a in apps() if not names or a.stem.removeprefix("integ_") in names]
     if not chosen:
         print(f"no integration app named {names}; have: {[a.stem.removeprefix('integ_') for a in apps()]}")
         return 2
     logdir = ROOT / "cdk.out" / "integ"
     logdir.mkdir(parents=True, exist_ok=True)
-    results = [run_one(app, logdir) for app in chosen]
+    print(f"integ: {len(chosen)} app(s), one after another, in the account and region of your credentials; "
+          f"logs in {logdir}", flush=True)
+    results = []
+    for app in chosen:
+        results.append(run_one(app, logdir, context))
+        print(f"  {results[-1][0]}: {results[-1][1]} ({results[-1][2]:.1f} min)", flush=True)
     print("\npattern        result  minutes  detail")
     for name, status, minutes, detail in results:
         print(f"{name:<14} {status:<7} {minutes:7.1f}  {detail}")
     print(f"logs: {logdir}")
-    return 0 if all(r[1] == "PASS" for r in results) else 1
+    return 0 if all(r[1] in ("PASS", "SKIPPED") for r in results) else 1
 
 
 if __name__ == "__main__":

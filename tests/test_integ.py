@@ -66,3 +66,41 @@ def test_snapshot_check_catches_a_change(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(integ, "snapshot_dir", lambda a: snap)
     problems = integ.compare(app)
     assert problems and "differs from the snapshot" in problems[0]
+
+
+def _fake_cdk(outputs: dict | None, deploy_rc: int = 0):
+    calls = []
+
+    def fake(app, *args, log, context=()):
+        calls.append((args[0], list(context)))
+        if args[0] == "deploy":
+            if outputs is not None:
+                Path(args[args.index("--outputs-file") + 1]).write_text(json.dumps(outputs))
+            return deploy_rc
+        return 0
+    return fake, calls
+
+
+def test_run_reads_assertion_results_and_always_destroys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = integ.INTEG / "integ_fanout.py"
+    fake, calls = _fake_cdk({"FanOutAssert": {"AssertionResultsAwsApiCallX": '{"status":"success"}'}})
+    monkeypatch.setattr(integ, "_cdk", fake)
+    assert integ.run_one(app, tmp_path, [])[1] == "PASS"
+    assert [c[0] for c in calls] == ["deploy", "destroy"]
+    fake, calls = _fake_cdk({"FanOutAssert": {"AssertionResultsAwsApiCallX": '{"status":"fail","message":"x"}'}})
+    monkeypatch.setattr(integ, "_cdk", fake)
+    name, status, _, detail = integ.run_one(app, tmp_path, [])
+    assert status == "FAIL" and "AssertionResultsAwsApiCallX" in detail
+    fake, calls = _fake_cdk(None, deploy_rc=1)  # a waiting assertion that times out fails the deploy
+    monkeypatch.setattr(integ, "_cdk", fake)
+    assert integ.run_one(app, tmp_path, [])[1] == "FAIL" and [c[0] for c in calls] == ["deploy", "destroy"]
+
+
+def test_run_skips_push_without_credentials_and_passes_context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = integ.INTEG / "integ_mobile_push.py"
+    fake, calls = _fake_cdk({})
+    monkeypatch.setattr(integ, "_cdk", fake)
+    name, status, _, detail = integ.run_one(app, tmp_path, [])
+    assert (status, calls) == ("SKIPPED", []) and "push_fcm_secret" in detail
+    assert integ.run_one(app, tmp_path, ["-c", "push_fcm_secret=refarch/integ/fcm"])[1] == "PASS"
+    assert calls[0] == ("deploy", ["-c", "push_fcm_secret=refarch/integ/fcm"])
