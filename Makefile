@@ -5,7 +5,7 @@ ENV := source .venv/refarch.env
 CDK := node node_modules/aws-cdk/bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test bench clean integ integ-snapshots
+.PHONY: setup synth test bench clean integ integ-snapshots deploy-local
 
 setup:
 	@./scripts/setup.sh
@@ -31,6 +31,11 @@ integ: setup
 # After an intended change to a pattern: rewrite the integration apps' snapshots (offline).
 integ-snapshots: setup
 	@$(ENV) && python scripts/integ.py update
+
+# Opt-in: FanOutStack through the real CLI into LocalStack's core on this machine (Python >= 3.12,
+# its own network namespace), delivery checked end to end; not in `make test` (docs/integration.md).
+deploy-local: setup
+	@./scripts/deploy_local.sh
 
 bench: setup
 	@$(ENV) && python scripts/bench.py
