@@ -4,7 +4,8 @@
 # Opt-in, not part of `make test` or .ci/run (docs/integration.md, "Offline deploy").
 #
 # - needs Python >= 3.12 (LOCAL_PYTHON, else python3.13/python3.12 on PATH or under ~/.pyenv);
-# - installs localstack-core 2026.3.0 into .localstack/venv (capped deps: scripts/local/constraints.txt);
+# - installs localstack-core 2026.3.0 into .localstack/venv (scripts/local/requirements.txt, capped by
+#   scripts/local/constraints.txt);
 # - runs the engine and the CLI inside a user + network namespace of their own (unshare):
 #   the engine binds 0.0.0.0 whatever GATEWAY_LISTEN says, and there 0.0.0.0 is only that
 #   namespace's loopback; nothing is reachable from outside and nothing inside reaches out;
@@ -28,12 +29,12 @@ if [ "${1:-}" != "--inside" ]; then
     exit 2
   fi
   command -v unshare > /dev/null || { echo "deploy-local: needs unshare (util-linux) for a private network" >&2; exit 2; }
-  want=$(cat scripts/local/constraints.txt | sha256sum | cut -c1-16)
+  want=$(cat scripts/local/requirements.txt scripts/local/constraints.txt | sha256sum | cut -c1-16)
   if [ ! -x "$STATE/venv/bin/python" ] || [ "$(cat "$STATE/.stamp" 2>/dev/null)" != "$want" ]; then
     echo "deploy-local: installing localstack-core 2026.3.0 with $PY into $STATE/venv"
     "$PY" -m venv "$STATE/venv"
     "$STATE/venv/bin/pip" install -q --disable-pip-version-check -c scripts/local/constraints.txt \
-      "localstack-core[runtime]==2026.3.0" 2> >(grep -v "^WARNING: Location" >&2)
+      -r scripts/local/requirements.txt 2> >(grep -v "^WARNING: Location" >&2)
     echo "$want" > "$STATE/.stamp"
   fi
   exec timeout --kill-after=10 "${LOCAL_TIMEOUT:-600}" unshare --user --map-root-user --net "$0" --inside
