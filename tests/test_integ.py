@@ -57,6 +57,24 @@ def test_integration_app_asserts_behaviour(app: Path) -> None:
     assert state_machines, "no wait_for_assertions: an assertion must wait for eventual delivery, bounded"
 
 
+def test_integration_stacks_pass_the_nag_recheck(tmp_path: Path) -> None:
+    """The templates of the stacks under test (patterns plus probes; not the assertion stacks, which are
+    aws-cdk-lib's provider) pass the same cdk-nag re-check as the app's (tests/test_gates.py)."""
+    from tests.test_gates import _recheck, _report_violations
+
+    templates = {}
+    for app in integ.apps():
+        snap = integ.snapshot_dir(app)
+        [case] = json.loads((snap / "integ.json").read_text())["testCases"].values()
+        for stack_id in case["stacks"]:
+            templates[stack_id] = json.loads((snap / f"{stack_id}.template.json").read_text())
+    assert len(templates) >= len(PATTERNS)
+    report = _recheck(templates, tmp_path / "cdk.out")
+    findings = [f"{v['plugin']}: {v['rule']} at {v['path']}" for v in _report_violations(report, "violations")]
+    assert findings == [], "cdk-nag findings in the integration stacks:\n" + "\n".join(findings)
+    assert _report_violations(report, "suppressedViolations"), "the re-check should meet the probes' acknowledgments"
+
+
 def test_snapshot_check_catches_a_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = integ.apps()[0]
     snap = tmp_path / (app.name + ".snapshot")
