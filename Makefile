@@ -5,7 +5,7 @@ ENV := source .venv/refarch.env
 CDK := node node_modules/aws-cdk/bin/cdk --no-notices
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test bench simulate clean cost diagrams docs
+.PHONY: setup synth test bench simulate clean cost diagrams docs integ integ-snapshots deploy-local
 
 setup:
 	@./scripts/setup.sh
@@ -30,6 +30,23 @@ cost: setup
 diagrams: setup
 	@[ -f cdk.out/manifest.json ] || $(MAKE) --no-print-directory synth
 	@$(ENV) && python -m refarch.tools.diagrams
+
+# Integration apps (tests/integ/) in the account and region of your credentials:
+# deploy, assert behaviour, destroy, one pattern after another. Costs money (docs/integration.md).
+# make integ                      # every pattern
+# make integ PATTERNS="fanout"    # some
+# make integ PATTERNS=mobile_push INTEG_CONTEXT="-c push_fcm_secret=refarch/integ/fcm"
+integ: setup
+	@$(ENV) && python scripts/integ.py run $(PATTERNS) $(INTEG_CONTEXT)
+
+# After an intended change to a pattern: rewrite the integration apps' snapshots (offline).
+integ-snapshots: setup
+	@$(ENV) && python scripts/integ.py update
+
+# Opt-in: FanOutStack through the real CLI into LocalStack's core on this machine (Python >= 3.12,
+# its own network namespace), delivery checked end to end; not in `make test` (docs/integration.md).
+deploy-local: setup
+	@./scripts/deploy_local.sh
 
 bench: setup
 	@$(ENV) && python scripts/bench.py

@@ -51,6 +51,7 @@ PAGES = {
     "docs/edge.md": "edge",
     "docs/mutual-tls.md": "mutual_tls",
     "docs/amazon-mq.md": "amazon_mq",
+    "docs/integration.md": "integration",
     "docs/conventions.md": "conventions",
     "CHANGELOG.md": "changelog",
 }

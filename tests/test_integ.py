@@ -1,0 +1,124 @@
+"""The integration apps (tests/integ/), offline.
+
+Each app synthesizes with the app's blocking cdk-nag packs (AwsSolutions and
+Serverless, ``support.new_app``), so a finding in a pattern or a probe fails
+here, and its templates match the committed snapshot
+(``tests/integ/<app>.py.snapshot``), so a change to a pattern shows as a
+snapshot diff of its integration app. What the apps assert runs only in an
+account: ``make integ`` (scripts/integ.py run).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import integ  # noqa: E402
+
+PATTERNS = ("fanout", "worker_fleet", "streaming", "mobile_push", "database", "edge")
+
+
+def test_one_integration_app_per_pattern() -> None:
+    assert sorted(a.stem.removeprefix("integ_") for a in integ.apps()) == sorted(PATTERNS)
+
+
+@pytest.fixture(scope="module")
+def compared() -> dict[str, list[str]]:
+    """Every app synthesized (two at a time: each is a jsii process) and compared with its snapshot."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip([a.stem for a in integ.apps()], pool.map(integ.compare, integ.apps())))
+
+
+@pytest.mark.parametrize("app", integ.apps(), ids=lambda a: a.stem)
+def test_integration_app_passes_nag_and_matches_its_snapshot(app: Path, compared: dict[str, list[str]]) -> None:
+    problems = compared[app.stem]
+    assert problems == [], "\n".join(problems) + "\n(after an intended change: python scripts/integ.py update)"
+
+
+@pytest.mark.parametrize("app", integ.apps(), ids=lambda a: a.stem)
+def test_integration_app_asserts_behaviour(app: Path) -> None:
+    """Every app has an alarm-path assertion (SetAlarmState, then the probe queue's message)
+    and at least one expectation that waits, bounded."""
+    snap = integ.snapshot_dir(app)
+    manifest = json.loads((snap / "integ.json").read_text())
+    [case] = manifest["testCases"].values()
+    assert case["stacks"] and case["assertionStack"]
+    text = (snap / f"{case['assertionStackName']}.template.json").read_text()
+    calls = [r["Properties"] for r in json.loads(text)["Resources"].values() if r["Type"].startswith("Custom::DeployAssert@SdkCall")]
+    assert any(c["api"] == "SetAlarmState" or c["api"] == "setAlarmState" for c in calls), "no alarm-path check"
+    assert any(c["api"] in ("ReceiveMessage", "receiveMessage") for c in calls), "no probe-queue read"
+    state_machines = [r for r in json.loads(text)["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    assert state_machines, "no wait_for_assertions: an assertion must wait for eventual delivery, bounded"
+
+
+def test_integration_stacks_pass_the_nag_recheck(tmp_path: Path) -> None:
+    """The templates of the stacks under test (patterns plus probes; not the assertion stacks, which are
+    aws-cdk-lib's provider) pass the same cdk-nag re-check as the app's (tests/test_gates.py)."""
+    from tests.test_gates import _recheck, _report_violations
+
+    templates = {}
+    for app in integ.apps():
+        snap = integ.snapshot_dir(app)
+        [case] = json.loads((snap / "integ.json").read_text())["testCases"].values()
+        for stack_id in case["stacks"]:
+            templates[stack_id] = json.loads((snap / f"{stack_id}.template.json").read_text())
+    assert len(templates) >= len(PATTERNS)
+    report = _recheck(templates, tmp_path / "cdk.out")
+    findings = [f"{v['plugin']}: {v['rule']} at {v['path']}" for v in _report_violations(report, "violations")]
+    assert findings == [], "cdk-nag findings in the integration stacks:\n" + "\n".join(findings)
+    assert _report_violations(report, "suppressedViolations"), "the re-check should meet the probes' acknowledgments"
+
+
+def test_snapshot_check_catches_a_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = integ.apps()[0]
+    snap = tmp_path / (app.name + ".snapshot")
+    snap.mkdir()
+    for f in integ.snapshot_dir(app).glob("*.json"):
+        (snap / f.name).write_text(f.read_text().replace('"Type": "AWS::SQS::Queue"', '"Type": "AWS::SQS::Queues"', 1))
+    monkeypatch.setattr(integ, "snapshot_dir", lambda a: snap)
+    problems = integ.compare(app)
+    assert problems and "differs from the snapshot" in problems[0]
+
+
+def _fake_cdk(outputs: dict | None, deploy_rc: int = 0):
+    calls = []
+
+    def fake(app, *args, log, context=()):
+        calls.append((args[0], list(context)))
+        if args[0] == "deploy":
+            if outputs is not None:
+                Path(args[args.index("--outputs-file") + 1]).write_text(json.dumps(outputs))
+            return deploy_rc
+        return 0
+    return fake, calls
+
+
+def test_run_reads_assertion_results_and_always_destroys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = integ.INTEG / "integ_fanout.py"
+    fake, calls = _fake_cdk({"FanOutAssert": {"AssertionResultsAwsApiCallX": '{"status":"success"}'}})
+    monkeypatch.setattr(integ, "_cdk", fake)
+    assert integ.run_one(app, tmp_path, [])[1] == "PASS"
+    assert [c[0] for c in calls] == ["deploy", "destroy"]
+    fake, calls = _fake_cdk({"FanOutAssert": {"AssertionResultsAwsApiCallX": '{"status":"fail","message":"x"}'}})
+    monkeypatch.setattr(integ, "_cdk", fake)
+    name, status, _, detail = integ.run_one(app, tmp_path, [])
+    assert status == "FAIL" and "AssertionResultsAwsApiCallX" in detail
+    fake, calls = _fake_cdk(None, deploy_rc=1)  # a waiting assertion that times out fails the deploy
+    monkeypatch.setattr(integ, "_cdk", fake)
+    assert integ.run_one(app, tmp_path, [])[1] == "FAIL" and [c[0] for c in calls] == ["deploy", "destroy"]
+
+
+def test_run_skips_push_without_credentials_and_passes_context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = integ.INTEG / "integ_mobile_push.py"
+    fake, calls = _fake_cdk({})
+    monkeypatch.setattr(integ, "_cdk", fake)
+    name, status, _, detail = integ.run_one(app, tmp_path, [])
+    assert (status, calls) == ("SKIPPED", []) and "push_fcm_secret" in detail
+    assert integ.run_one(app, tmp_path, ["-c", "push_fcm_secret=refarch/integ/fcm"])[1] == "PASS"
+    assert calls[0] == ("deploy", ["-c", "push_fcm_secret=refarch/integ/fcm"])
