@@ -1,0 +1,234 @@
+"""Each pattern's CloudWatch dashboard, read from the synthesized templates.
+
+For every pattern construct in every stack and test case (found in the
+construct tree: a construct with a ``dashboard`` attribute):
+
+* its dashboard exists (the stacks keep the default ``dashboard=True``);
+* the body (the ``Fn::Join`` resolved, references kept as ``${Ref:Id}`` /
+  ``${GetAtt:Id.Attr}``) references the pattern's own queues, topics,
+  functions, streams, delivery streams, clusters and instances, services,
+  load balancers, distributions, web ACLs and health checks;
+* every alarm of the pattern is on it, in the alarm-status widget and in an
+  alarm widget of its own (where CloudWatch draws the threshold);
+* every metric names the dimensions its namespace requires (the table
+  below, from each service's CloudWatch metrics page).
+
+What only a real account shows: that the graphs have data (a metric with the
+right dimensions but a name CloudWatch does not publish stays empty; the
+names here are those the pages below list).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_cloudwatch as cloudwatch
+
+from tests.conftest import ALL_STACKS
+
+#: namespace -> the dimension sets a metric may be published with; a widget's
+#: metric must carry every dimension of one of them (more is fine: Role with
+#: DBClusterIdentifier, Region with WebACL). Empty: no dimension needed.
+REQUIRED_DIMENSIONS: dict[str, tuple[frozenset[str], ...]] = {
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html
+    "AWS/SQS": (frozenset({"QueueName"}),),
+    # https://docs.aws.amazon.com/sns/latest/dg/sns-monitoring-using-cloudwatch.html
+    "AWS/SNS": (frozenset({"TopicName"}), frozenset({"Application", "Platform"}), frozenset({"Application"})),
+    # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+    "AWS/Lambda": (frozenset({"FunctionName"}),),
+    # https://docs.aws.amazon.com/streams/latest/dev/monitoring-with-cloudwatch.html
+    "AWS/Kinesis": (frozenset({"StreamName"}),),
+    # https://docs.aws.amazon.com/firehose/latest/dev/monitoring-with-cloudwatch-metrics.html
+    "AWS/Firehose": (frozenset({"DeliveryStreamName"}),),
+    # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/available-metrics.html
+    "AWS/ECS": (frozenset({"ClusterName", "ServiceName"}),),
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-ECS.html
+    "ECS/ContainerInsights": (frozenset({"ClusterName", "ServiceName"}),),
+    # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/dimensions.html
+    # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/dimensions.html
+    # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy.monitoring.html
+    "AWS/RDS": (frozenset({"DBClusterIdentifier"}), frozenset({"DBInstanceIdentifier"}), frozenset({"ProxyName"})),
+    # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/programming-cloudwatch-metrics.html
+    "AWS/CloudFront": (frozenset({"DistributionId", "Region"}),),
+    # https://docs.aws.amazon.com/waf/latest/developerguide/waf-metrics.html
+    "AWS/WAFV2": (frozenset({"WebACL", "Rule"}),),
+    # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+    "AWS/ApplicationELB": (frozenset({"LoadBalancer"}),),
+    # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/monitoring-health-check-metrics.html
+    "AWS/Route53": (frozenset({"HealthCheckId"}),),
+}
+
+#: Metrics whose dimensions are stricter than the namespace's.
+REQUIRED_FOR_METRIC: dict[tuple[str, str], frozenset[str]] = {
+    # Per-target-group metrics (ALB page above): LoadBalancer and TargetGroup.
+    ("AWS/ApplicationELB", "HealthyHostCount"): frozenset({"LoadBalancer", "TargetGroup"}),
+    ("AWS/ApplicationELB", "UnHealthyHostCount"): frozenset({"LoadBalancer", "TargetGroup"}),
+    # WAF on a regional resource also needs Region (WAF page above).
+}
+
+#: The resource types a pattern's dashboard must show when the pattern creates them.
+SHOWN_TYPES = {
+    "AWS::SQS::Queue",
+    "AWS::SNS::Topic",
+    "AWS::Lambda::Function",
+    "AWS::Kinesis::Stream",
+    "AWS::KinesisFirehose::DeliveryStream",
+    "AWS::RDS::DBCluster",
+    "AWS::RDS::DBInstance",
+    "AWS::RDS::DBProxy",
+    "AWS::ECS::Service",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer",
+    "AWS::CloudFront::Distribution",
+    "AWS::WAFv2::WebACL",
+    "AWS::Route53::HealthCheck",
+}
+
+#: (path regex below the pattern, reason) for resources of those types a dashboard does not show.
+NOT_SHOWN: list[tuple[str, str]] = [
+]
+
+_REF = re.compile(r"\$\{(?:Ref:([A-Za-z0-9]+)|GetAtt:([A-Za-z0-9]+)\.[A-Za-z0-9.]+)\}")
+
+
+def _render(part) -> str:
+    if isinstance(part, str):
+        return part
+    if set(part) == {"Ref"}:
+        return f"${{Ref:{part['Ref']}}}"
+    if set(part) == {"Fn::GetAtt"}:
+        logical_id, attribute = part["Fn::GetAtt"]
+        return f"${{GetAtt:{logical_id}.{attribute}}}"
+    raise AssertionError(f"unexpected intrinsic in a dashboard body: {part}")
+
+
+def resolve_body(body) -> dict:
+    """The dashboard body as JSON, references kept as placeholders."""
+    if isinstance(body, str):
+        return json.loads(body)
+    delimiter, parts = body["Fn::Join"]
+    return json.loads(delimiter.join(_render(p) for p in parts))
+
+
+def _patterns(stack: cdk.Stack) -> list:
+    return [c for c in stack.node.find_all() if hasattr(c, "dashboard") and hasattr(c, "alarms")]
+
+
+def _logical_id(assembly, stack_id: str, construct) -> str:
+    return assembly.logical_id(stack_id, construct.node.default_child.node.path)
+
+
+def _metrics(body: dict):
+    for widget in body["widgets"]:
+        for metric in widget.get("properties", {}).get("metrics", []):
+            yield widget["properties"].get("title", ""), metric
+
+
+def _cases():
+    return ALL_STACKS
+
+
+@pytest.fixture(scope="module")
+def dashboards(assembly):
+    """(stack, pattern path, pattern, resolved body, references) for every pattern construct."""
+    found = []
+    for stack_id in ALL_STACKS:
+        template = assembly.template(stack_id)
+        for pattern in _patterns(assembly.stacks[stack_id]):
+            assert isinstance(pattern.dashboard, cloudwatch.Dashboard), f"{pattern.node.path} has no dashboard"
+            logical_id = _logical_id(assembly, stack_id, pattern.dashboard)
+            body = resolve_body(template["Resources"][logical_id]["Properties"]["DashboardBody"])
+            refs = {a or b for a, b in _REF.findall(json.dumps(body))}
+            found.append((stack_id, pattern.node.path, pattern, body, refs))
+    return found
+
+
+def test_every_pattern_has_a_dashboard(dashboards):
+    kinds = {type(p).__name__ for _, _, p, _, _ in dashboards}
+    assert kinds >= {
+        "FanOut", "QueueWorkerFleet", "StreamPipeline", "MobilePush",
+        "AuroraCluster", "RdsWithReadReplicas", "RegionalOrigin", "EdgeDistribution",
+    }, kinds
+
+
+def test_dashboard_shows_the_patterns_own_resources(assembly, dashboards):
+    missing = []
+    for stack_id, path, _, _, refs in dashboards:
+        for logical_id, resource in assembly.template(stack_id)["Resources"].items():
+            where = resource.get("Metadata", {}).get("aws:cdk:path", "")
+            if resource["Type"] not in SHOWN_TYPES or not where.startswith(path + "/"):
+                continue
+            below = where[len(path) + 1:]
+            if any(re.search(pattern, below) for pattern, _ in NOT_SHOWN):
+                continue
+            if logical_id not in refs:
+                missing.append(f"{stack_id}: {where} ({resource['Type']})")
+    assert not missing, "not on the pattern's dashboard:\n" + "\n".join(missing)
+
+
+def test_every_alarm_is_on_its_dashboard(assembly, dashboards):
+    checked = 0
+    for stack_id, path, pattern, body, _ in dashboards:
+        status = [w for w in body["widgets"] if w["type"] == "alarm"]
+        assert len(status) == 1, f"{path}: one alarm-status widget"
+        in_status = set(status[0]["properties"]["alarms"])
+        alarm_widgets = {
+            arn
+            for w in body["widgets"]
+            for arn in w.get("properties", {}).get("annotations", {}).get("alarms", [])
+        }
+        assert pattern.alarms, f"{path} has no alarms"
+        for alarm in pattern.alarms:
+            arn = f"${{GetAtt:{_logical_id(assembly, stack_id, alarm)}.Arn}}"
+            assert arn in in_status, f"{alarm.node.path} not in {path}'s alarm status"
+            assert arn in alarm_widgets, f"{alarm.node.path} has no alarm widget on {path}'s dashboard"
+            checked += 1
+        assert len(in_status) == len(pattern.alarms), f"{path}: alarms on the dashboard that are not the pattern's"
+    assert checked
+
+
+def test_alarm_thresholds_are_annotated(dashboards):
+    """Each graph that shows an alarmed metric carries the threshold: at least one annotation per pattern,
+    and every alarm's threshold value appears among the graphs' annotations."""
+    for _, path, pattern, body, _ in dashboards:
+        values = {
+            a["value"]
+            for w in body["widgets"]
+            for a in w.get("properties", {}).get("annotations", {}).get("horizontal", [])
+        }
+        for alarm in pattern.alarms:
+            threshold = cdk.Stack.of(alarm).resolve(alarm.node.default_child.threshold)
+            if threshold is None:  # anomaly-detection or metric-math band: shown by its alarm widget
+                continue
+            assert threshold in values, f"{alarm.node.path}: threshold {threshold} not annotated on {path}"
+
+
+def test_no_metric_lacks_required_dimensions(dashboards):
+    checked = 0
+    for _, path, _, body, _ in dashboards:
+        for title, metric in _metrics(body):
+            if isinstance(metric[0], dict):  # a math expression: its inputs are listed on their own
+                continue
+            names = [m for m in metric if isinstance(m, str)]
+            namespace, name, dims = names[0], names[1], names[2:]
+            assert namespace != ".", f"{path} '{title}': shorthand metrics are not used"
+            present = set(dims[0::2])
+            assert namespace in REQUIRED_DIMENSIONS, f"{path} '{title}': add {namespace} to REQUIRED_DIMENSIONS"
+            options = REQUIRED_DIMENSIONS[namespace]
+            assert any(o <= present for o in options), (
+                f"{path} '{title}': {namespace} {name} has {sorted(present)}, needs one of {[sorted(o) for o in options]}"
+            )
+            needed = REQUIRED_FOR_METRIC.get((namespace, name), frozenset())
+            assert needed <= present, f"{path} '{title}': {namespace} {name} needs {sorted(needed)}"
+            checked += 1
+    assert checked
+
+
+def test_dashboards_are_unnamed(assembly, dashboards):
+    """No physical name: CloudFormation generates one, so two copies do not collide."""
+    for stack_id, _, pattern, _, _ in dashboards:
+        assert "DashboardName" not in assembly.properties(
+            stack_id, pattern.dashboard.node.default_child.node.path[len(stack_id) + 1:]
+        )
