@@ -56,11 +56,15 @@ def graph(
     :param right_limits: the same on the right axis.
     :param region: the region the metrics live in. Default: the stack's.
     """
+    annotations: dict[tuple[float, str], cloudwatch.HorizontalAnnotation] = {}
+    for a in alarms:  # the same threshold on several alarms (one per instance) is drawn once
+        annotation = a.to_annotation()
+        annotations.setdefault((annotation.value, annotation.label or ""), annotation)
     return cloudwatch.GraphWidget(
         title=title,
         left=list(left),
         right=list(right),
-        left_annotations=[a.to_annotation() for a in alarms] + [_limit(v, label) for v, label in limits],
+        left_annotations=[*annotations.values(), *(_limit(v, label) for v, label in limits)],
         right_annotations=[_limit(v, label) for v, label in right_limits],
         left_y_axis=cloudwatch.YAxisProps(min=0),
         right_y_axis=cloudwatch.YAxisProps(min=0) if right else None,

@@ -57,6 +57,8 @@ REQUIRED_DIMENSIONS: dict[str, tuple[frozenset[str], ...]] = {
     "AWS/WAFV2": (frozenset({"WebACL", "Rule"}),),
     # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
     "AWS/ApplicationELB": (frozenset({"LoadBalancer"}),),
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html
+    "AWS/ApiGateway": (frozenset({"ApiId"}),),
     # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/monitoring-health-check-metrics.html
     "AWS/Route53": (frozenset({"HealthCheckId"}),),
 }
@@ -88,6 +90,9 @@ SHOWN_TYPES = {
 
 #: (path regex below the pattern, reason) for resources of those types a dashboard does not show.
 NOT_SHOWN: list[tuple[str, str]] = [
+    (r"^Provider/framework-onEvent/", "the custom-resource framework runs at deploy time only"),
+    (r"^PlatformApplicationHandler/", "creates the platform applications at deploy time; its failures fail the deploy"),
+    (r"^ConsumersActiveFunction/", "waits for enhanced fan-out consumers at deploy time only"),
 ]
 
 _REF = re.compile(r"\$\{(?:Ref:([A-Za-z0-9]+)|GetAtt:([A-Za-z0-9]+)\.[A-Za-z0-9.]+)\}")
