@@ -15,7 +15,7 @@ Configuration is split three ways, each in the store made for it:
 * KMS holds the key that encrypts storage, Performance Insights, the secret
   and the logs.
 
-Copy this file with ``secure.py`` and ``sizing.py`` to use it elsewhere.
+Copy this file with ``secure.py``, ``observe.py`` and ``sizing.py`` to use it elsewhere.
 """
 
 from __future__ import annotations

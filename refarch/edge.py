@@ -14,7 +14,7 @@ Three services, three jobs:
 :class:`RegionalOrigin` is the regional end of all three: an ALB in a VPC,
 with a latency-routed, health-checked name when a domain is given.
 
-Copy this file with ``secure.py`` and ``sizing.py`` to use it elsewhere.
+Copy this file with ``secure.py``, ``observe.py`` and ``sizing.py`` to use it elsewhere.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ its own pace. What can fail has somewhere to go:
 Both dead-letter queues and the age of each queue's oldest message are
 alarmed. Topic, queues and logs share one customer-managed KMS key.
 
-Copy this file with ``secure.py`` and ``sizing.py`` to use it elsewhere.
+Copy this file with ``secure.py``, ``observe.py`` and ``sizing.py`` to use it elsewhere.
 """
 
 from __future__ import annotations

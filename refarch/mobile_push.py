@@ -13,7 +13,7 @@ the custom resource's properties or its logs. SNS writes delivery success
 (sampled) and failure to CloudWatch Logs through a role it assumes; failed
 notifications are alarmed per platform application and on the topic.
 
-Copy this file with ``secure.py`` and the handlers in
+Copy this file with ``secure.py``, ``observe.py`` and the handlers in
 ``refarch/runtime/mobile_push`` to use it elsewhere.
 """
 

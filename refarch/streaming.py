@@ -23,7 +23,7 @@ More than 5 enhanced fan-out consumers are registered in groups of at most
 CREATING at once); a small function, ``refarch/runtime/stream_consumers_active``,
 waits for that.
 
-Copy this file with ``secure.py`` and ``sizing.py`` (and, for more than 5
+Copy this file with ``secure.py``, ``observe.py`` and ``sizing.py`` (and, for more than 5
 enhanced fan-out consumers, ``runtime/stream_consumers_active``) to use it
 elsewhere.
 """

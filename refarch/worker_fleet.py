@@ -18,7 +18,7 @@ maximum. A Fargate worker protects its task from scale-in and deployments
 while it holds messages (ECS task scale-in protection), so ECS stops only idle
 workers and long jobs are not abandoned.
 
-Copy this file with ``secure.py``, ``sizing.py`` and ``runtime/worker`` to use
+Copy this file with ``secure.py``, ``observe.py``, ``sizing.py`` and ``runtime/worker`` to use
 it elsewhere.
 """
 
