@@ -249,3 +249,51 @@ def test_dashboards_are_unnamed(assembly, dashboards):
         assert "DashboardName" not in assembly.properties(
             stack_id, pattern.dashboard.node.default_child.node.path[len(stack_id) + 1:]
         )
+
+
+# --- the prop and the building blocks, on tiny stacks ----------------------------
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_dashboard_prop_turns_it_on_and_off(on: bool):
+    from aws_cdk.assertions import Template
+
+    from refarch.fanout import FanOut, Subscriber
+
+    stack = cdk.Stack(cdk.App(), "Tiny")
+    fanout = FanOut(stack, "F", subscribers=[Subscriber(name="a")], dashboard=on)
+    assert (fanout.dashboard is not None) is on
+    Template.from_stack(stack).resource_count_is("AWS::CloudWatch::Dashboard", 1 if on else 0)
+
+
+def test_graph_draws_alarm_thresholds_once_and_limits_in_grey():
+    from refarch import observe
+
+    stack = cdk.Stack(cdk.App(), "Tiny")
+    metric = cloudwatch.Metric(namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible",
+                               dimensions_map={"QueueName": "q"})
+    alarms = [metric.create_alarm(stack, f"A{i}", threshold=7, evaluation_periods=1) for i in range(2)]
+    widget = observe.graph("t", [metric], alarms=alarms, limits=[(3, "target")])
+    annotations = stack.resolve(widget.to_json())[0]["properties"]["annotations"]["horizontal"]
+    assert [a["value"] for a in annotations] == [7, 3]
+    assert annotations[1]["label"] == "target" and annotations[1]["color"] == cloudwatch.Color.GREY
+
+
+def test_pattern_dashboard_lists_every_alarm_twice():
+    """Once in the status widget, once as its own alarm widget."""
+    from refarch import observe
+
+    stack = cdk.Stack(cdk.App(), "Tiny")
+    metric = cloudwatch.Metric(namespace="AWS/SQS", metric_name="NumberOfMessagesSent",
+                               dimensions_map={"QueueName": "q"})
+    alarms = [metric.create_alarm(stack, f"A{i}", threshold=i, evaluation_periods=1) for i in range(3)]
+    observe.pattern_dashboard(stack, "D", title="t", rows=[[observe.graph("g", [metric])]], alarms=alarms)
+    from aws_cdk.assertions import Template
+
+    (dashboard,) = Template.from_stack(stack).find_resources("AWS::CloudWatch::Dashboard").values()
+    body = resolve_body(dashboard["Properties"]["DashboardBody"])
+    status = [w for w in body["widgets"] if w["type"] == "alarm"]
+    own = [w for w in body["widgets"] if "alarms" in w["properties"].get("annotations", {})]
+    assert len(status) == 1 and len(status[0]["properties"]["alarms"]) == 3
+    assert len(own) == 3
+    assert "DashboardName" not in dashboard["Properties"]
