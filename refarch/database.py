@@ -257,6 +257,7 @@ class AuroraCluster(Construct):
         dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         require = secure.require
         subnets, family, port, azs = _prepare(
             vpc=vpc, subnets=subnets, engine_family=engine.engine_family, port=port, database_name=database_name,
@@ -698,6 +699,7 @@ class RdsWithReadReplicas(Construct):
         dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         require = secure.require
         subnets, family, port, azs = _prepare(
             vpc=vpc, subnets=subnets, engine_family=engine.engine_family, port=port, database_name=database_name,

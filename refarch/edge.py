@@ -439,6 +439,7 @@ class RegionalOrigin(Construct):
         dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         region = cdk.Stack.of(self).region
         if origin_verify is not None:
             origin_verify.validate()
@@ -801,6 +802,7 @@ class EdgeDistribution(Construct):
         dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         if origin_verify is not None:
             origin_verify.validate()
             secure.require(bool(api_origins), "origin_verify", origin_verify.header,

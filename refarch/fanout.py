@@ -213,6 +213,7 @@ class FanOut(Construct):
         dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         is_fifo = _validate(
             subscribers=subscribers,
             topic=topic,

@@ -228,6 +228,7 @@ class MobilePush(Construct):
         dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         _validate(
             platforms=platforms,
             authorization=authorization,

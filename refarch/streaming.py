@@ -265,6 +265,7 @@ class StreamPipeline(Construct):
         dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         efo = _validate(
             consumers=consumers,
             enhanced_fan_out=enhanced_fan_out,

@@ -265,6 +265,7 @@ class QueueWorkerFleet(Construct):
         dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         compute = compute or FargateWorkers()
         _validate(
             avg_processing_time=avg_processing_time,

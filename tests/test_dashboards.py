@@ -297,3 +297,30 @@ def test_pattern_dashboard_lists_every_alarm_twice():
     assert len(status) == 1 and len(status[0]["properties"]["alarms"]) == 3
     assert len(own) == 3
     assert "DashboardName" not in dashboard["Properties"]
+
+
+def _pattern_classes():
+    from refarch.database import AuroraCluster, RdsWithReadReplicas
+    from refarch.edge import EdgeDistribution, RegionalOrigin
+    from refarch.fanout import FanOut
+    from refarch.mobile_push import MobilePush
+    from refarch.streaming import StreamPipeline
+    from refarch.worker_fleet import QueueWorkerFleet
+
+    return [FanOut, QueueWorkerFleet, StreamPipeline, MobilePush, AuroraCluster, RdsWithReadReplicas,
+            RegionalOrigin, EdgeDistribution]
+
+
+@pytest.mark.parametrize("pattern", _pattern_classes(), ids=lambda c: c.__name__)
+def test_dashboard_prop_must_be_a_bool(pattern):
+    """Checked before anything else, so the other props may be left out here."""
+    stack = cdk.Stack(cdk.App(), "Tiny", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    with pytest.raises(ValueError, match=re.escape("dashboard must be True or False (got 'yes')")):
+        pattern(stack, "P", **{"dashboard": "yes", **{name: None for name in _required(pattern)}})
+
+
+def _required(cls) -> list[str]:
+    import inspect
+
+    return [n for n, p in inspect.signature(cls.__init__).parameters.items()
+            if p.kind == p.KEYWORD_ONLY and p.default is inspect.Parameter.empty]
