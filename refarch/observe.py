@@ -120,6 +120,13 @@ def pattern_dashboard(
     return dashboard
 
 
+def console_url(dashboard: cloudwatch.Dashboard) -> str:
+    """The dashboard's address in the CloudWatch console (commercial partition), for a stack output."""
+    region = cdk.Stack.of(dashboard).region
+    return (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#dashboards/dashboard/{dashboard.dashboard_name}")
+
+
 def alarm_widgets(alarms: Sequence[cloudwatch.Alarm], *, width: int = 6, height: int = 5) -> list[cloudwatch.AlarmWidget]:
     """One alarm widget per alarm, titled with the alarm's construct path below the pattern."""
     return [

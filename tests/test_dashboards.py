@@ -324,3 +324,18 @@ def _required(cls) -> list[str]:
 
     return [n for n, p in inspect.signature(cls.__init__).parameters.items()
             if p.kind == p.KEYWORD_ONLY and p.default is inspect.Parameter.empty]
+
+
+def test_each_app_stack_outputs_its_dashboards_console_address(assembly, dashboards):
+    from stacks import STACK_IDS
+
+    checked = 0
+    for stack_id, _, pattern, _, _ in dashboards:
+        if stack_id not in STACK_IDS:
+            continue
+        template = assembly.template(stack_id)
+        value = json.dumps(template["Outputs"]["DashboardUrl"]["Value"])
+        assert f'{{"Ref": "{_logical_id(assembly, stack_id, pattern.dashboard)}"}}' in value, value
+        assert "console.aws.amazon.com/cloudwatch/home" in value and "#dashboards/dashboard/" in value
+        checked += 1
+    assert checked == len([s for s in STACK_IDS if s != "NetworkStack"])
