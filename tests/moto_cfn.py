@@ -185,11 +185,15 @@ def upload_assets(template: Mapping, outdir: Path) -> list[str]:
 def _without_dashboards(template: dict, allowed_skips: Mapping[str, str]) -> dict:
     """moto does not create dashboards, and its CloudFormation rejects a template whose dashboard body
     reads an alarm's ``Arn`` (it does not model that attribute). When the caller allows skipping
-    dashboards, leave them out of what moto sees; they are reported as skipped like any other."""
+    dashboards, leave them, and the outputs naming them, out of what moto sees; they are reported as
+    skipped like any other."""
     if "AWS::CloudWatch::Dashboard" not in allowed_skips:
         return template
-    resources = {k: r for k, r in template["Resources"].items() if r["Type"] != "AWS::CloudWatch::Dashboard"}
-    return {**template, "Resources": resources}
+    dropped = {k for k, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Dashboard"}
+    resources = {k: r for k, r in template["Resources"].items() if k not in dropped}
+    outputs = {k: o for k, o in template.get("Outputs", {}).items()
+               if not any(f'"{d}"' in json.dumps(o) for d in dropped)}
+    return {**template, "Resources": resources, **({"Outputs": outputs} if "Outputs" in template else {})}
 
 
 def _name_fifo_resources(template: Mapping) -> dict:
