@@ -15,7 +15,7 @@ Configuration is split three ways, each in the store made for it:
 * KMS holds the key that encrypts storage, Performance Insights, the secret
   and the logs.
 
-Copy this file with ``secure.py`` and ``sizing.py`` to use it elsewhere.
+Copy this file with ``secure.py``, ``observe.py`` and ``sizing.py`` to use it elsewhere.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from refarch import secure, sizing
+from refarch import observe, secure, sizing
 
 #: Aurora PostgreSQL, the default engine.
 AURORA_POSTGRES = rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_17_9)
@@ -192,6 +192,10 @@ class AuroraCluster(Construct):
     :param deletion_protection: default: True.
     :param removal_policy: for the cluster; key, secret and logs are retained.
         Default: SNAPSHOT (a final snapshot when the cluster is deleted).
+    :param dashboard: create a CloudWatch dashboard: readers against their
+        scaling range, replica lag, CPU, connections, freeable memory and
+        local storage per role, each instance's CPU, the proxy, and every
+        alarm. Default: True.
     """
 
     cluster: rds.DatabaseCluster
@@ -219,6 +223,8 @@ class AuroraCluster(Construct):
     alarms: list[cloudwatch.Alarm]
     thresholds: dict[str, sizing.DatabaseAlarmThresholds]
     """The alarm thresholds of the ``writer`` and ``readers`` roles."""
+    dashboard: cloudwatch.Dashboard | None
+    """The pattern's dashboard (None with ``dashboard=False``)."""
 
     def __init__(
         self,
@@ -248,8 +254,10 @@ class AuroraCluster(Construct):
         replica_lag_alarm: cdk.Duration = cdk.Duration.seconds(1),
         deletion_protection: bool = True,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.SNAPSHOT,
+        dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         require = secure.require
         subnets, family, port, azs = _prepare(
             vpc=vpc, subnets=subnets, engine_family=engine.engine_family, port=port, database_name=database_name,
@@ -448,6 +456,68 @@ class AuroraCluster(Construct):
         }
         self.alarms = self._alarms(cpu_alarm_percent, lag_ms)
         secure.notify(self.alarms, alarm_topic)
+        if reader_scaling is not None:
+            reader_range = (reader_scaling.min_replicas if reader_scaling.min_replicas is not None else readers,
+                            reader_scaling.max_replicas)
+        else:
+            reader_range = (readers, readers)
+        self.dashboard = self._dashboard(reader_range) if dashboard else None
+
+    def _dashboard(self, reader_range: tuple[int, int]) -> cloudwatch.Dashboard:
+        by_id = {a.node.id: a for a in self.alarms}
+
+        def metric(name: str, role: str, statistic: str, label: str | None = None) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/RDS", metric_name=name, statistic=statistic, period=cdk.Duration.minutes(1),
+                dimensions_map={"DBClusterIdentifier": self.cluster.cluster_identifier, "Role": role},
+                label=label or role.lower(),
+            )
+
+        def both(name: str, statistic: str, alarm: str, title: str) -> cloudwatch.GraphWidget:
+            return observe.graph(title, [metric(name, "WRITER", statistic), metric(name, "READER", statistic)],
+                                 alarms=[by_id[f"Writer{alarm}"], by_id[f"Reader{alarm}"]], width=6)
+
+        low, high = reader_range
+        instances = [c.node.default_child for c in self._instances()]
+        rows: list[list[cloudwatch.IWidget]] = [[
+            observe.text("## Readers and replication"),
+            # Each instance reports CPU once a minute: the sample count over the READER role counts the
+            # readers reporting, auto-scaled ones included.
+            observe.graph("Readers (reporting instances)", [metric("CPUUtilization", "READER", "SampleCount",
+                                                                   "readers")],
+                          limits=[(low, "fewest readers"), (high, "most readers")], width=8),
+            observe.graph("Replica lag (ms)", [metric("AuroraReplicaLag", "READER", "Maximum")],
+                          alarms=[by_id["ReplicaLagAlarm"]], width=8),
+            observe.graph("CPU per instance (%)", [
+                cloudwatch.Metric(namespace="AWS/RDS", metric_name="CPUUtilization", statistic="Average",
+                                  period=cdk.Duration.minutes(1), label=i.node.scope.node.id,
+                                  dimensions_map={"DBInstanceIdentifier": i.ref})
+                for i in instances
+            ], width=8),
+        ], [
+            observe.text("## Writer and readers"),
+            both("CPUUtilization", "Average", "CpuAlarm", "CPU (%)"),
+            both("DatabaseConnections", "Maximum", "ConnectionsAlarm", "Connections"),
+            both("FreeableMemory", "Minimum", "MemoryAlarm", "Freeable memory (bytes)"),
+            both("FreeLocalStorage", "Minimum", "LocalStorageAlarm", "Free local storage (bytes)"),
+        ]]
+        if self.proxy is not None:
+            def proxy(name: str) -> cloudwatch.Metric:
+                # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy.monitoring.html
+                return cloudwatch.Metric(namespace="AWS/RDS", metric_name=name, statistic="Maximum",
+                                         period=cdk.Duration.minutes(1),
+                                         dimensions_map={"ProxyName": self.proxy.db_proxy_name})
+            rows.append([
+                observe.text("## RDS Proxy"),
+                observe.graph("Client and database connections", [proxy("ClientConnections"),
+                                                                   proxy("DatabaseConnections")], width=12),
+                observe.graph("Connections borrowed and setup failures", [
+                    proxy("DatabaseConnectionsCurrentlyBorrowed"),
+                    proxy("DatabaseConnectionsSetupFailed"),
+                ], width=12),
+            ])
+        return observe.pattern_dashboard(self, "Dashboard", title=f"Aurora {self.node.path}", rows=rows,
+                                         alarms=self.alarms)
 
     def _instances(self) -> list[Construct]:
         """The writer and the readers the construct created."""
@@ -597,6 +667,8 @@ class RdsWithReadReplicas(Construct):
     parameters: dict[str, ssm.StringParameter]
     alarms: list[cloudwatch.Alarm]
     thresholds: sizing.DatabaseAlarmThresholds
+    dashboard: cloudwatch.Dashboard | None
+    """The pattern's dashboard (None with ``dashboard=False``)."""
 
     def __init__(
         self,
@@ -624,8 +696,10 @@ class RdsWithReadReplicas(Construct):
         replica_lag_alarm: cdk.Duration = cdk.Duration.seconds(30),
         deletion_protection: bool = True,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.SNAPSHOT,
+        dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         require = secure.require
         subnets, family, port, azs = _prepare(
             vpc=vpc, subnets=subnets, engine_family=engine.engine_family, port=port, database_name=database_name,
@@ -773,6 +847,35 @@ class RdsWithReadReplicas(Construct):
         self.thresholds = sizing.database_alarm_thresholds(family["name"], memory, aurora=False)
         self.alarms = self._alarms(cpu_alarm_percent, lag_s, allocated_storage)
         secure.notify(self.alarms, alarm_topic)
+        self.dashboard = self._dashboard() if dashboard else None
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        named = [("Primary", self.instance), *((f"Replica{i + 1}", r) for i, r in enumerate(self.replicas))]
+
+        def per_instance(title: str, name: str, statistic: str, alarm: str | None,
+                         instances=named) -> cloudwatch.GraphWidget:
+            metrics = [cloudwatch.Metric(namespace="AWS/RDS", metric_name=name, statistic=statistic,
+                                         period=cdk.Duration.minutes(1), label=prefix,
+                                         dimensions_map={"DBInstanceIdentifier": instance.instance_identifier})
+                       for prefix, instance in instances]
+            alarms = [a for a in self.alarms if alarm and a.node.id.endswith(alarm)]
+            return observe.graph(title, metrics, alarms=alarms, width=6)
+
+        replicas = named[1:]
+        rows: list[list[cloudwatch.IWidget]] = [[
+            observe.text(f"## {len(self.replicas)} read replicas: lag, storage, I/O"),
+            per_instance("Replica lag (s)", "ReplicaLag", "Maximum", "LagAlarm", replicas),
+            per_instance("Free storage (bytes)", "FreeStorageSpace", "Minimum", "StorageAlarm"),
+            per_instance("Write IOPS", "WriteIOPS", "Average", None),
+            per_instance("Read IOPS", "ReadIOPS", "Average", None),
+        ], [
+            observe.text("## Primary and replicas"),
+            per_instance("CPU (%)", "CPUUtilization", "Average", "CpuAlarm"),
+            per_instance("Connections", "DatabaseConnections", "Maximum", "ConnectionsAlarm"),
+            per_instance("Freeable memory (bytes)", "FreeableMemory", "Minimum", "MemoryAlarm"),
+        ]]
+        return observe.pattern_dashboard(self, "Dashboard", title=f"RDS {self.node.path}", rows=rows,
+                                         alarms=self.alarms)
 
     def allow_from(self, peer: ec2.IConnectable) -> None:
         """Admit ``peer`` on the database port (primary and replicas share the security group)."""

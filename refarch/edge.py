@@ -14,7 +14,7 @@ Three services, three jobs:
 :class:`RegionalOrigin` is the regional end of all three: an ALB in a VPC,
 with a latency-routed, health-checked name when a domain is given.
 
-Copy this file with ``secure.py`` and ``sizing.py`` to use it elsewhere.
+Copy this file with ``secure.py``, ``observe.py`` and ``sizing.py`` to use it elsewhere.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from refarch import secure
+from refarch import observe, secure
 
 #: CloudFront's certificates and its web ACLs live here, whatever the origin's region.
 CLOUDFRONT_REGION = "us-east-1"
@@ -200,6 +200,18 @@ class EdgeWebAcl(Construct):
             rules=rules,
             visibility_config=visibility("EdgeWebAcl"),
         )
+
+
+def _waf_metric_names(acl: wafv2.CfnWebACL) -> tuple[str | None, list[str]]:
+    """The web ACL's CloudWatch metric name (the WebACL dimension) and its rules' (the Rule dimension);
+    None when the web ACL's visibility configuration is not known at synth time."""
+    def name(config: object) -> str | None:
+        value = getattr(config, "metric_name", None)
+        return value if isinstance(value, str) and not cdk.Token.is_unresolved(value) else None
+
+    rules = acl.rules if isinstance(acl.rules, list) else []
+    rule_names = [n for n in (name(getattr(r, "visibility_config", None)) for r in rules) if n]
+    return name(acl.visibility_config), rule_names
 
 
 # --- CloudFront -> origin: the secret header -------------------------------------
@@ -390,6 +402,11 @@ class RegionalOrigin(Construct):
         forwarded without it too (Route 53 health checkers cannot send
         headers). Default: none (the listener forwards everything).
     :param alarm_topic: alarms and recovery go here. Default: nowhere.
+    :param dashboard: create a CloudWatch dashboard in this region: requests,
+        the targets' 4xx/5xx and response time (the origin latency CloudFront
+        sees), the load balancer's own 5xx, healthy and unhealthy targets, the
+        Route 53 health check's status (a us-east-1 metric), and every alarm.
+        Default: True.
     """
 
     load_balancer: elbv2.ApplicationLoadBalancer
@@ -402,6 +419,8 @@ class RegionalOrigin(Construct):
     routed_record: route53.CfnRecordSet | None
     """``origin.<domain>`` in this region: latency (or failover) routed, health-checked. None without a domain."""
     alarms: list[cloudwatch.Alarm]
+    dashboard: cloudwatch.Dashboard | None
+    """The origin's dashboard, in its region (None with ``dashboard=False``)."""
 
     def __init__(
         self,
@@ -417,8 +436,10 @@ class RegionalOrigin(Construct):
         deletion_protection: bool = True,
         origin_verify: OriginVerify | None = None,
         alarm_topic: sns.ITopic | None = None,
+        dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         region = cdk.Stack.of(self).region
         if origin_verify is not None:
             origin_verify.validate()
@@ -612,6 +633,49 @@ class RegionalOrigin(Construct):
             ),
         ]
         secure.notify(self.alarms, alarm_topic)
+        self.dashboard = self._dashboard() if dashboard else None
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        unhealthy, elb_5xx = self.alarms
+        minute = {"period": cdk.Duration.minutes(1)}
+        lb, tg = self.load_balancer.metrics, self.target_group.metrics
+        rows: list[list[cloudwatch.IWidget]] = [[
+            observe.text(f"## Load balancer in {cdk.Stack.of(self).region}: requests, errors, origin latency"),
+            observe.graph("Requests", [lb.request_count(statistic="Sum", **minute)], width=6),
+            observe.graph("Target 4xx and 5xx", [
+                lb.http_code_target(elbv2.HttpCodeTarget.TARGET_4XX_COUNT, statistic="Sum", **minute),
+                lb.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, statistic="Sum", **minute),
+            ], width=6),
+            observe.graph("Load balancer 5xx (no healthy target?)", [
+                lb.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, statistic="Sum", **minute)],
+                alarms=[elb_5xx], width=6),
+            observe.graph("Target response time (s)", [
+                lb.target_response_time(statistic=cloudwatch.Stats.p(50), **minute),
+                lb.target_response_time(statistic=cloudwatch.Stats.p(99), **minute),
+            ], width=6),
+        ]]
+        health: list[cloudwatch.IWidget] = [
+            observe.text("## Health"),
+            observe.graph("Healthy and unhealthy targets", [
+                tg.healthy_host_count(statistic="Minimum", **minute),
+                tg.unhealthy_host_count(statistic="Maximum", **minute),
+            ], alarms=[unhealthy], width=12),
+        ]
+        if self.health_check is not None:
+            # Route 53 publishes health-check metrics in us-east-1 only:
+            # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/monitoring-health-check-metrics.html
+            health.append(observe.graph("Route 53 health check (1 = healthy)", [
+                cloudwatch.Metric(namespace="AWS/Route53", metric_name="HealthCheckStatus", statistic="Minimum",
+                                  dimensions_map={"HealthCheckId": self.health_check.health_check_id},
+                                  region=CLOUDFRONT_REGION, **minute),
+            ], right=[
+                cloudwatch.Metric(namespace="AWS/Route53", metric_name="HealthCheckPercentageHealthy",
+                                  statistic="Average", dimensions_map={"HealthCheckId": self.health_check.health_check_id},
+                                  region=CLOUDFRONT_REGION, **minute),
+            ], region=CLOUDFRONT_REGION, width=12))
+        rows.append(health)
+        return observe.pattern_dashboard(self, "Dashboard", title=f"Regional origin {self.node.path}", rows=rows,
+                                         alarms=self.alarms)
 
 
 # --- CloudFront --------------------------------------------------------------------
@@ -693,6 +757,11 @@ class EdgeDistribution(Construct):
         origin, for a :class:`RegionalOrigin` given the same. Default: none.
     :param alarm_topic: alarms and recovery go here. Default: nowhere.
     :param removal_policy: for the buckets and the key. Default: RETAIN.
+    :param dashboard: create a CloudWatch dashboard (in us-east-1, beside
+        CloudFront's metrics): requests, 4xx/5xx error rates, bytes out, the
+        web ACL's allowed and blocked requests per rule, and every alarm. Each
+        :class:`RegionalOrigin` has its own dashboard in its region (origin
+        latency, health). Default: True.
     """
 
     distribution: cloudfront.Distribution
@@ -706,6 +775,8 @@ class EdgeDistribution(Construct):
     response_headers_policy: cloudfront.ResponseHeadersPolicy
     log_delivery: logs.CfnDelivery
     alarms: list[cloudwatch.Alarm]
+    dashboard: cloudwatch.Dashboard | None
+    """The distribution's dashboard (None with ``dashboard=False``)."""
 
     def __init__(
         self,
@@ -728,8 +799,10 @@ class EdgeDistribution(Construct):
         origin_verify: OriginVerify | None = None,
         alarm_topic: sns.ITopic | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         if origin_verify is not None:
             origin_verify.validate()
             secure.require(bool(api_origins), "origin_verify", origin_verify.header,
@@ -949,6 +1022,45 @@ class EdgeDistribution(Construct):
             )
         ]
         secure.notify(self.alarms, alarm_topic)
+        self.dashboard = self._dashboard() if dashboard else None
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        five = cdk.Duration.minutes(5)
+
+        def cloudfront_metric(name: str, statistic: str) -> cloudwatch.Metric:
+            # CloudFront publishes in us-east-1 with Region=Global.
+            return cloudwatch.Metric(namespace="AWS/CloudFront", metric_name=name, statistic=statistic, period=five,
+                                     dimensions_map={"DistributionId": self.distribution.distribution_id,
+                                                     "Region": "Global"})
+
+        acl_metric, rule_metrics = _waf_metric_names(self.web_acl)
+
+        def waf(name: str, rule: str) -> cloudwatch.Metric:
+            # A web ACL of scope CLOUDFRONT has no Region dimension:
+            # https://docs.aws.amazon.com/waf/latest/developerguide/waf-metrics.html
+            return cloudwatch.Metric(namespace="AWS/WAFV2", metric_name=name, statistic="Sum", period=five,
+                                     dimensions_map={"WebACL": acl_metric, "Rule": rule}, label=f"{name} {rule}")
+
+        rows: list[list[cloudwatch.IWidget]] = [[
+            observe.text("## Viewers: requests, error rates, bytes out (origin latency and health: each "
+                         "regional origin's dashboard)"),
+            observe.graph("Requests", [cloudfront_metric("Requests", "Sum")], width=6),
+            observe.graph("4xx error rate (%)", [cloudfront_metric("4xxErrorRate", "Average")], width=6),
+            observe.graph("5xx error rate (%)", [cloudfront_metric("5xxErrorRate", "Average")],
+                          alarms=self.alarms, width=6),
+            observe.graph("Bytes downloaded", [cloudfront_metric("BytesDownloaded", "Sum")], width=6),
+        ]]
+        if acl_metric is not None:
+            rows.append([
+                observe.text("## Web ACL: allowed and blocked requests"),
+                observe.graph("Allowed and blocked (all rules)", [waf("AllowedRequests", "ALL"),
+                                                                  waf("BlockedRequests", "ALL")], width=8),
+                observe.graph("Blocked per rule (managed groups count their matches)", [
+                    waf("BlockedRequests", rule) for rule in rule_metrics
+                ] or [waf("BlockedRequests", "ALL")], width=16, stacked=True),
+            ])
+        return observe.pattern_dashboard(self, "Dashboard", title=f"Edge distribution {self.node.path}", rows=rows,
+                                         alarms=self.alarms)
 
     def _log_to_bucket(self, stack: cdk.Stack) -> None:
         # Standard logging v2 (CloudWatch Logs vended delivery): no bucket ACLs,

@@ -12,7 +12,7 @@ its own pace. What can fail has somewhere to go:
 Both dead-letter queues and the age of each queue's oldest message are
 alarmed. Topic, queues and logs share one customer-managed KMS key.
 
-Copy this file with ``secure.py`` and ``sizing.py`` to use it elsewhere.
+Copy this file with ``secure.py``, ``observe.py`` and ``sizing.py`` to use it elsewhere.
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from refarch import secure, sizing
+from refarch import observe, secure, sizing
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _NAME_MAX = 40
 #: Construct IDs of the FanOut's own children, which a subscriber's cannot reuse.
-_RESERVED_IDS = ("Key", "Topic", "DeliveryLostAlarm")
+_RESERVED_IDS = ("Key", "Topic", "DeliveryLostAlarm", "Dashboard")
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class Subscriber:
     :param name: lower-case words joined by hyphens (``"billing"``,
         ``"shipping-eu"``); becomes the PascalCase construct ID of the
         subscriber's resources (``Billing``, ``ShippingEu``). ``key``,
-        ``topic`` and ``delivery-lost-alarm`` are taken by the FanOut's own
+        ``topic``, ``delivery-lost-alarm`` and ``dashboard`` are taken by the FanOut's own
         children.
     :param filter_policy: deliver only messages whose *attributes* match.
         Default: every message.
@@ -180,6 +180,10 @@ class FanOut(Construct):
     :param removal_policy: for queues, key and log groups. Default: RETAIN, so
         deleting the stack does not lose messages.
     :param log_retention: for consumer log groups. Default: one year.
+    :param dashboard: create a CloudWatch dashboard following the messages:
+        publishes, each queue's deliveries, backlog and oldest age beside its
+        dead-letter queues, consumers, dropped deliveries, and every alarm.
+        Default: True (a dashboard costs about 3 USD a month past the free three).
     """
 
     topic: sns.ITopic
@@ -189,6 +193,8 @@ class FanOut(Construct):
     """Messages SNS dropped: neither delivered nor moved to a delivery dead-letter queue."""
     alarms: list[cloudwatch.Alarm]
     """Every alarm: each subscriber's three, then ``delivery_lost_alarm``."""
+    dashboard: cloudwatch.Dashboard | None
+    """The pattern's dashboard (None with ``dashboard=False``)."""
 
     def __init__(
         self,
@@ -206,8 +212,10 @@ class FanOut(Construct):
         alarm_topic: sns.ITopic | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         log_retention: logs.RetentionDays = secure.LOG_RETENTION,
+        dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         is_fifo = _validate(
             subscribers=subscribers,
             topic=topic,
@@ -279,6 +287,55 @@ class FanOut(Construct):
         )
         self.alarms.append(self.delivery_lost_alarm)
         secure.notify(self.alarms, alarm_topic)
+        self.dashboard = self._dashboard() if dashboard else None
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        minute = {"period": cdk.Duration.minutes(1), "statistic": cloudwatch.Stats.SUM}
+        rows: list[list[cloudwatch.IWidget]] = [[
+            observe.text("## Topic: publishes and what SNS did with them"),
+            observe.graph("Published", [self.topic.metric_number_of_messages_published(**minute)]),
+            observe.graph("Delivered and failed deliveries (all subscriptions)", [
+                self.topic.metric_number_of_notifications_delivered(**minute),
+                self.topic.metric_number_of_notifications_failed(**minute),
+            ]),
+            observe.graph(
+                "Dropped: neither delivered nor redriven",
+                [self.topic.metric("NumberOfNotificationsFailedToRedriveToDlq", **minute)],
+                alarms=[self.delivery_lost_alarm],
+            ),
+        ]]
+        for name, sub in self.subscribers.items():
+            dead, undeliverable, oldest = sub.alarms
+            row: list[cloudwatch.IWidget] = [
+                observe.text(f"## Subscriber {name}: deliveries, backlog, dead letters"),
+                observe.graph("Delivered into the queue, deleted by the consumer", [
+                    sub.queue.metric_number_of_messages_sent(**minute),
+                    sub.queue.metric_number_of_messages_deleted(**minute),
+                ], width=6),
+                observe.graph("Visible messages", [
+                    sub.queue.metric_approximate_number_of_messages_visible(statistic=cloudwatch.Stats.MAXIMUM),
+                    sub.queue.metric_approximate_number_of_messages_not_visible(statistic=cloudwatch.Stats.MAXIMUM),
+                ], width=6),
+                observe.graph(
+                    "Oldest message age (s)",
+                    [sub.queue.metric_approximate_age_of_oldest_message(statistic=cloudwatch.Stats.MAXIMUM)],
+                    alarms=[oldest], width=6,
+                ),
+                observe.graph("Dead-letter queues: consumer failed, SNS could not deliver", [
+                    sub.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        statistic=cloudwatch.Stats.MAXIMUM, label="consumer failed"),
+                    sub.delivery_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        statistic=cloudwatch.Stats.MAXIMUM, label="SNS could not deliver"),
+                ], alarms=[dead, undeliverable], width=6),
+            ]
+            if sub.function is not None:
+                row.append(observe.graph("Consumer: invocations, errors, throttles", [
+                    sub.function.metric_invocations(**minute),
+                    sub.function.metric_errors(**minute),
+                    sub.function.metric_throttles(**minute),
+                ], right=[sub.function.metric_duration(statistic=cloudwatch.Stats.p(99))], width=24))
+            rows.append(row)
+        return observe.pattern_dashboard(self, "Dashboard", title=f"Fan-out {self.node.path}", rows=rows, alarms=self.alarms)
 
     # -- grants ---------------------------------------------------------------
 

@@ -13,7 +13,7 @@ the custom resource's properties or its logs. SNS writes delivery success
 (sampled) and failure to CloudWatch Logs through a role it assumes; failed
 notifications are alarmed per platform application and on the topic.
 
-Copy this file with ``secure.py`` and the handlers in
+Copy this file with ``secure.py``, ``observe.py`` and the handlers in
 ``refarch/runtime/mobile_push`` to use it elsewhere.
 """
 
@@ -38,7 +38,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from refarch import secure
+from refarch import observe, secure
 
 RUNTIME = Path(__file__).resolve().parent / "runtime" / "mobile_push"
 #: SNS samples successful deliveries at 0-100 percent; failures are always logged.
@@ -190,6 +190,9 @@ class MobilePush(Construct):
     :param removal_policy: for the key and the log groups; platform
         applications are always deleted with the stack (devices register
         again). Default: RETAIN.
+    :param dashboard: create a CloudWatch dashboard: broadcasts published,
+        delivered and failed; per platform, deliveries and failures; the
+        registration API and function; and every alarm. Default: True.
     """
 
     platforms: dict[str, PlatformApplication]
@@ -204,6 +207,8 @@ class MobilePush(Construct):
     register_function: lambda_.Function
     access_logs: logs.LogGroup
     alarms: list[cloudwatch.Alarm]
+    dashboard: cloudwatch.Dashboard | None
+    """The pattern's dashboard (None with ``dashboard=False``)."""
 
     def __init__(
         self,
@@ -220,8 +225,10 @@ class MobilePush(Construct):
         failed_notifications_threshold: int = 0,
         alarm_topic: sns.ITopic | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         _validate(
             platforms=platforms,
             authorization=authorization,
@@ -343,6 +350,49 @@ class MobilePush(Construct):
             )
         )
         secure.notify(self.alarms, alarm_topic)
+        self.dashboard = self._dashboard() if dashboard else None
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        five = {"period": cdk.Duration.minutes(5), "statistic": cloudwatch.Stats.SUM}
+        topic_failed = self.alarms[-1]
+        rows: list[list[cloudwatch.IWidget]] = [[
+            observe.text("## Broadcast topic: published, delivered, failed"),
+            observe.graph("Published", [self.topic.metric_number_of_messages_published(**five)]),
+            observe.graph("Delivered", [self.topic.metric_number_of_notifications_delivered(**five)]),
+            observe.graph("Failed", [self.topic.metric_number_of_notifications_failed(**five)], alarms=[topic_failed]),
+        ]]
+        for app in self.platforms.values():
+            platform = app.spec.platform
+
+            def metric(name: str, label: str, app: PlatformApplication = app) -> cloudwatch.Metric:
+                # SNS publishes platform-application metrics with both dimensions.
+                return cloudwatch.Metric(namespace="AWS/SNS", metric_name=name, label=label,
+                                         dimensions_map={"Application": app.name, "Platform": app.spec.platform},
+                                         **five)
+
+            rows.append([
+                observe.text(f"## Platform {platform}: publishes, deliveries, failures"),
+                observe.graph("Published to its endpoints", [metric("NumberOfMessagesPublished", "published")]),
+                observe.graph("Delivered", [metric("NumberOfNotificationsDelivered", "delivered")]),
+                observe.graph("Failed", [metric("NumberOfNotificationsFailed", "failed")], alarms=[app.alarm]),
+            ])
+        rows.append([
+            observe.text("## Device registration: API and function"),
+            observe.graph("Requests, 4xx, 5xx", [
+                self.api.metric_count(**five),
+                self.api.metric_client_error(**five),
+                self.api.metric_server_error(**five),
+            ]),
+            observe.graph("API latency (ms)", [self.api.metric_latency(period=cdk.Duration.minutes(5),
+                                                                       statistic=cloudwatch.Stats.p(99))]),
+            observe.graph("Function invocations, errors, throttles", [
+                self.register_function.metric_invocations(**five),
+                self.register_function.metric_errors(**five),
+                self.register_function.metric_throttles(**five),
+            ]),
+        ])
+        return observe.pattern_dashboard(self, "Dashboard", title=f"Mobile push {self.node.path}", rows=rows,
+                                         alarms=self.alarms)
 
     # -- grants ---------------------------------------------------------------
 

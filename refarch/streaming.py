@@ -23,7 +23,7 @@ More than 5 enhanced fan-out consumers are registered in groups of at most
 CREATING at once); a small function, ``refarch/runtime/stream_consumers_active``,
 waits for that.
 
-Copy this file with ``secure.py`` and ``sizing.py`` (and, for more than 5
+Copy this file with ``secure.py``, ``observe.py`` and ``sizing.py`` (and, for more than 5
 enhanced fan-out consumers, ``runtime/stream_consumers_active``) to use it
 elsewhere.
 """
@@ -50,7 +50,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from refarch import secure, sizing
+from refarch import observe, secure, sizing
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _NAME_MAX = 40
@@ -225,6 +225,10 @@ class StreamPipeline(Construct):
     :param removal_policy: for stream, key, queues, bucket and log groups.
         Default: RETAIN, so deleting the stack loses no data.
     :param log_retention: for the log groups. Default: one year.
+    :param dashboard: create a CloudWatch dashboard: writes (bytes and
+        records per second) against the stream's write capacity, throttles,
+        iterator age per consumer, consumer errors and skipped batches,
+        Firehose freshness and failures, and every alarm. Default: True.
     """
 
     stream: kinesis.Stream
@@ -236,6 +240,8 @@ class StreamPipeline(Construct):
     group's consumers are ACTIVE; the next group is registered after it. Otherwise empty."""
     delivery: DeliveryResources | None
     alarms: list[cloudwatch.Alarm]
+    dashboard: cloudwatch.Dashboard | None
+    """The pattern's dashboard (None with ``dashboard=False``)."""
 
     def __init__(
         self,
@@ -257,8 +263,10 @@ class StreamPipeline(Construct):
         alarm_topic: sns.ITopic | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         log_retention: logs.RetentionDays = secure.LOG_RETENTION,
+        dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         efo = _validate(
             consumers=consumers,
             enhanced_fan_out=enhanced_fan_out,
@@ -316,7 +324,8 @@ class StreamPipeline(Construct):
         )
 
         latency_s = int(max_acceptable_latency.to_seconds())
-        self.alarms = self._stream_alarms(latency_s)
+        self._stream_alarm_list = self._stream_alarms(latency_s)
+        self.alarms = list(self._stream_alarm_list)
         self.consumers = {}
         for spec in consumers:
             resources = self._consumer(spec, efo=efo[spec.name], latency_s=latency_s,
@@ -330,6 +339,77 @@ class StreamPipeline(Construct):
             self.delivery = self._delivery(delivery, removal_policy=removal_policy, log_retention=log_retention)
             self.alarms.extend(self.delivery.alarms)
         secure.notify(self.alarms, alarm_topic)
+        self.dashboard = self._dashboard() if dashboard else None
+
+    # -- dashboard ------------------------------------------------------------
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        minute = cdk.Duration.minutes(1)
+        by_id = {a.node.id: a for a in self._stream_alarm_list}
+        shards = self.capacity.shards
+
+        def per_second(metric: cloudwatch.IMetric, label: str) -> cloudwatch.MathExpression:
+            return cloudwatch.MathExpression(expression="m1 / PERIOD(m1)", label=label, using_metrics={"m1": metric},
+                                             period=minute)
+
+        mib = 1024 * 1024
+        rows: list[list[cloudwatch.IWidget]] = [[
+            observe.text(f"## Stream: writes against capacity ({self.capacity.reason})"),
+            observe.graph("Incoming bytes/s", [per_second(self.stream.metric_incoming_bytes(period=minute, statistic="Sum"),
+                                                          "bytes/s")],
+                          limits=[(shards * sizing.KINESIS_SHARD_WRITE_MB_S * mib, f"write capacity, {shards} shards")]
+                          if shards else [], width=6),
+            observe.graph("Incoming records/s", [per_second(self.stream.metric_incoming_records(period=minute,
+                                                                                                  statistic="Sum"),
+                                                            "records/s")],
+                          limits=[(shards * sizing.KINESIS_SHARD_WRITE_RECORDS_S, f"write capacity, {shards} shards")]
+                          if shards else [], width=6),
+            observe.graph("Write throttles", [self.stream.metric_write_provisioned_throughput_exceeded(
+                period=minute, statistic="Sum")], alarms=[by_id["WriteThrottleAlarm"]], width=6),
+            observe.graph("Read throttles", [self.stream.metric_read_provisioned_throughput_exceeded(
+                period=minute, statistic="Sum")], alarms=[by_id["ReadThrottleAlarm"]], width=6),
+            observe.graph("GetRecords iterator age (ms, shared-throughput readers)", [
+                self.stream.metric_get_records_iterator_age_milliseconds(period=minute, statistic="Maximum")],
+                alarms=[by_id["IteratorAgeAlarm"]], width=24, height=5),
+        ]]
+        for name, res in self.consumers.items():
+            errors, age, dead = res.alarms
+            rows.append([
+                observe.text(f"## Consumer {name}" + (" (enhanced fan-out)" if res.stream_consumer else "")),
+                observe.graph("Iterator age (ms)", [res.function.metric("IteratorAge", period=minute,
+                                                                        statistic="Maximum")],
+                              alarms=[age], width=6),
+                observe.graph("Invocations and errors", [
+                    res.function.metric_invocations(period=minute, statistic="Sum"),
+                    res.function.metric_errors(period=minute, statistic="Sum"),
+                ], alarms=[errors], width=6),
+                observe.graph("Duration (ms)", [res.function.metric_duration(statistic=cloudwatch.Stats.p(99))],
+                              width=6),
+                observe.graph("Skipped batches (dead-letter queue)", [
+                    res.dead_letter_queue.metric_approximate_number_of_messages_visible(statistic="Maximum")],
+                    alarms=[dead], width=6),
+            ])
+        if self.delivery is not None:
+            name = self.delivery.delivery_stream.ref
+
+            def firehose(metric_name: str, statistic: str) -> cloudwatch.Metric:
+                return cloudwatch.Metric(namespace="AWS/Firehose", metric_name=metric_name,
+                                         dimensions_map={"DeliveryStreamName": name},
+                                         period=cdk.Duration.minutes(5), statistic=statistic)
+
+            rows.append([
+                observe.text("## Delivery to S3 (Firehose)"),
+                observe.graph("Freshness: age of the oldest record not yet in S3 (s)",
+                              [firehose("DeliveryToS3.DataFreshness", "Maximum")],
+                              alarms=self.delivery.alarms, width=8),
+                observe.graph("Read from the stream: records", [firehose("DataReadFromKinesisStream.Records", "Sum")],
+                              width=8),
+                observe.graph("Delivery success (1 = every put succeeded)", [
+                    firehose("DeliveryToS3.Success", "Average"),
+                ], right=[firehose("ThrottledGetRecords", "Sum")], width=8),
+            ])
+        return observe.pattern_dashboard(self, "Dashboard", title=f"Streaming {self.node.path}", rows=rows,
+                                         alarms=self.alarms)
 
     # -- grants ---------------------------------------------------------------
 

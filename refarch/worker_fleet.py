@@ -20,7 +20,7 @@ maximum. A Fargate worker protects its task from scale-in and deployments
 while it holds messages (ECS task scale-in protection), so ECS stops only idle
 workers and long jobs are not abandoned.
 
-Copy this file with ``secure.py``, ``sizing.py`` and ``runtime/worker`` to use
+Copy this file with ``secure.py``, ``observe.py``, ``sizing.py`` and ``runtime/worker`` to use
 it elsewhere.
 """
 
@@ -46,7 +46,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from refarch import secure, sizing
+from refarch import observe, secure, sizing
 
 #: The worker shipped with the pattern: a Dockerfile and the Lambda adapter.
 WORKER_RUNTIME = Path(__file__).resolve().parent / "runtime" / "worker"
@@ -222,6 +222,10 @@ class QueueWorkerFleet(Construct):
         (alarms are still created).
     :param removal_policy: for queues, key and log group. Default: RETAIN.
     :param log_retention: Default: one year.
+    :param dashboard: create a CloudWatch dashboard: the queue's deliveries,
+        backlog and oldest age beside its dead-letter queue, backlog per worker
+        against its target, running workers against min/max, processing
+        errors, and every alarm. Default: True.
     """
 
     queue: sqs.IQueue
@@ -245,6 +249,8 @@ class QueueWorkerFleet(Construct):
     alarms: list[cloudwatch.Alarm]
     """Dead-letter queue not empty (when there is one), oldest message too old, fleet at max capacity
     (not for a fixed Fargate fleet, ``min_workers == max_workers``, which is always at its maximum)."""
+    dashboard: cloudwatch.Dashboard | None
+    """The pattern's dashboard (None with ``dashboard=False``)."""
 
     def __init__(
         self,
@@ -267,8 +273,10 @@ class QueueWorkerFleet(Construct):
         alarm_topic: sns.ITopic | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         log_retention: logs.RetentionDays = secure.LOG_RETENTION,
+        dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         compute = compute or FargateWorkers()
         _validate(
             avg_processing_time=avg_processing_time,
@@ -364,6 +372,73 @@ class QueueWorkerFleet(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ))
         secure.notify(self.alarms, alarm_topic)
+        self.dashboard = self._dashboard(
+            min_workers=(1 if min_workers is None else min_workers) if self.service is not None else None,
+            max_workers=max_workers, at_max=at_max,
+        ) if dashboard else None
+
+    def _dashboard(self, *, min_workers: int | None, max_workers: int, at_max: cloudwatch.IMetric) -> cloudwatch.Dashboard:
+        minute = {"period": cdk.Duration.minutes(1), "statistic": cloudwatch.Stats.SUM}
+        peak = {"period": cdk.Duration.minutes(1), "statistic": cloudwatch.Stats.MAXIMUM}
+        by_id = {a.node.id: a for a in self.alarms}
+        queue_row: list[cloudwatch.IWidget] = [
+            observe.text("## Queue: arrivals, backlog, dead letters"),
+            observe.graph("Sent, received, deleted", [
+                self.queue.metric_number_of_messages_sent(**minute),
+                self.queue.metric_number_of_messages_received(**minute),
+                self.queue.metric_number_of_messages_deleted(**minute),
+            ], width=6),
+            observe.graph("Visible and in-flight messages", [
+                self.queue.metric_approximate_number_of_messages_visible(**peak),
+                self.queue.metric_approximate_number_of_messages_not_visible(**peak),
+            ], width=6),
+            observe.graph("Oldest message age (s)", [self.queue.metric_approximate_age_of_oldest_message(**peak)],
+                          alarms=[by_id["OldestMessageAlarm"]], width=6),
+        ]
+        if self.dead_letter_queue is not None:
+            queue_row.append(observe.graph(
+                "Dead-letter queue: processing failed",
+                [self.dead_letter_queue.metric_approximate_number_of_messages_visible(**peak)],
+                alarms=[by_id["DeadLetterAlarm"]], width=6,
+            ))
+        at_max_alarm = [by_id["AtMaxCapacityAlarm"]] if "AtMaxCapacityAlarm" in by_id else []
+        if self.service is not None:
+            workers = self._running_tasks(cloudwatch.Stats.AVERAGE, cdk.Duration.minutes(1))
+            worker_row: list[cloudwatch.IWidget] = [
+                observe.text("## Workers (Fargate): backlog per worker against its target, running tasks, load"),
+                observe.graph("Backlog per worker (scaling metric)", [cloudwatch.MathExpression(
+                    expression="m1 / m2",
+                    label="Backlog per worker",
+                    using_metrics={
+                        "m1": self.queue.metric_approximate_number_of_messages_visible(**minute),
+                        "m2": workers,
+                    },
+                    period=cdk.Duration.minutes(1),
+                )], limits=[(self.target_backlog_per_worker, "target")]),
+                observe.graph("Running tasks", [workers], alarms=at_max_alarm,
+                              limits=[(min_workers, "min_workers"), (max_workers, "max_workers")]),
+                observe.graph("CPU and memory (%)", [
+                    self.service.metric_cpu_utilization(period=cdk.Duration.minutes(1)),
+                    self.service.metric_memory_utilization(period=cdk.Duration.minutes(1)),
+                ]),
+            ]
+        else:
+            worker_row = [
+                observe.text("## Workers (Lambda): concurrency against max_workers, processing errors"),
+                observe.graph("Concurrent executions", [at_max], alarms=at_max_alarm,
+                              limits=[(max_workers, "max_workers")]),
+                observe.graph("Invocations, errors, throttles", [
+                    self.function.metric_invocations(**minute),
+                    self.function.metric_errors(**minute),
+                    self.function.metric_throttles(**minute),
+                ]),
+                observe.graph("Duration (ms)", [
+                    self.function.metric_duration(statistic=cloudwatch.Stats.AVERAGE),
+                    self.function.metric_duration(statistic=cloudwatch.Stats.p(99)),
+                ]),
+            ]
+        return observe.pattern_dashboard(self, "Dashboard", title=f"Queue worker fleet {self.node.path}",
+                                         rows=[queue_row, worker_row], alarms=self.alarms)
 
     # -- grants ---------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
-from refarch import secure
+from refarch import observe, secure
 from refarch.database import AuroraCluster, ReaderScaling, SessionManagerHost
 
 
@@ -59,6 +59,8 @@ class DatabaseStack(cdk.Stack):
         cdk.CfnOutput(self, "ParameterPath", value=f"/refarch/{stage}/database",
                       description="Non-secret settings (GetParametersByPath)")
         cdk.CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn, description="Alarm notifications")
+        cdk.CfnOutput(self, "DashboardUrl", value=observe.console_url(self.database.dashboard),
+                      description="The pattern's CloudWatch dashboard")
         cdk.CfnOutput(
             self, "PortForwardCommand",
             description="Reach the writer from your machine through Session Manager (no SSH)",

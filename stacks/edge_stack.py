@@ -28,7 +28,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from refarch import secure
+from refarch import observe, secure
 from refarch.edge import (
     CLOUDFRONT_REGION,
     EdgeAccelerator,
@@ -129,6 +129,8 @@ class EdgeOriginStack(cdk.Stack):
         cdk.CfnOutput(self, "TargetGroupArn", value=self.origin.target_group.target_group_arn,
                       description="Register the application's IP targets here")
         cdk.CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn, description="Alarm notifications")
+        cdk.CfnOutput(self, "DashboardUrl", value=observe.console_url(self.origin.dashboard),
+                      description="The pattern's CloudWatch dashboard")
 
 
 class EdgeAcceleratorStack(cdk.Stack):
@@ -186,6 +188,8 @@ class EdgeStack(cdk.Stack):
         cdk.CfnOutput(self, "ContentBucketName", value=self.edge.content_bucket.bucket_name,
                       description="Upload static content here (index.html, errors/404.html)")
         cdk.CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn, description="Alarm notifications")
+        cdk.CfnOutput(self, "DashboardUrl", value=observe.console_url(self.edge.dashboard),
+                      description="The pattern's CloudWatch dashboard")
 
 
 def build_edge(

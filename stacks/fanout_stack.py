@@ -14,7 +14,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from refarch import secure
+from refarch import observe, secure
 from refarch.fanout import FanOut, Subscriber
 
 
@@ -42,6 +42,8 @@ class FanOutStack(cdk.Stack):
 
         cdk.CfnOutput(self, "TopicArn", value=self.fanout.topic.topic_arn, description="Publish order events here")
         cdk.CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn, description="Alarm notifications")
+        cdk.CfnOutput(self, "DashboardUrl", value=observe.console_url(self.fanout.dashboard),
+                      description="The pattern's CloudWatch dashboard")
         for name, sub in self.fanout.subscribers.items():
             cdk.CfnOutput(self, f"{sub.node.id}QueueUrl", value=sub.queue.queue_url, description=f"The {name} queue")
             cdk.CfnOutput(

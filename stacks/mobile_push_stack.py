@@ -14,7 +14,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from refarch import secure
+from refarch import observe, secure
 from refarch.mobile_push import ApnsPlatform, FcmPlatform, MobilePush
 
 
@@ -44,6 +44,8 @@ class PushStack(cdk.Stack):
                       description="POST device tokens here (SigV4-signed)")
         cdk.CfnOutput(self, "TopicArn", value=self.push.topic.topic_arn, description="Publish here to reach every device")
         cdk.CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn, description="Alarm notifications")
+        cdk.CfnOutput(self, "DashboardUrl", value=observe.console_url(self.push.dashboard),
+                      description="The pattern's CloudWatch dashboard")
         for key, app in self.push.platforms.items():
             cdk.CfnOutput(self, f"{app.node.id}ApplicationArn", value=app.arn,
                           description=f"The {key} SNS platform application")

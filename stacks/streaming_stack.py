@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from refarch import secure
+from refarch import observe, secure
 from refarch.streaming import LambdaConsumer, S3Delivery, StreamPipeline
 
 CONSUMER_CODE = Path(__file__).resolve().parents[1] / "refarch" / "runtime" / "stream_consumer"
@@ -57,6 +57,8 @@ class StreamingStack(cdk.Stack):
         cdk.CfnOutput(self, "StreamArn", value=pipeline.stream.stream_arn)
         cdk.CfnOutput(self, "ProducerRoleArn", value=producer.role_arn, description="Assume to write to the stream")
         cdk.CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn, description="Alarm notifications")
+        cdk.CfnOutput(self, "DashboardUrl", value=observe.console_url(self.pipeline.dashboard),
+                      description="The pattern's CloudWatch dashboard")
         if pipeline.delivery:
             cdk.CfnOutput(self, "ArchiveBucketName", value=pipeline.delivery.bucket.bucket_name)
             cdk.CfnOutput(self, "DeliveryStreamName", value=pipeline.delivery.delivery_stream.ref)

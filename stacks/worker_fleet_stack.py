@@ -12,7 +12,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
-from refarch import secure
+from refarch import observe, secure
 from refarch.worker_fleet import FARGATE_WORKER_ENDPOINTS, QueueWorkerFleet
 
 
@@ -42,3 +42,5 @@ class WorkerFleetStack(cdk.Stack):
         cdk.CfnOutput(self, "TargetBacklogPerWorker", value=str(self.fleet.target_backlog_per_worker),
                       description="max_acceptable_latency / avg_processing_time")
         cdk.CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn, description="Alarm notifications")
+        cdk.CfnOutput(self, "DashboardUrl", value=observe.console_url(self.fleet.dashboard),
+                      description="The pattern's CloudWatch dashboard")

@@ -26,6 +26,7 @@ ALLOWED_SKIPS = {
     "AWS::SNS::TopicPolicy": "moto does not enforce resource policies; the TLS-only statement is asserted on the template",
     "AWS::SQS::QueuePolicy": "moto does not enforce resource policies; SNS-only and TLS-only statements are asserted on the template",
     "AWS::CloudWatch::Alarm": "moto cannot evaluate SQS metrics; alarm metrics, dimensions and thresholds are asserted on the template",
+    "AWS::CloudWatch::Dashboard": "moto does not create dashboards; tests/test_dashboards.py asserts each body on the template",
     "AWS::CDK::Metadata": "version reporting only; no runtime effect",
 }
 

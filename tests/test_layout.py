@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PATTERNS = sorted(p for p in (ROOT / "refarch").glob("*.py") if p.stem not in {"__init__", "secure", "sizing"})
+PATTERNS = sorted(p for p in (ROOT / "refarch").glob("*.py") if p.stem not in {"__init__", "secure", "observe", "sizing"})
 
 
 def _copyable(name: str) -> bool:
-    return name.split(".")[0] in {"aws_cdk", "constructs"} or name in {"refarch", "refarch.secure", "refarch.sizing"}
+    return name.split(".")[0] in {"aws_cdk", "constructs"} or name in {"refarch", "refarch.secure", "refarch.observe", "refarch.sizing"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -37,7 +37,7 @@ def test_there_are_pattern_modules() -> None:
 
 @pytest.mark.parametrize("module", PATTERNS, ids=lambda p: p.stem)
 def test_pattern_module_is_copyable(module: Path) -> None:
-    # aws_cdk, constructs, secure.py and sizing.py: nothing else to copy along.
+    # aws_cdk, constructs, secure.py, observe.py and sizing.py: nothing else to copy along.
     outside = {n for n in _third_party(_imports(module)) if not _copyable(n)}
     assert outside == set(), f"{module.name} imports {sorted(outside)}"
 
@@ -46,8 +46,9 @@ def test_sizing_is_pure_python() -> None:
     assert _third_party(_imports(ROOT / "refarch" / "sizing.py")) == set()
 
 
-def test_shared_module_imports_only_the_cdk() -> None:
-    outside = {n for n in _third_party(_imports(ROOT / "refarch" / "secure.py"))
+@pytest.mark.parametrize("shared", ["secure.py", "observe.py"])
+def test_shared_module_imports_only_the_cdk(shared: str) -> None:
+    outside = {n for n in _third_party(_imports(ROOT / "refarch" / shared))
                if n.split(".")[0] not in {"aws_cdk", "constructs"}}
     assert outside == set()
 

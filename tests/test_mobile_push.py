@@ -333,7 +333,7 @@ def test_topic_alarm_has_topic_name(assembly: Assembly) -> None:
 
 def test_stack_outputs(example: Template) -> None:
     assert set(example.find_outputs("*")) == {
-        "RegistrationUrl", "TopicArn", "AlarmTopicArn", "ApnsApplicationArn", "FcmApplicationArn"}
+        "RegistrationUrl", "TopicArn", "AlarmTopicArn", "ApnsApplicationArn", "FcmApplicationArn", "DashboardUrl"}
 
 
 def test_stack_has_termination_protection(assembly: Assembly) -> None:

@@ -394,7 +394,8 @@ def test_every_alarm_has_dimensions_and_notifies(assembly: Assembly) -> None:
 def test_stack_outputs_and_termination_protection(assembly: Assembly) -> None:
     outputs = assembly.template(MAIN)["Outputs"]
     assert set(outputs) == {"StreamName", "StreamArn", "ProducerRoleArn", "AlarmTopicArn", "ArchiveBucketName",
-                            "DeliveryStreamName", "SessionizerDeadLetterQueueUrl", "FraudCheckDeadLetterQueueUrl"}
+                            "DeliveryStreamName", "SessionizerDeadLetterQueueUrl", "FraudCheckDeadLetterQueueUrl",
+                            "DashboardUrl"}
     assert outputs["StreamName"]["Value"] == _ref(assembly, MAIN, "Clicks/Stream/Resource")
     assert assembly.stacks[MAIN].termination_protection is True
 

@@ -42,6 +42,7 @@ ALLOWED_SKIPS = {
     "AWS::CloudWatch::Alarm": "moto cannot evaluate Kinesis or Lambda metrics; alarm metrics and dimensions are asserted on the template",
     "AWS::SQS::QueuePolicy": "moto does not enforce resource policies; the TLS-only statement is asserted on the template",
     "AWS::SNS::TopicPolicy": "moto does not enforce resource policies; the TLS-only statement is asserted on the template",
+    "AWS::CloudWatch::Dashboard": "moto does not create dashboards; tests/test_dashboards.py asserts each body on the template",
     "AWS::CDK::Metadata": "version reporting only; no runtime effect",
 }
 T0 = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.timezone.utc)
