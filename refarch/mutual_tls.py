@@ -71,8 +71,15 @@ class PemObject:
 
     Make one with :meth:`from_file` (a local file, uploaded as a CDK asset at
     deploy) or :meth:`from_bucket` (an object that already exists, e.g. one
-    your PKI publishes). ``version``: the S3 object version to read.
-    Default: the current version.
+    your PKI publishes). Give ``path``, or ``bucket`` and ``key``.
+
+    :param path: a local PEM file, uploaded as a CDK asset at deploy. Default:
+        none (an S3 object).
+    :param bucket: the bucket holding the PEM object. Default: none (a local file).
+    :param key: the object's key in ``bucket``, without a leading slash.
+        Default: none (a local file).
+    :param version: the S3 object version to read (not used with ``path``).
+        Default: the current version.
     """
 
     path: str | None = None
@@ -82,10 +89,12 @@ class PemObject:
 
     @classmethod
     def from_file(cls, path: str | Path) -> "PemObject":
+        """A local PEM file, uploaded as a CDK asset at deploy."""
         return cls(path=str(path))
 
     @classmethod
     def from_bucket(cls, bucket: s3.IBucket, key: str, *, version: str | None = None) -> "PemObject":
+        """An object that already exists in ``bucket`` at ``key``; ``version``: default: the current one."""
         return cls(bucket=bucket, key=key, version=version)
 
     def validate(self, prop: str, marker: str) -> None:

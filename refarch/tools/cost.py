@@ -40,6 +40,8 @@ GIB = 1024**3
 
 
 def load_prices(path: Path = PRICES_FILE) -> dict[str, Any]:
+    """The price table (region, date read, hours per month, each service's rates) from ``path``, a JSON
+    file. Default: :data:`PRICES_FILE`."""
     return json.loads(path.read_text())
 
 
@@ -93,6 +95,34 @@ class Workload:
 
     fan-out and push: messages; worker fleet: messages and workers; streaming: records;
     database: readers, storage, I/O; edge: requests and data out.
+
+    :param messages_per_s: messages published or sent per second (fan-out,
+        push, worker fleet, Amazon MQ bridge). Default: 0.
+    :param message_kib: size of one message, KiB (SNS and SQS bill each started
+        64 KiB as one request). Default: 1.
+    :param records_per_s: records put on the stream per second (streaming).
+        Default: 0.
+    :param record_kib: size of one record, KiB. Default: 1.
+    :param workers: worker tasks running all month, kept within the fleet's
+        scaling range. Default: none (sized from ``messages_per_s`` and
+        ``processing_s``, or the range's minimum when idle).
+    :param processing_s: seconds one worker spends on a message (sizes
+        ``workers``). Default: 1.
+    :param readers: Aurora readers running all month, kept within the reader
+        scaling range. Default: none (the readers in the template).
+    :param requests_per_s: HTTP requests per second (edge, HTTP APIs, functions
+        behind a load balancer, the push registration API). Default: 0.
+    :param data_out_gb: GB a month served to users (edge). Default: 0.
+    :param origin_share: share of requests and data, 0 to 1, that reach an
+        origin's load balancer or accelerator (the rest CloudFront serves from
+        cache). Default: 0.1.
+    :param lambda_ms: average duration of one Lambda invocation, ms. Default: 100.
+    :param log_kib_per_invocation: KiB of CloudWatch Logs each Lambda
+        invocation writes. Default: 1.
+    :param db_storage_gb: database storage, GB-months (Aurora; RDS when the
+        template allocates none). Default: 0.
+    :param db_io_per_s: Aurora I/O requests per second. Default: 0.
+    :param nat_gb: GB a month processed by each NAT gateway. Default: 0.
     """
 
     messages_per_s: float = 0
@@ -135,6 +165,16 @@ IDLE = Workload()
 
 @dataclass(frozen=True)
 class Line:
+    """One priced line of a stack's bill.
+
+    :param resource: the resource's construct path within the stack (from
+        ``aws:cdk:path``), or ``(stack)`` for a charge of the whole stack.
+    :param item: what is billed, e.g. ``"SQS long polls (1 consumer(s), 20 s)"``.
+    :param quantity: how many ``unit`` a month, rounded to 4 decimals.
+    :param unit: the billing unit, e.g. ``"requests"``, ``"GB-hours"``.
+    :param monthly_usd: the line's cost, USD a month (not rounded).
+    """
+
     resource: str
     item: str
     quantity: float
@@ -144,6 +184,14 @@ class Line:
 
 @dataclass
 class StackCost:
+    """The estimated monthly bill of one stack.
+
+    :param stack: the stack's name.
+    :param lines: the priced lines. Default: none.
+    :param not_priced: what the stack may be billed for but the estimate leaves
+        out, one sentence each. Default: none.
+    """
+
     stack: str
     lines: list[Line] = field(default_factory=list)
     not_priced: list[str] = field(default_factory=list)
@@ -686,6 +734,8 @@ def _quantity(value: float) -> str:
 
 
 def table(costs: Iterable[StackCost], *, hide_zero: bool = False) -> str:
+    """A plain-text report: per stack its total, one row per line (resource, item, quantity, unit, USD a
+    month) and what is not priced. ``hide_zero`` leaves out lines that round to 0.00 USD."""
     rows: list[str] = []
     for cost in costs:
         lines = [line for line in cost.lines if not (hide_zero and round(line.monthly_usd, 2) == 0)]
@@ -791,6 +841,9 @@ def read_templates(cdk_out: Path, stacks: Iterable[str] | None = None) -> dict[s
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line (``argv``, default: ``sys.argv[1:]``): print the cost of the stacks in
+    ``--cdk-out`` (a table, or ``--json``), or with ``--docs`` rewrite the docs' cost tables. Returns the
+    exit status: 0, or 2 when the app is not synthesized."""
     parser = argparse.ArgumentParser(prog="python -m refarch.tools.cost", description=__doc__.split("\n\n")[0])
     parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"), help="synthesized app (make synth)")
     parser.add_argument("--stack", action="append", help="only this stack (repeatable)")

@@ -456,11 +456,14 @@ def fingerprint(data: Mapping[str, Any]) -> str:
 
 
 def svg_fingerprint(svg: Path) -> str | None:
+    """The :func:`fingerprint` :func:`render` stamped into the SVG file ``svg``, or None when it has none."""
     match = re.search(r"<!-- refarch-graph: ([0-9a-f]+) -->", svg.read_text())
     return match.group(1) if match else None
 
 
 def render(d2_source: Path, svg: Path, data: Mapping[str, Any]) -> None:
+    """Draw the D2 file ``d2_source`` into ``svg`` with D2 (ELK layout) and into the PNG beside it with
+    resvg, each stamped with the :func:`fingerprint` of ``data``, the graph it shows."""
     d2 = str(Path(sys.executable).parent / "d2")
     if not Path(d2).exists():
         d2 = shutil.which("d2") or d2
@@ -491,11 +494,15 @@ def _png_with_fingerprint(png: bytes, value: str) -> bytes:
 
 
 def png_fingerprint(png: Path) -> str | None:
+    """The :func:`fingerprint` :func:`render` stamped into the PNG file ``png``, or None when it has none."""
     match = re.search(rb"tEXtrefarch-graph\0([0-9a-f]{16})", png.read_bytes())
     return match.group(1).decode() if match else None
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line (``argv``, default: ``sys.argv[1:]``): write each app stack's graph from
+    ``--cdk-out`` into ``--out`` (default: docs/diagrams) as JSON and, unless ``--no-render``, D2, SVG and
+    PNG. Returns the exit status: 0, or 2 when the app is not synthesized or the icons are missing."""
     from refarch.tools.cost import read_templates  # the same manifest reading
 
     parser = argparse.ArgumentParser(prog="python -m refarch.tools.diagrams", description=__doc__.split("\n\n")[0])

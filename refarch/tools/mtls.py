@@ -39,22 +39,29 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 @dataclass(frozen=True)
 class Issued:
-    """A certificate and its private key."""
+    """A certificate and its private key.
+
+    :param certificate: the X.509 certificate (a CA's or a client's).
+    :param key: its P-256 private key.
+    """
 
     certificate: x509.Certificate
     key: ec.EllipticCurvePrivateKey
 
     @property
     def cert_pem(self) -> bytes:
+        """The certificate, PEM."""
         return self.certificate.public_bytes(serialization.Encoding.PEM)
 
     @property
     def key_pem(self) -> bytes:
+        """The private key, PEM (PKCS #8, not encrypted)."""
         return self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption())
 
     @property
     def serial_hex(self) -> str:
+        """The certificate's serial number, lower-case hex (as ``revoke --serial`` takes it)."""
         return format(self.certificate.serial_number, "x")
 
 
@@ -137,6 +144,7 @@ def make_crl(ca: Issued, revoked_serials: list[int], *, days: int = 30) -> x509.
 
 
 def crl_pem(crl: x509.CertificateRevocationList) -> bytes:
+    """The CRL, PEM (what ``crl.pem`` holds)."""
     return crl.public_bytes(serialization.Encoding.PEM)
 
 
@@ -150,11 +158,14 @@ def _write(path: Path, data: bytes, *, private: bool = False) -> None:
 
 
 def save(out: Path, name: str, issued: Issued) -> None:
+    """Write ``issued`` into the directory ``out``: ``<name>.pem`` (the certificate) and ``<name>.key``
+    (the private key, readable by the owner only)."""
     _write(out / f"{name}.pem", issued.cert_pem)
     _write(out / f"{name}.key", issued.key_pem, private=True)
 
 
 def load(out: Path, name: str) -> Issued:
+    """Read back what :func:`save` wrote: ``<name>.pem`` and ``<name>.key`` in the directory ``out``."""
     certificate = x509.load_pem_x509_certificate((out / f"{name}.pem").read_bytes())
     key = serialization.load_pem_private_key((out / f"{name}.key").read_bytes(), password=None)
     return Issued(certificate, key)
@@ -187,6 +198,8 @@ def demo(out: Path) -> dict[str, Issued]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line (``argv``, default: ``sys.argv[1:]``): ``demo``, ``issue`` or ``revoke`` (see the
+    module's docstring). Returns the exit status: 0, or 2 for no CA in ``--out`` or a bad argument."""
     parser = argparse.ArgumentParser(prog="python -m refarch.tools.mtls", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     p_demo = commands.add_parser("demo", help="a CA, valid/expired/revoked client certificates and a CRL")

@@ -113,43 +113,86 @@ SCENARIOS = ("step", "ramp", "spike", "diurnal")
 @dataclass(frozen=True)
 class Workload:
     """What is being simulated. Defaults: ``WorkerFleetStack`` (2 s per message, 5 minute budget, 1-20
-    workers, the worker's defaults) under a base load that one worker handles at 80 %."""
+    workers, the worker's defaults) under a base load that one worker handles at 80 %.
+
+    :param avg_processing_time_s: mean processing time of one message, seconds.
+        Default: 2.
+    :param max_acceptable_latency_s: the latency budget, seconds from arrival
+        to done: a message done later is over budget; with
+        ``avg_processing_time_s`` it sets refarch's :attr:`target`. Default: 300.
+    :param min_workers: the scalable target's minimum tasks. Default: 1.
+    :param max_workers: the scalable target's maximum tasks. Default: 20.
+    :param base_rate_per_s: the base load, messages per second; the load
+        profiles are multiples of it. Default: 0.4.
+    :param processing: the processing time's distribution: ``"fixed"``,
+        ``"exponential"`` or ``"lognormal"``, each with mean
+        ``avg_processing_time_s``. Default: ``"lognormal"``.
+    :param processing_sigma: the lognormal's shape (sigma of its logarithm).
+        Default: 0.5.
+    :param batch_size: most messages a worker receives per poll. Default: 10
+        (SQS's maximum).
+    :param stop_timeout_s: the task's stop timeout, seconds from SIGTERM to
+        SIGKILL (without scale-in protection a stopping worker gets
+        ``stop_timeout_s - 5`` to finish the message in hand). Default: 30.
+    :param scale_in_protection: busy tasks protect themselves from scale-in
+        until their batch is done, as the refarch worker does. Default: true.
+    :param start_median_s: median task start latency (image pull and start),
+        seconds, lognormal. Not documented by AWS: measure it. Default: 45.
+    :param start_sigma: the start latency's lognormal shape. Default: 0.3.
+    :param metric_delay_s: how long after its minute ends a datapoint reaches
+        CloudWatch, seconds. Not documented by AWS: measure it. Default: 60.
+    :param tail_s: seconds simulated after the load ends, so the fleets drain
+        and scale in (at least twice the budget). Default: 3600.
+    :param seed: seeds the RNG of the messages and of the start latencies.
+        Default: 1.
+    :param fast_scale_in: the ``refarch`` policy includes the step scale-in
+        beside target tracking (``QueueWorkerFleet``'s ``ScaleIn``). Default: true.
+    :param scale_out_cooldown_s: the ``refarch`` policy's scale-out cooldown,
+        seconds (``worker_fleet.SCALE_OUT_COOLDOWN``). Default: 180.
+    :param initial_workers: tasks running at the start (the ``fixed`` policy
+        runs its own size). Default: ``min_workers``.
+    """
 
     avg_processing_time_s: float = 2.0
     max_acceptable_latency_s: float = 300.0
     min_workers: int = 1
     max_workers: int = 20
     base_rate_per_s: float = 0.4
-    processing: str = "lognormal"  #: fixed | exponential | lognormal (mean avg_processing_time_s)
-    processing_sigma: float = 0.5  #: lognormal shape
+    processing: str = "lognormal"
+    processing_sigma: float = 0.5
     batch_size: int = sizing.SQS_MAX_RECEIVE_BATCH
     stop_timeout_s: int = 30
     scale_in_protection: bool = True
-    #: Task start (image pull and start): lognormal, median and shape. Not documented: measure it.
     start_median_s: float = 45.0
     start_sigma: float = 0.3
-    #: How long after its minute a datapoint reaches CloudWatch. Not documented: measure it.
     metric_delay_s: int = 60
-    #: Seconds simulated after the load ends, so the fleets drain and scale in.
     tail_s: int = 3600
     seed: int = 1
-    #: refarch's step scale-in beside target tracking (``QueueWorkerFleet``'s ``ScaleIn``).
     fast_scale_in: bool = True
-    #: refarch's scale-out cooldown (``worker_fleet.SCALE_OUT_COOLDOWN``).
     scale_out_cooldown_s: int = 180
-    #: Workers running at the start. Default: ``min_workers``.
     initial_workers: int | None = None
 
     @property
     def target(self) -> int:
+        """refarch's target tracking target, messages per worker: :func:`refarch.sizing.backlog_per_worker`
+        of the budget and the processing time."""
         return sizing.backlog_per_worker(self.max_acceptable_latency_s, self.avg_processing_time_s)
 
 
 @dataclass(frozen=True)
 class Scenario:
+    """A load over time: expected arrivals per second (drawn as Poisson counts), or a trace of exact counts.
+
+    :param name: the scenario's name in results, e.g. ``"step"`` or ``"csv:trace.csv"``.
+    :param rates: expected arrivals per second, one value per second. Default:
+        none.
+    :param counts: a trace: exact arrivals in each second; used instead of
+        ``rates`` when given. Default: none.
+    """
+
     name: str
-    rates: tuple[float, ...] = ()  #: expected arrivals per second, one per second
-    counts: tuple[int, ...] | None = None  #: a trace: exact arrivals per second
+    rates: tuple[float, ...] = ()
+    counts: tuple[int, ...] | None = None
 
 
 def profile(name: str, w: Workload) -> Scenario:
@@ -190,6 +233,12 @@ def trace(path: str | Path) -> Scenario:
 
 @dataclass
 class Messages:
+    """A scenario's messages, in arrival order; message ``i`` is ``arrival[i]`` and ``work[i]``.
+
+    :param arrival: arrival times, seconds from the start.
+    :param work: processing times, seconds.
+    """
+
     arrival: list[float]
     work: list[float]
 
@@ -327,6 +376,29 @@ class _StepPolicy:
 
 @dataclass
 class Result:
+    """One policy's run over a scenario. The ``ideal`` policy's row has its task-hours only: no latencies.
+
+    :param scenario: the scenario's name.
+    :param policy: the policy's name (see :data:`POLICIES`).
+    :param over_budget_share: share of the messages, 0 to 1, done later than
+        the budget or not done within the horizon.
+    :param p50_latency_s: median latency of the messages done within the
+        horizon, seconds (rounded to 0.1); none when none were done.
+    :param p99_latency_s: their 99th percentile latency, seconds; none when none.
+    :param max_latency_s: their largest latency, seconds; none when none.
+    :param task_hours: billed task-hours (from launch to stop), rounded to 0.001.
+    :param ideal_ratio: ``task_hours`` over the ideal's; none when the ideal is 0.
+    :param messages: messages in the scenario.
+    :param unfinished: messages not done within the horizon.
+    :param task_seconds: billed task-seconds. Default: 0.
+    :param work_done_s: processing time of the messages done within the
+        horizon, seconds. Default: 0.
+    :param series: per-second samples for :func:`plot`: ``"arrivals"``,
+        ``"visible"``, ``"running"``, ``"billed"`` (lists, one value per second)
+        and ``"latency"`` (``(arrival, latency)`` per message done). Default:
+        empty; :func:`simulate` fills it (the ideal's row: arrivals only).
+    """
+
     scenario: str
     policy: str
     over_budget_share: float
@@ -338,10 +410,11 @@ class Result:
     messages: int
     unfinished: int
     task_seconds: float = 0.0
-    work_done_s: float = 0.0  #: processing time of the messages completed within the horizon
+    work_done_s: float = 0.0
     series: dict = field(default_factory=dict, repr=False)
 
     def row(self) -> dict:
+        """The fields but ``series``, as a dict (one JSON line of ``--json``)."""
         out = asdict(self)
         out.pop("series")
         return out
@@ -355,7 +428,15 @@ def _pct(sorted_values: Sequence[float], q: float) -> float | None:
 
 
 class Fleet:
-    """One policy's run over a scenario's messages."""
+    """One policy's run over a scenario's messages: :meth:`run`, then :meth:`result`.
+
+    :param policy: one of :data:`POLICIES` but ``ideal``, or :data:`BACKLOG_ONLY`.
+    :param msgs: the scenario's messages.
+    :param w: the workload.
+    :param horizon_s: seconds to simulate: the load and the tail.
+    :param peak_rate: the scenario's highest arrivals per second; sizes the
+        ``fixed`` policy's fleet.
+    """
 
     def __init__(self, policy: str, msgs: Messages, w: Workload, *, horizon_s: int, peak_rate: float) -> None:
         self.policy, self.msgs, self.w, self.horizon = policy, msgs, w, horizon_s
@@ -574,6 +655,7 @@ class Fleet:
     # -- the run ---------------------------------------------------------------------------
 
     def run(self) -> None:
+        """Simulate the horizon second by second: scaling once a minute, ECS, the workers, the metrics."""
         minute_visible = 0
         minute_running: list[int] = []
         minute_busy = 0.0
@@ -606,6 +688,7 @@ class Fleet:
                 minute_running, minute_busy = [], 0.0
 
     def result(self, scenario: str, ideal_s: float) -> Result:
+        """The run's :class:`Result` for ``scenario``, compared with the ideal's ``ideal_s`` task-seconds."""
         lat = sorted(
             (d - a) for d, a in zip(self.done_at, self.msgs.arrival) if d is not None and d <= self.horizon
         )
@@ -668,6 +751,8 @@ def _per_second(arrival: Sequence[float], horizon: int) -> list[int]:
 
 
 def table(results: Sequence[Result]) -> str:
+    """A plain-text table, one row per result: share over budget, p50, p99 and max latency, task-hours, and
+    the ratio to the ideal."""
     head = f"{'scenario':<10}{'policy':<34}{'over budget':>12}{'p50 s':>8}{'p99 s':>8}{'max s':>8}" \
            f"{'task-h':>9}{'x ideal':>9}"
     lines = [head, "-" * len(head)]
@@ -714,6 +799,8 @@ def plot(results: Sequence[Result], path: str | Path, budget_s: float) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line (``argv``, default: ``sys.argv[1:]``): simulate the scenarios under the policies and
+    print a table (or ``--json`` lines), optionally plotting the first scenario. Returns 0."""
     parser = argparse.ArgumentParser(prog="python -m refarch.tools.simulate", description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="one JSON object per scenario and policy, one a line")
     parser.add_argument("--scenario", action="append", help=f"{', '.join(SCENARIOS)} or csv:PATH (repeatable); "
