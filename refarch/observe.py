@@ -80,6 +80,12 @@ def _limit(value: float, label: str) -> cloudwatch.HorizontalAnnotation:
 
 
 def text(markdown: str, *, width: int = ROW, height: int = 1) -> cloudwatch.TextWidget:
+    """A Markdown text widget (a dashboard's title or a row's heading).
+
+    :param markdown: what the widget shows.
+    :param width: grid columns. Default: a full row.
+    :param height: grid rows. Default: 1.
+    """
     return cloudwatch.TextWidget(markdown=markdown, width=width, height=height)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
-from refarch import secure
+from refarch import observe, secure
 from refarch.database import RdsWithReadReplicas, SessionManagerHost
 
 #: GiB at creation, and the ceiling storage autoscaling may grow the primary to.
@@ -68,6 +68,8 @@ class RdsDatabaseStack(cdk.Stack):
         cdk.CfnOutput(self, "SecretArn", value=db.secret.secret_arn, description="Administrator credentials")
         cdk.CfnOutput(self, "ParameterPath", value=parameter_path,
                       description="Non-secret settings (GetParametersByPath)")
+        cdk.CfnOutput(self, "DashboardUrl", value=observe.console_url(db.dashboard),
+                      description="The database's CloudWatch dashboard")
         cdk.CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn, description="Alarm notifications")
         cdk.CfnOutput(
             self, "PortForwardCommand",
