@@ -668,6 +668,12 @@ class MobilePush(Construct):
             authorizer=authorizer,
             authorization_scopes=scopes,
         )
+        # The integration's invoke permission names the API's ARN; SourceAccount pins the account too
+        # (AWS Control Tower CT.LAMBDA.PR.2).
+        permissions = [c for c in self.register_route.node.find_all() if isinstance(c, lambda_.CfnPermission)]
+        secure.require(len(permissions) == 1, "register route", len(permissions),
+                       "should carry exactly one invoke permission (aws-cdk-lib changed?)")
+        permissions[0].source_account = cdk.Stack.of(self).account
 
 
 def _tolerate_framework_function(function: cdk.CfnResource) -> None:

@@ -140,8 +140,14 @@ def encryption_key(
     description: str,
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
 ) -> kms.Key:
-    """A customer-managed KMS key with yearly rotation and a 30-day deletion window."""
-    return kms.Key(
+    """A customer-managed KMS key with yearly rotation and a 30-day deletion window.
+
+    Its policy denies ``kms:CreateGrant`` to every principal unless the grant is
+    for an AWS resource or the caller is an AWS service (AWS Control Tower
+    CT.KMS.PR.3): a role the policy admits cannot hand its use of the key on
+    with a grant of its own. https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource
+    """
+    key = kms.Key(
         scope,
         construct_id,
         description=description,
@@ -149,6 +155,17 @@ def encryption_key(
         pending_window=cdk.Duration.days(30),
         removal_policy=removal_policy,
     )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyGrantsExceptForAwsServices",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],
+            conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+        )
+    )
+    return key
 
 
 def allow_service_to_use_key(key: kms.IKey, service: str, *, source_arns: Sequence[str]) -> None:
@@ -438,7 +455,8 @@ class Network(Construct):
             nat_gateways=nat_gateways,
             restrict_default_security_group=True,
             subnet_configuration=[
-                ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+                ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24,
+                                        map_public_ip_on_launch=False),  # only load balancers and NAT live here
                 ec2.SubnetConfiguration(name="Private", subnet_type=private, cidr_mask=20),
                 ec2.SubnetConfiguration(name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
             ],
