@@ -49,3 +49,64 @@ def test_lambda_permissions_for_services_pin_the_source_account(assembly: Assemb
     assert any(p[2]["Properties"]["Principal"] == "apigateway.amazonaws.com" for p in permissions)
     for stack_id, logical_id, permission in permissions:
         assert "SourceAccount" in permission["Properties"], f"{stack_id}/{logical_id}"
+
+
+def test_every_web_acl_logs_to_an_encrypted_retained_group_redacting_authorization(assembly: Assembly) -> None:
+    checked = 0
+    for stack_id in ALL_STACKS:
+        acls = assembly.of_type(stack_id, "AWS::WAFv2::WebACL")
+        configs = assembly.of_type(stack_id, "AWS::WAFv2::LoggingConfiguration")
+        groups = assembly.of_type(stack_id, "AWS::Logs::LogGroup")
+        logged = {c["Properties"]["ResourceArn"]["Fn::GetAtt"][0]: c["Properties"] for c in configs.values()}
+        for logical_id in acls:
+            config = logged.get(logical_id)
+            assert config, f"{stack_id}/{logical_id} logs nothing"
+            [destination] = config["LogDestinationConfigs"]
+            group = groups[destination["Fn::GetAtt"][0]]["Properties"]
+            assert group["LogGroupName"].startswith("aws-waf-logs-")
+            assert "KmsKeyId" in group and group["RetentionInDays"] >= 365
+            assert {"SingleHeader": {"Name": "authorization"}} in config["RedactedFields"]
+            checked += 1
+    assert checked >= 3  # CloudFront's ACL and one per regional ALB
+
+
+def test_every_load_balancer_has_a_regional_web_acl_with_managed_rules_and_a_rate_limit(assembly: Assembly) -> None:
+    checked = 0
+    for stack_id in ALL_STACKS:
+        albs = assembly.of_type(stack_id, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+        associations = {a["Properties"]["ResourceArn"]["Ref"]: a["Properties"]["WebACLArn"]["Fn::GetAtt"][0]
+                        for a in assembly.of_type(stack_id, "AWS::WAFv2::WebACLAssociation").values()}
+        acls = assembly.of_type(stack_id, "AWS::WAFv2::WebACL")
+        for logical_id in albs:
+            acl = acls[associations[logical_id]]["Properties"]
+            assert acl["Scope"] == "REGIONAL"
+            statements = [r["Statement"] for r in acl["Rules"]]
+            assert any("ManagedRuleGroupStatement" in st for st in statements)
+            assert any("RateBasedStatement" in st for st in statements)
+            checked += 1
+    assert checked >= 2, "expected the edge pattern's regional ALBs"
+
+
+def test_databases_in_the_stacks_are_in_a_backup_plan(assembly: Assembly) -> None:
+    # On in the app's database stack and the RDS case (with a copy to a second region's vault).
+    for stack_id, kind, ref in [("DatabaseStack", "AWS::RDS::DBCluster", "arn:{p}:rds:{r}:{a}:cluster:"),
+                                ("DatabaseRds", "AWS::RDS::DBInstance", "arn:{p}:rds:{r}:{a}:db:")]:
+        [vault] = assembly.of_type(stack_id, "AWS::Backup::BackupVault").values()
+        assert "Fn::GetAtt" in vault["Properties"]["EncryptionKeyArn"]  # a customer-managed key of its own
+        [plan] = assembly.of_type(stack_id, "AWS::Backup::BackupPlan").values()
+        rules = {r["RuleName"]: r for r in plan["Properties"]["BackupPlan"]["BackupPlanRule"]}
+        assert set(rules) == {"Daily", "Monthly"}
+        assert rules["Daily"]["Lifecycle"]["DeleteAfterDays"] == 35
+        assert rules["Monthly"]["Lifecycle"]["DeleteAfterDays"] == 365
+        assert rules["Monthly"]["ScheduleExpression"] == "cron(0 4 1 * ? *)"
+        [selection] = assembly.of_type(stack_id, "AWS::Backup::BackupSelection").values()
+        [resource] = selection["Properties"]["BackupSelection"]["Resources"]
+        databases = assembly.of_type(stack_id, kind)
+        primary = [k for k, r in databases.items() if "SourceDBInstanceIdentifier" not in r["Properties"]]
+        assert [p["Ref"] for p in resource["Fn::Join"][1] if isinstance(p, dict) and "Ref" in p
+                and not p["Ref"].startswith("AWS::")] == primary
+        copies = [r.get("CopyActions") for r in rules.values()]
+        if stack_id == "DatabaseRds":
+            assert all(c and c[0]["DestinationBackupVaultArn"].startswith("arn:aws:backup:eu-west-1:") for c in copies)
+        else:
+            assert copies == [None, None]
