@@ -470,6 +470,8 @@ class QueueWorkerFleet(Construct):
             stop_timeout=cdk.Duration.seconds(stop_s),
             readonly_root_filesystem=compute.read_only_root_filesystem,
             user=compute.user,
+            # The task's memory as the container's hard limit too (AWS Control Tower CT.ECS.PR.7).
+            memory_limit_mib=compute.memory_limit_mib,
             linux_parameters=ecs.LinuxParameters(self, "LinuxParameters", init_process_enabled=True),
             logging=ecs.LogDrivers.aws_logs(
                 stream_prefix="worker",

@@ -110,3 +110,9 @@ def test_databases_in_the_stacks_are_in_a_backup_plan(assembly: Assembly) -> Non
             assert all(c and c[0]["DestinationBackupVaultArn"].startswith("arn:aws:backup:eu-west-1:") for c in copies)
         else:
             assert copies == [None, None]
+
+
+def test_worker_container_memory_hard_limit_is_the_tasks(assembly: Assembly) -> None:
+    for stack_id, logical_id, task in _resources(assembly, "AWS::ECS::TaskDefinition"):
+        for container in task["Properties"]["ContainerDefinitions"]:
+            assert container.get("Memory") == int(task["Properties"]["Memory"]), f"{stack_id}/{logical_id}"
