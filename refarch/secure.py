@@ -128,6 +128,19 @@ def acknowledge_cdk_provider_function(function: cdk.CfnResource, what: str, *, m
         if rule.endswith("DefaultMemorySize") and memory_size_set:
             continue
         acknowledge(function, rule, f"{what}: {reason}.")
+    ignore_serverless_lint_on_cdk_function(function, what, memory_size_set=memory_size_set)
+
+
+def ignore_serverless_lint_on_cdk_function(function: cdk.CfnResource, what: str, *,
+                                          memory_size_set: bool = True) -> None:
+    """The cfn-lint-serverless rules that target application functions, ignored
+    on a function aws-cdk-lib writes itself (its props are the library's)."""
+    cfn_lint_ignore(function, "WS1000", f"{what}: {_PROVIDER_FUNCTION_RULES['Serverless::Serverless-LambdaTracing']}.")
+    cfn_lint_ignore(function, "WS1004", f"{what}: the library creates its log group (or leaves Lambda's default "
+                    "one); its props offer no retention for it, and it logs a few lines per deployment.")
+    if not memory_size_set:
+        cfn_lint_ignore(function, "ES1005", f"{what}: "
+                        f"{_PROVIDER_FUNCTION_RULES['Serverless::Serverless-LambdaDefaultMemorySize']}.")
 
 
 # --- keys ---------------------------------------------------------------------
@@ -582,6 +595,11 @@ def dead_letter_queue(
         "This queue is a dead-letter queue: the end of the line, where failed messages wait 14 days for "
         "inspection and redrive. A dead-letter queue of its own would only move them again.",
     )
+    cfn_lint_ignore(
+        queue.node.default_child, "ES6000",
+        "This queue is a dead-letter queue, the end of the line: a redrive policy of its own would only move "
+        "the failed messages again.",
+    )
     return queue
 
 
@@ -787,6 +805,11 @@ def python_function(
         reserved_concurrent_executions=reserved_concurrency,
     )
     cfn_function = function.node.default_child
+    cfn_lint_ignore(
+        cfn_function, "WS1004",
+        "The function logs to its own log group through LoggingConfig.LogGroup (encrypted, with retention); "
+        "cfn-lint-serverless looks only for a group named /aws/lambda/<function name>.",
+    )
     # Functions here run outside a VPC unless a pattern places them in one: they
     # reach only AWS APIs, over TLS, with IAM; a VPC would add NAT or endpoints.
     checkov_skip(

@@ -719,6 +719,11 @@ class QueueWorkerFleet(Construct):
             "Event source mappings for SQS take no on-failure destination (only stream and Kafka sources do); "
             "the queue's redrive policy sends failed messages to its dead-letter queue.",
         )
+        secure.cfn_lint_ignore(
+            esm.node.default_child, "ES1001",
+            "Event source mappings for SQS take no on-failure destination (only stream and Kafka sources do); "
+            "the queue's redrive policy sends failed messages to its dead-letter queue.",
+        )
         # Lambda's concurrency is bursty between polls: "at max" is the peak of each period.
         return self.function.metric(
             "ConcurrentExecutions", statistic=cloudwatch.Stats.MAXIMUM, period=_AT_MAX_PERIOD
