@@ -99,11 +99,11 @@ def _includable(value):
     return value
 
 
-def _recheck(templates: dict[str, dict], outdir: Path) -> dict:
-    """Run the app's cdk-nag packs over ``templates`` (stack ID -> template),
-    each re-included into a fresh stack; the validation report."""
+def _recheck(templates: dict[str, dict], outdir: Path, add_checks=add_compliance_checks) -> dict:
+    """Run the app's cdk-nag packs (or those ``add_checks`` registers) over ``templates``
+    (stack ID -> template), each re-included into a fresh stack; the validation report."""
     app = cdk.App(outdir=str(outdir), analytics_reporting=False)
-    add_compliance_checks(app)
+    add_checks(app)
     for stack_id, template in templates.items():
         path = outdir.parent / f"{outdir.name}-{stack_id}.json"
         path.write_text(json.dumps(_includable(template)))
