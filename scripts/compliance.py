@@ -31,7 +31,9 @@ BLOCKING = {"AwsSolutions", "Serverless"}
 
 
 def _count(entries: list[dict]) -> tuple[int, Counter]:
-    rules = Counter({v["ruleName"]: len(v["violatingConstructs"]) for v in entries})
+    rules: Counter = Counter()
+    for v in entries:  # a rule can appear once per reason
+        rules[v["ruleName"]] += len(v["violatingConstructs"])
     return sum(rules.values()), rules
 
 
