@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -138,6 +140,76 @@ class ReaderScaling:
     scale_out_cooldown: cdk.Duration = field(default_factory=lambda: cdk.Duration.minutes(5))
 
 
+
+@dataclass(frozen=True)
+class BackupPlanOptions:
+    """An AWS Backup plan for a database, beside its automated backups: a
+    vault of its own encrypted with a customer-managed key, a daily and a
+    monthly rule, and optionally a copy of each recovery point into a vault
+    in another region (or account).
+
+    :param daily_retention: how long daily recovery points are kept. Default: 35 days.
+    :param monthly_retention: how long the monthly ones (1st of the month) are kept. Default: 365 days.
+    :param copy_to: a vault elsewhere (e.g. ``backup.BackupVault.from_backup_vault_arn`` of a vault in a
+        second region) each recovery point is copied to, kept as long as the original. Its key policy and
+        vault access policy must admit this account. Default: no copy.
+    """
+
+    daily_retention: cdk.Duration = field(default_factory=lambda: cdk.Duration.days(35))
+    monthly_retention: cdk.Duration = field(default_factory=lambda: cdk.Duration.days(365))
+    copy_to: backup.IBackupVault | None = None
+
+
+def _check_backup_plan(options: BackupPlanOptions | None) -> None:
+    if options is None:
+        return
+    require = secure.require
+    require(isinstance(options, BackupPlanOptions), "backup_plan", options, "must be a BackupPlanOptions")
+    daily = options.daily_retention.to_days(integral=False)
+    monthly = options.monthly_retention.to_days(integral=False)
+    require(daily >= 1 and float(daily).is_integer(), "backup_plan.daily_retention", f"{daily} days",
+            "must be whole days, at least 1")
+    require(monthly >= daily and float(monthly).is_integer(), "backup_plan.monthly_retention", f"{monthly} days",
+            f"must be whole days, at least daily_retention ({daily:g} days)")
+
+
+class DatabaseBackupPlan(Construct):
+    """The vault, plan and selection :class:`BackupPlanOptions` describes, for one database.
+
+    AWS Backup encrypts an Aurora or RDS recovery point with the database's
+    own key (it does not manage those backups fully), so the vault key guards
+    the vault's other contents; the selection's role carries AWS's managed
+    backup policy: https://docs.aws.amazon.com/aws-backup/latest/devguide/encryption.html
+    """
+
+    vault: backup.BackupVault
+    key: kms.Key
+    plan: backup.BackupPlan
+
+    def __init__(self, scope: Construct, construct_id: str, *, resource: backup.BackupResource,
+                 options: BackupPlanOptions) -> None:
+        super().__init__(scope, construct_id)
+        _check_backup_plan(options)
+        self.key = secure.encryption_key(self, "Key", description=f"{self.node.path}: backup vault")
+        self.vault = backup.BackupVault(self, "Vault", encryption_key=self.key,
+                                        removal_policy=cdk.RemovalPolicy.RETAIN)
+        copy = ([backup.BackupPlanCopyActionProps(destination_backup_vault=options.copy_to)]
+                if options.copy_to is not None else None)
+        self.plan = backup.BackupPlan(self, "Plan", backup_vault=self.vault)
+        self.plan.add_rule(backup.BackupPlanRule(
+            rule_name="Daily", schedule_expression=events.Schedule.cron(hour="3", minute="0"),
+            delete_after=options.daily_retention, copy_actions=copy))
+        self.plan.add_rule(backup.BackupPlanRule(
+            rule_name="Monthly", schedule_expression=events.Schedule.cron(day="1", hour="4", minute="0"),
+            delete_after=options.monthly_retention, copy_actions=copy))
+        selection = self.plan.add_selection("Database", resources=[resource])
+        secure.acknowledge(
+            selection.grant_principal, "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
+            "policy/service-role/AWSBackupServiceRolePolicyForBackup]",
+            "AWS Backup's own managed policy for the role it assumes to back up the selected database; AWS "
+            "maintains it as the service gains resource types.")
+
+
 class AuroraCluster(Construct):
     """An Aurora cluster (PostgreSQL by default) that scales reads with readers.
 
@@ -196,9 +268,14 @@ class AuroraCluster(Construct):
         scaling range, replica lag, CPU, connections, freeable memory and
         local storage per role, each instance's CPU, the proxy, and every
         alarm. Default: True.
+
+
+    :param backup_plan: an AWS Backup plan (:class:`DatabaseBackupPlan`) for the
+        cluster too. Default: none (RDS's automated backups only).
     """
 
     cluster: rds.DatabaseCluster
+    backup_plan: DatabaseBackupPlan | None
     key: kms.IKey
     secret: secretsmanager.ISecret
     """The administrator credentials (JSON with host, port, username, password)."""
@@ -255,6 +332,9 @@ class AuroraCluster(Construct):
         deletion_protection: bool = True,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.SNAPSHOT,
         dashboard: bool = True,
+
+
+        backup_plan: BackupPlanOptions | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
@@ -264,6 +344,7 @@ class AuroraCluster(Construct):
             master_username=master_username, rotation=rotation, backup_retention=backup_retention,
             monitoring_interval=monitoring_interval, cpu_alarm_percent=cpu_alarm_percent, parameter_path=parameter_path,
         )
+        _check_backup_plan(backup_plan)
         require(
             isinstance(readers, int) and not isinstance(readers, bool) and 1 <= readers <= sizing.AURORA_MAX_READERS,
             "readers", readers, f"must be 1 to {sizing.AURORA_MAX_READERS} (Aurora's limit)",
@@ -362,6 +443,9 @@ class AuroraCluster(Construct):
             cloudwatch_logs_exports=list(family["logs"]),
             removal_policy=removal_policy,
         )
+        self.backup_plan = None if backup_plan is None else DatabaseBackupPlan(
+            self, "Backup", resource=backup.BackupResource.from_rds_database_cluster(self.cluster),
+            options=backup_plan)
         self.secret = self.cluster.secret
         # The credentials outlive the cluster: a restored snapshot keeps the same administrator password.
         self.cluster.node.find_child("Secret").apply_removal_policy(cdk.RemovalPolicy.RETAIN)
@@ -654,9 +738,12 @@ class RdsWithReadReplicas(Construct):
     :param removal_policy: for the primary. Default: SNAPSHOT. Replicas hold
         no data of their own and are destroyed with the stack (once
         ``deletion_protection``, which covers them too, is off).
+    :param backup_plan: an AWS Backup plan (:class:`DatabaseBackupPlan`) for the
+        primary too. Default: none (RDS's automated backups only).
     """
 
     instance: rds.DatabaseInstance
+    backup_plan: DatabaseBackupPlan | None
     replicas: list[rds.DatabaseInstanceReadReplica]
     key: kms.IKey
     secret: secretsmanager.ISecret
@@ -697,6 +784,9 @@ class RdsWithReadReplicas(Construct):
         deletion_protection: bool = True,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.SNAPSHOT,
         dashboard: bool = True,
+
+
+        backup_plan: BackupPlanOptions | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
@@ -706,6 +796,7 @@ class RdsWithReadReplicas(Construct):
             master_username=master_username, rotation=rotation, backup_retention=backup_retention,
             monitoring_interval=monitoring_interval, cpu_alarm_percent=cpu_alarm_percent, parameter_path=parameter_path,
         )
+        _check_backup_plan(backup_plan)
         require(
             isinstance(read_replicas, int) and not isinstance(read_replicas, bool)
             and 1 <= read_replicas <= sizing.RDS_MAX_READ_REPLICAS,
@@ -777,6 +868,9 @@ class RdsWithReadReplicas(Construct):
             removal_policy=removal_policy,
             **common,
         )
+        self.backup_plan = None if backup_plan is None else DatabaseBackupPlan(
+            self, "Backup", resource=backup.BackupResource.from_rds_database_instance(self.instance),
+            options=backup_plan)
         self.secret = self.instance.secret
         self.instance.node.find_child("Secret").apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.replicas = []

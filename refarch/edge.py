@@ -122,20 +122,33 @@ def _in_cloudfront_region(scope: Construct, prop: str, what: str) -> None:
 
 
 class EdgeWebAcl(Construct):
-    """An AWS WAF web ACL for CloudFront (scope ``CLOUDFRONT``, in us-east-1).
+    """An AWS WAF web ACL for CloudFront (scope ``CLOUDFRONT``, in us-east-1),
+    or for a regional resource such as an ALB (``regional=True``, any region).
 
     AWS managed rule groups first, then a rate-based rule that blocks a
     client IP sending more than ``rate_limit`` requests in the window.
-    Every rule publishes CloudWatch metrics and keeps sampled requests.
+    Every rule publishes CloudWatch metrics and keeps sampled requests, and
+    the ACL logs every request to :attr:`log_group` (named ``aws-waf-logs-...``
+    as WAF requires, encrypted with :attr:`key`, kept ``log_retention``),
+    with the ``authorization`` header redacted. WAF adds the log group's
+    resource policy for log delivery itself when the deploying role may call
+    ``logs:PutResourcePolicy``:
+    https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html
 
     :param rate_limit: requests per client IP per ``rate_window``, 10 to
         2,000,000,000. Default: 1000.
     :param rate_window: evaluation window: 1, 2, 5 or 10 minutes. Default: 5 minutes.
     :param managed_rule_groups: AWS managed rule group names (vendor ``AWS``).
         Default: :data:`DEFAULT_MANAGED_RULE_GROUPS`.
+    :param regional: scope ``REGIONAL`` (ALB, API Gateway, ...) instead of ``CLOUDFRONT``. Default: False.
+    :param log_retention: how long the WAF logs are kept. Default: one year.
+    :param removal_policy: of the log group and its key. Default: RETAIN.
     """
 
     web_acl: wafv2.CfnWebACL
+    key: kms.Key
+    log_group: logs.LogGroup
+    logging: wafv2.CfnLoggingConfiguration
 
     def __init__(
         self,
@@ -145,9 +158,14 @@ class EdgeWebAcl(Construct):
         rate_limit: int = 1000,
         rate_window: cdk.Duration = cdk.Duration.minutes(5),
         managed_rule_groups: Sequence[str] = DEFAULT_MANAGED_RULE_GROUPS,
+        regional: bool = False,
+        log_retention: logs.RetentionDays = secure.LOG_RETENTION,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
-        _in_cloudfront_region(self, "region", "a web ACL of scope CLOUDFRONT")
+        secure.require(isinstance(regional, bool), "regional", regional, "must be True or False")
+        if not regional:
+            _in_cloudfront_region(self, "region", "a web ACL of scope CLOUDFRONT")
         secure.require(
             isinstance(rate_limit, int) and not isinstance(rate_limit, bool) and 10 <= rate_limit <= 2_000_000_000,
             "rate_limit", rate_limit, "must be a whole number from 10 to 2,000,000,000 (WAF's range)",
@@ -195,10 +213,30 @@ class EdgeWebAcl(Construct):
         self.web_acl = wafv2.CfnWebACL(
             self,
             "Resource",
-            scope="CLOUDFRONT",
+            scope="REGIONAL" if regional else "CLOUDFRONT",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             rules=rules,
             visibility_config=visibility("EdgeWebAcl"),
+        )
+        self.key = secure.encryption_key(self, "LogKey", description=f"{self.node.path}: WAF logs",
+                                         removal_policy=removal_policy)
+        secure.allow_logs_to_use_key(self.key)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            # WAF delivers only to a log group whose name starts with aws-waf-logs-; the unique ID keeps it unique.
+            log_group_name=f"aws-waf-logs-{cdk.Names.unique_id(self)}"[:512],
+            retention=log_retention,
+            encryption_key=self.key,
+            removal_policy=removal_policy,
+        )
+        self.logging = wafv2.CfnLoggingConfiguration(
+            self,
+            "Logging",
+            resource_arn=self.web_acl.attr_arn,
+            log_destination_configs=[self.log_group.log_group_arn],
+            redacted_fields=[wafv2.CfnLoggingConfiguration.FieldToMatchProperty(
+                single_header={"Name": "authorization"})],
         )
 
 
@@ -407,9 +445,14 @@ class RegionalOrigin(Construct):
         sees), the load balancer's own 5xx, healthy and unhealthy targets, the
         Route 53 health check's status (a us-east-1 metric), and every alarm.
         Default: True.
+    :param web_acl: a web ACL of scope ``REGIONAL`` associated with the ALB, so
+        traffic that reaches it through Global Accelerator or directly meets
+        WAF's managed rules and a rate limit too. Default: a new
+        :class:`EdgeWebAcl` with ``regional=True``.
     """
 
     load_balancer: elbv2.ApplicationLoadBalancer
+    web_acl: wafv2.CfnWebACL
     target_group: elbv2.ApplicationTargetGroup
     security_group: ec2.SecurityGroup
     listener: elbv2.ApplicationListener
@@ -437,10 +480,16 @@ class RegionalOrigin(Construct):
         origin_verify: OriginVerify | None = None,
         alarm_topic: sns.ITopic | None = None,
         dashboard: bool = True,
+
+
+        web_acl: wafv2.CfnWebACL | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         region = cdk.Stack.of(self).region
+        if web_acl is not None:
+            secure.require(web_acl.scope == "REGIONAL", "web_acl.scope", web_acl.scope,
+                           "must be REGIONAL (an ALB takes a regional web ACL)")
         if origin_verify is not None:
             origin_verify.validate()
         secure.require(isinstance(target_port, int) and 1 <= target_port <= 65535, "target_port", target_port,
@@ -493,6 +542,9 @@ class RegionalOrigin(Construct):
             deletion_protection=deletion_protection,
         )
         self.load_balancer.log_access_logs(access_logs, prefix=construct_id)
+        self.web_acl = web_acl or EdgeWebAcl(self, "WebAcl", regional=True).web_acl
+        wafv2.CfnWebACLAssociation(self, "WebAclAssociation", resource_arn=self.load_balancer.load_balancer_arn,
+                                   web_acl_arn=self.web_acl.attr_arn)
         self.target_group = elbv2.ApplicationTargetGroup(
             self,
             "Targets",

@@ -471,6 +471,11 @@ class FanOut(Construct):
                 "Event source mappings for SQS take no on-failure destination (only stream and Kafka sources do); "
                 "the queue's redrive policy sends failed messages to its dead-letter queue.",
             )
+            secure.cfn_lint_ignore(
+                esm.node.default_child, "ES1001",
+                "Event source mappings for SQS take no on-failure destination (only stream and Kafka sources do); "
+                "the queue's redrive policy sends failed messages to its dead-letter queue.",
+            )
 
         what = f"{self.node.path} {spec.name}"
         sub.alarms = [

@@ -126,6 +126,10 @@ class FargateWorkers:
         fleet's encrypted log group. Default: False. Needs the SSM Messages
         endpoint (or NAT) in the VPC, and ``read_only_root_filesystem=False``
         (ECS Exec's agent writes to the container's root filesystem).
+    :param user: the container's user (``uid`` or ``uid:gid``), declared in the
+        task definition so ECS and AWS Control Tower (CT.ECS.PR.3) see that it
+        is not root. Default: ``65534`` (nobody), the user the bundled image
+        runs as; a custom image that runs as another non-root user names it.
     """
 
     image: ecs.ContainerImage | None = None
@@ -140,6 +144,7 @@ class FargateWorkers:
     enable_execute_command: bool = False
     scale_in_protection: bool = True
     batch_size: int = sizing.SQS_MAX_RECEIVE_BATCH
+    user: str = "65534"
 
 
 @dataclass(frozen=True)
@@ -551,6 +556,9 @@ class QueueWorkerFleet(Construct):
             },
             stop_timeout=cdk.Duration.seconds(stop_s),
             readonly_root_filesystem=compute.read_only_root_filesystem,
+            user=compute.user,
+            # The task's memory as the container's hard limit too (AWS Control Tower CT.ECS.PR.7).
+            memory_limit_mib=compute.memory_limit_mib,
             linux_parameters=ecs.LinuxParameters(self, "LinuxParameters", init_process_enabled=True),
             logging=ecs.LogDrivers.aws_logs(
                 stream_prefix="worker",
@@ -860,6 +868,11 @@ class QueueWorkerFleet(Construct):
             "Event source mappings for SQS take no on-failure destination (only stream and Kafka sources do); "
             "the queue's redrive policy sends failed messages to its dead-letter queue.",
         )
+        secure.cfn_lint_ignore(
+            esm.node.default_child, "ES1001",
+            "Event source mappings for SQS take no on-failure destination (only stream and Kafka sources do); "
+            "the queue's redrive policy sends failed messages to its dead-letter queue.",
+        )
         # Lambda's concurrency is bursty between polls: "at max" is the peak of each period.
         return self.function.metric(
             "ConcurrentExecutions", statistic=cloudwatch.Stats.MAXIMUM, period=_AT_MAX_PERIOD
@@ -992,6 +1005,8 @@ def _validate_fargate(c: FargateWorkers, *, vpc: ec2.IVpc | None, processing_s: 
             f"leaves the worker {grace_s} s after SIGTERM, less than avg_processing_time ({processing_s} s): "
             "without scale_in_protection every scale-in and deployment would abandon the job in hand; "
             "keep scale_in_protection=True or raise stop_timeout")
+    require(isinstance(c.user, str) and c.user.split(":")[0] not in ("", "0", "root"), "compute.user", c.user,
+            "must name a non-root user (uid, uid:gid or a name other than root)")
     require(_whole(c.batch_size) and 1 <= c.batch_size <= sizing.SQS_MAX_RECEIVE_BATCH, "compute.batch_size",
             c.batch_size, f"must be a whole number from 1 to {sizing.SQS_MAX_RECEIVE_BATCH}")
     # SQS keeps a received message hidden for at most 12 hours, however often the worker extends it:

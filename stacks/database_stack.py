@@ -13,7 +13,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from refarch import observe, secure
-from refarch.database import AuroraCluster, ReaderScaling, SessionManagerHost
+from refarch.database import AuroraCluster, BackupPlanOptions, ReaderScaling, SessionManagerHost
 
 
 class DatabaseStack(cdk.Stack):
@@ -43,6 +43,7 @@ class DatabaseStack(cdk.Stack):
             proxy=True,
             parameter_path=f"/refarch/{stage}/database",
             alarm_topic=alarms.topic,
+            backup_plan=BackupPlanOptions(),  # daily and monthly recovery points in a vault of its own
         )
         self.admin_host = SessionManagerHost(
             self, "AdminHost", vpc=network.vpc, subnets=network.workload_subnets, key=self.database.key

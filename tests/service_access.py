@@ -388,6 +388,10 @@ TRUST_CONTEXT: dict[str, TrustContext] = {
     "ec2.amazonaws.com": TrustContext(
         {}, "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html"
     ),
+    # The role an AWS Backup plan's selection names: the service assumes it with no documented condition keys.
+    "backup.amazonaws.com": TrustContext(
+        {}, "https://docs.aws.amazon.com/aws-backup/latest/devguide/iam-service-roles.html"
+    ),
     # The task role's trust may condition on aws:SourceAccount and aws:SourceArn (arn:...:ecs:region:account:*).
     "ecs-tasks.amazonaws.com": TrustContext(
         {"aws:SourceAccount": lambda r: r.account,

@@ -666,6 +666,8 @@ def test_database_acknowledgments_are_the_known_few(assembly: Assembly) -> None:
         ("AwsSolutions-IAM5[Resource::*]", "AdminHost/AgentPolicy/Resource"),
         (f"AwsSolutions-IAM5[Resource::{logs}RDS*]", "Database/MonitoringRole/Resource"),
         (f"AwsSolutions-IAM5[Resource::{logs}RDSOSMetrics:log-stream:*]", "Database/MonitoringRole/Resource"),
+        ("AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+         "AWSBackupServiceRolePolicyForBackup]", "Database/Backup/Plan/Database/Role/Resource"),
     }
 
 

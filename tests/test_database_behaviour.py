@@ -49,6 +49,12 @@ PATH = "/refarch/dev/database"
 NOT_APPLIED = {
     "AWS::CDK::Metadata": "version reporting only",
     "AWS::CloudWatch::Dashboard": "moto does not create dashboards; tests/test_dashboards.py asserts each body on the template",
+
+
+    "AWS::Backup::BackupVault": "moto's CloudFormation has no AWS Backup; the vault, plan and selection are asserted "
+                                "on the template (tests/test_hardening.py)",
+    "AWS::Backup::BackupPlan": "moto's CloudFormation has no AWS Backup; asserted on the template",
+    "AWS::Backup::BackupSelection": "moto's CloudFormation has no AWS Backup; asserted on the template",
     "AWS::CloudWatch::Alarm": "moto cannot evaluate RDS metrics; metrics, dimensions and thresholds are asserted "
                               "on the template",
     "AWS::SNS::Topic": "alarm notifications; asserted on the template",

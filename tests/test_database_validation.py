@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_rds as rds
 
-from refarch.database import AuroraCluster, ReaderMetric, ReaderScaling, RdsWithReadReplicas
+from refarch import secure
+from refarch.database import AuroraCluster, BackupPlanOptions, ReaderMetric, ReaderScaling, RdsWithReadReplicas
 from tests.conftest import new_app
 
 D = cdk.Duration
@@ -152,3 +155,15 @@ def test_grant_connect_rejects_a_bad_user() -> None:
     role = iam.Role(stack, "App", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
     with pytest.raises(ValueError, match="db_user must be a database user name \\(got 'app user'\\)"):
         db.grant_connect(role, "app user")
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (dict(daily_retention=cdk.Duration.hours(12)), "backup_plan.daily_retention must be whole days, at least 1 (got '0.5 days')"),
+    (dict(monthly_retention=cdk.Duration.days(7)),
+     "backup_plan.monthly_retention must be whole days, at least daily_retention (35 days) (got '7 days')"),
+])
+def test_backup_plan_retention(options: dict, message: str) -> None:
+    stack = cdk.Stack(new_app(), "Bad")
+    network = secure.Network(stack, "Net")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        AuroraCluster(stack, "Db", vpc=network.vpc, backup_plan=BackupPlanOptions(**options))

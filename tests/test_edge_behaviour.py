@@ -55,6 +55,11 @@ ALLOWED_SKIPS = {
                               "the template",
     "AWS::CloudWatch::Dashboard": "moto does not create dashboards; tests/test_dashboards.py asserts each body on the template",
     "AWS::CDK::Metadata": "version reporting only; no runtime effect",
+    "AWS::WAFv2::WebACL": "moto's CloudFormation does not create web ACLs; the regional ACL's rules, association "
+                          "and logging are asserted on the template (tests/test_hardening.py)",
+    "AWS::WAFv2::WebACLAssociation": "needs the web ACL moto's CloudFormation does not create; asserted on the template",
+    "AWS::WAFv2::LoggingConfiguration": "needs the web ACL moto's CloudFormation does not create; asserted on the "
+                                        "template",
 }
 #: ELB's log-delivery account in us-east-1.
 ELB_ACCOUNT_US_EAST_1 = "127311923021"

@@ -331,3 +331,14 @@ def test_app_configuration_rejects(case: str) -> None:
     kwargs, message = APP[case]
     with pytest.raises(ValueError, match=re.escape(message)):
         build_edge(new_app(), **kwargs)
+
+
+def test_regional_origin_refuses_a_cloudfront_web_acl() -> None:
+    stack = _stack("eu-west-1")
+    network = secure.Network(stack, "Net")
+    acl = wafv2.CfnWebACL(stack, "Acl", scope="CLOUDFRONT", default_action={"allow": {}},
+                          visibility_config={"cloudWatchMetricsEnabled": True, "metricName": "m",
+                                             "sampledRequestsEnabled": True})
+    with pytest.raises(ValueError, match=r"web_acl.scope must be REGIONAL .*\(got 'CLOUDFRONT'\)"):
+        RegionalOrigin(stack, "Origin", vpc=network.vpc, access_logs=secure.access_logs_bucket(stack, "L"),
+                       web_acl=acl)

@@ -34,6 +34,8 @@ CASES = {
         dict(OK, avg_processing_time=S(90), max_acceptable_latency=S(90)),
         "max_acceptable_latency must be greater than avg_processing_time (90 s): a message cannot wait less than "
         "it takes to process (got '90 s')"),
+    "root user": (dict(OK, compute=FargateWorkers(user="0:0")),
+                  "compute.user must name a non-root user (uid, uid:gid or a name other than root) (got '0:0')"),
     # workers
     "max_workers zero": (dict(OK, max_workers=0), "max_workers must be a whole number, at least 1 (got 0)"),
     "max_workers not whole": (dict(OK, max_workers=2.5), "max_workers must be a whole number, at least 1 (got 2.5)"),

@@ -7,6 +7,7 @@ complete for the gates; the app's DatabaseStack shows the cross-stack form.
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 
@@ -14,6 +15,7 @@ from refarch import secure
 from refarch.database import (
     AURORA_MYSQL,
     AuroraCluster,
+    BackupPlanOptions,
     RdsWithReadReplicas,
     ReaderMetric,
     ReaderScaling,
@@ -64,6 +66,8 @@ def rds_with_replicas(app: cdk.App) -> cdk.Stack:
     db = RdsWithReadReplicas(
         stack, "Database", vpc=network.vpc, subnets=network.data_subnets, read_replicas=2,
         parameter_path="/refarch/test/rds",
+        backup_plan=BackupPlanOptions(copy_to=backup.BackupVault.from_backup_vault_arn(
+            stack, "DrVault", "arn:aws:backup:eu-west-1:111111111111:backup-vault:refarch-dr")),
     )
     host = SessionManagerHost(stack, "AdminHost", vpc=network.vpc, subnets=network.workload_subnets, key=db.key)
     host.allow_to(db)
