@@ -18,7 +18,7 @@ serial number, validity and leaf to the target in the documented
 (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/mutual-authentication.html),
 so the application authorises *who* the client is without parsing TLS.
 
-Only aws_cdk, constructs and refarch.secure are imported: copy them along.
+Only aws_cdk, constructs, refarch.secure and refarch.observe are imported: copy them along.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from refarch import secure
+from refarch import observe, secure
 
 #: The headers the ALB adds to each request in verify mode, as the ALB guide
 #: documents them (that a client cannot forge them is for a real deployment to show:
@@ -145,6 +145,10 @@ class MutualTlsService(Construct):
       which counts client certificates that fail verification), 5xx from the
       load balancer and from the function.
     * An alias record ``domain_name`` -> the load balancer.
+    * **Dashboard**: the data's path, client -> listener -> target group -> function
+      (requests and refused handshakes, ELB and target 4xx/5xx, target response
+      time, the function's invocations, errors, throttles and duration), each
+      alarm's threshold drawn on its graph and every alarm as an alarm widget.
 
     :param vpc: the ALB goes into its public subnets.
     :param zone: the public hosted zone that validates the certificate and holds the record.
@@ -164,6 +168,10 @@ class MutualTlsService(Construct):
     :param deletion_protection: default: True.
     :param alarm_topic: alarms and recovery go here. Default: nowhere.
     :param removal_policy: of the default logs bucket. Default: RETAIN.
+    :param dashboard: create a CloudWatch dashboard in this stack's region: requests, refused TLS
+        handshakes (``ClientTLSNegotiationErrorCount``), the load balancer's and the target's 4xx/5xx,
+        target response time, the Lambda target's errors, the function's invocations, errors,
+        throttles and duration, and every alarm. Default: True.
     """
 
     load_balancer: elbv2.ApplicationLoadBalancer
@@ -176,6 +184,10 @@ class MutualTlsService(Construct):
     logs_bucket: s3.IBucket
     record: route53.ARecord
     alarms: list[cloudwatch.Alarm]
+    function: lambda_.IFunction
+    """The Lambda target (its metrics are on the dashboard)."""
+    dashboard: cloudwatch.Dashboard | None
+    """The pattern's dashboard (None with ``dashboard=False``)."""
 
     def __init__(
         self,
@@ -195,8 +207,10 @@ class MutualTlsService(Construct):
         deletion_protection: bool = True,
         alarm_topic: sns.ITopic | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         secure.require(isinstance(domain_name, str) and bool(_DOMAIN.fullmatch(domain_name)), "domain_name",
                        domain_name, "must be a lower-case DNS name such as mtls.example.com")
         zone_name = zone.zone_name
@@ -340,3 +354,57 @@ class MutualTlsService(Construct):
             ),
         ]
         secure.notify(self.alarms, alarm_topic)
+        self.function = function
+        self.dashboard = self._dashboard() if dashboard else None
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        """Client -> listener (handshakes) -> load balancer -> target group -> function."""
+        refused, elb_5xx, function_errors = self.alarms
+        minute = {"period": cdk.Duration.minutes(1)}
+        lb, tg, fn = self.load_balancer.metrics, self.target_group.metrics, self.function
+        # Metric names and dimensions:
+        # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+        # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+        rows: list[list[cloudwatch.IWidget]] = [
+            [
+                observe.text("## Clients -> listener: requests and refused mutual-TLS handshakes"),
+                observe.graph("Requests", [lb.request_count(statistic="Sum", **minute)], width=8),
+                observe.graph("Refused TLS handshakes (certificate untrusted, expired, revoked or missing)", [
+                    lb.client_tls_negotiation_error_count(statistic="Sum", period=cdk.Duration.minutes(5)),
+                ], alarms=[refused], width=8),
+                observe.graph("Load balancer 4xx and 5xx", [
+                    lb.http_code_elb(elbv2.HttpCodeElb.ELB_4XX_COUNT, statistic="Sum", **minute),
+                    lb.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, statistic="Sum", **minute),
+                ], alarms=[elb_5xx], width=8),
+            ],
+            [
+                observe.text("## Load balancer -> Lambda target"),
+                observe.graph("Target 4xx and 5xx", [
+                    tg.http_code_target(elbv2.HttpCodeTarget.TARGET_4XX_COUNT, statistic="Sum", **minute),
+                    tg.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, statistic="Sum", **minute),
+                ], width=8),
+                observe.graph("Target response time (s)", [
+                    tg.target_response_time(statistic=cloudwatch.Stats.p(50), **minute),
+                    tg.target_response_time(statistic=cloudwatch.Stats.p(99), **minute),
+                ], width=8),
+                observe.graph("Lambda target errors (user, internal)", [
+                    tg.custom("LambdaUserError", statistic="Sum", **minute),
+                    tg.custom("LambdaInternalError", statistic="Sum", **minute),
+                ], width=8),
+            ],
+            [
+                observe.text("## Function"),
+                observe.graph("Invocations and throttles", [
+                    fn.metric_invocations(statistic="Sum", **minute),
+                    fn.metric_throttles(statistic="Sum", **minute),
+                ], width=8),
+                observe.graph("Errors", [fn.metric_errors(statistic="Sum", **minute)], alarms=[function_errors],
+                              width=8),
+                observe.graph("Duration (ms)", [
+                    fn.metric_duration(statistic=cloudwatch.Stats.p(50), **minute),
+                    fn.metric_duration(statistic=cloudwatch.Stats.p(99), **minute),
+                ], width=8),
+            ],
+        ]
+        return observe.pattern_dashboard(self, "Dashboard", title=f"Mutual TLS service {self.node.path}", rows=rows,
+                                         alarms=self.alarms)

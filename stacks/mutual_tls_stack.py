@@ -27,7 +27,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
-from refarch import secure
+from refarch import observe, secure
 from refarch.mutual_tls import MutualTlsService, PemObject
 
 RUNTIME = Path(__file__).resolve().parent.parent / "refarch" / "runtime" / "mtls_echo"
@@ -80,3 +80,5 @@ class MutualTlsStack(cdk.Stack):
         cdk.CfnOutput(self, "LogsBucket", value=self.service.logs_bucket.bucket_name,
                       description="Access logs and connection logs (handshake failures and their reasons)")
         cdk.CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn, description="Alarm notifications")
+        cdk.CfnOutput(self, "DashboardUrl", value=observe.console_url(self.service.dashboard),
+                      description="The pattern's CloudWatch dashboard")

@@ -68,6 +68,9 @@ REQUIRED_FOR_METRIC: dict[tuple[str, str], frozenset[str]] = {
     # Per-target-group metrics (ALB page above): LoadBalancer and TargetGroup.
     ("AWS/ApplicationELB", "HealthyHostCount"): frozenset({"LoadBalancer", "TargetGroup"}),
     ("AWS/ApplicationELB", "UnHealthyHostCount"): frozenset({"LoadBalancer", "TargetGroup"}),
+    # Lambda-target errors are published per target group (same page).
+    ("AWS/ApplicationELB", "LambdaUserError"): frozenset({"LoadBalancer", "TargetGroup"}),
+    ("AWS/ApplicationELB", "LambdaInternalError"): frozenset({"LoadBalancer", "TargetGroup"}),
     # WAF on a regional resource also needs Region (WAF page above).
 }
 
@@ -162,7 +165,7 @@ def test_every_pattern_has_a_dashboard(dashboards):
     kinds = {type(p).__name__ for _, _, p, _, _ in dashboards}
     assert kinds >= {
         "FanOut", "QueueWorkerFleet", "StreamPipeline", "MobilePush",
-        "AuroraCluster", "RdsWithReadReplicas", "RegionalOrigin", "EdgeDistribution",
+        "AuroraCluster", "RdsWithReadReplicas", "RegionalOrigin", "EdgeDistribution", "MutualTlsService",
     }, kinds
 
 
@@ -304,11 +307,12 @@ def _pattern_classes():
     from refarch.edge import EdgeDistribution, RegionalOrigin
     from refarch.fanout import FanOut
     from refarch.mobile_push import MobilePush
+    from refarch.mutual_tls import MutualTlsService
     from refarch.streaming import StreamPipeline
     from refarch.worker_fleet import QueueWorkerFleet
 
     return [FanOut, QueueWorkerFleet, StreamPipeline, MobilePush, AuroraCluster, RdsWithReadReplicas,
-            RegionalOrigin, EdgeDistribution]
+            RegionalOrigin, EdgeDistribution, MutualTlsService]
 
 
 @pytest.mark.parametrize("pattern", _pattern_classes(), ids=lambda c: c.__name__)

@@ -192,3 +192,64 @@ def test_stack_outputs(assembly: Assembly) -> None:
     outputs = assembly.template(APP)["Outputs"]
     assert outputs["Url"]["Value"] == "https://mtls.example.com/"
     assert {"TrustStoreArn", "LogsBucket", "AlarmTopicArn"} <= set(outputs)
+    assert "DashboardUrl" in outputs
+
+
+@pytest.mark.parametrize("stack", ALL)
+def test_dashboard_follows_the_data_path(assembly: Assembly, stack: str) -> None:
+    """Requests and refused handshakes, then the load balancer's and the target group's view, then the
+    function: each metric on the pattern's own load balancer, target group and function."""
+    import json
+
+    from tests.test_dashboards import resolve_body
+
+    _, resource = _one(assembly, stack, "AWS::CloudWatch::Dashboard")
+    body = resolve_body(resource["Properties"]["DashboardBody"])
+    alb_id, _ = _one(assembly, stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    group_id, _ = _one(assembly, stack, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    [function_id] = [i for i, r in assembly.of_type(stack, "AWS::Lambda::Function").items()
+                     if r["Properties"].get("Handler") == "app.handler"]
+    metrics = [(w["properties"]["title"], m) for w in body["widgets"]
+               for m in w["properties"].get("metrics", [])]
+    names = [m[1] for _, m in metrics]
+    for first, then in [("RequestCount", "ClientTLSNegotiationErrorCount"),
+                        ("ClientTLSNegotiationErrorCount", "HTTPCode_Target_5XX_Count"),
+                        ("TargetResponseTime", "Invocations"), ("Invocations", "Duration")]:
+        assert names.index(first) < names.index(then), names
+    assert {"HTTPCode_ELB_4XX_Count", "HTTPCode_ELB_5XX_Count", "HTTPCode_Target_4XX_Count",
+            "LambdaUserError", "LambdaInternalError", "Errors", "Throttles"} <= set(names)
+    for _, metric in metrics:
+        text = json.dumps(metric)
+        if metric[0] == "AWS/Lambda":
+            assert metric[2:4] == ["FunctionName", f"${{Ref:{function_id}}}"], metric
+        elif metric[1] in {"ClientTLSNegotiationErrorCount", "RequestCount", "HTTPCode_ELB_5XX_Count"}:
+            assert metric[2:4] == ["LoadBalancer", f"${{GetAtt:{alb_id}.LoadBalancerFullName}}"], metric
+        elif metric[1] != "HTTPCode_ELB_4XX_Count":
+            assert "TargetGroup" in metric and f"${{GetAtt:{group_id}.TargetGroupFullName}}" in text, metric
+    refused = [w for w in body["widgets"] if w["properties"].get("title", "").startswith("Refused TLS")]
+    thresholds = {a["value"] for a in refused[0]["properties"]["annotations"]["horizontal"]}
+    assert thresholds == {0 if stack == "MutualTlsRevocation" else 10}
+
+
+def test_dashboard_false_creates_none(tmp_path) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_route53 as route53
+    from aws_cdk import aws_s3 as s3
+    from aws_cdk.assertions import Template
+
+    from refarch.mutual_tls import MutualTlsService, PemObject
+
+    stack = cdk.Stack(cdk.App(), "Tiny", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    service = MutualTlsService(
+        stack, "S", vpc=ec2.Vpc(stack, "V"), domain_name="a.example.com",
+        zone=route53.PublicHostedZone.from_hosted_zone_attributes(stack, "Z", hosted_zone_id="Z1",
+                                                                  zone_name="example.com"),
+        ca_bundle=PemObject.from_bucket(s3.Bucket.from_bucket_name(stack, "B", "pki"), "ca.pem"),
+        function=lambda_.Function(stack, "F", runtime=lambda_.Runtime.PYTHON_3_13, handler="a.h",
+                                  code=lambda_.Code.from_inline("def h(e, c): pass")),
+        dashboard=False,
+    )
+    assert service.dashboard is None
+    Template.from_stack(stack).resource_count_is("AWS::CloudWatch::Dashboard", 0)
