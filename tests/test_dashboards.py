@@ -369,11 +369,17 @@ def test_broker_dashboard_names_the_broker_and_shows_its_bridges(assembly, dashb
     for stack_id, _, pattern, body, refs in dashboards:
         if type(pattern).__name__ != "Broker":
             continue
-        assert _broker_dimensions(body) == {pattern.broker_name}, _broker_dimensions(body)
         names = {m[1] for _, m in _metrics(body) if m[0] == "AWS/AmazonMQ"}
-        assert {"MessageCount", "MessageReadyCount", "MessageUnacknowledgedCount", "PublishRate", "AckRate",
-                "ConfirmRate", "ConnectionCount", "RabbitMQMemUsed", "RabbitMQMemLimit", "RabbitMQDiskFree",
-                "RabbitMQDiskFreeLimit"} <= names, names
+        if pattern.engine == "RABBITMQ":
+            assert _broker_dimensions(body) == {pattern.broker_name}, _broker_dimensions(body)
+            assert {"MessageCount", "MessageReadyCount", "MessageUnacknowledgedCount", "PublishRate", "AckRate",
+                    "ConfirmRate", "ConnectionCount", "RabbitMQMemUsed", "RabbitMQMemLimit", "RabbitMQDiskFree",
+                    "RabbitMQDiskFreeLimit"} <= names, names
+        else:
+            instances = {f"{pattern.broker_name}-1"} | (
+                {f"{pattern.broker_name}-2"} if pattern.deployment_mode == "ACTIVE_STANDBY_MULTI_AZ" else set())
+            assert _broker_dimensions(body) == instances, _broker_dimensions(body)
+            assert {"StorePercentUsage", "HeapUsage", "TotalMessageCount", "CurrentConnectionsCount"} <= names
         for bridge in [c for c in assembly.stacks[stack_id].node.find_all()
                        if isinstance(c, BrokerBridge) and c.broker is pattern]:
             assert _logical_id(assembly, stack_id, bridge.function) in refs, f"{bridge.node.path} not shown"
