@@ -41,7 +41,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from refarch import secure
+from refarch import observe, secure
 
 RUNTIME = Path(__file__).parent / "runtime" / "mq_bridge"
 
@@ -112,9 +112,18 @@ class Broker(Construct):
         set it below the instance type's quota. Default: 1,000.
     :param alarm_topic: where the alarms notify. Default: none.
     :param removal_policy: for the broker, secret and key. Default: RETAIN.
+    :param dashboard: create a CloudWatch dashboard following the messages
+        through the broker (published, on the queues, acknowledged;
+        connections; memory and disk against the limits that block
+        publishers; every alarm with its threshold). A ``BrokerBridge`` on
+        this broker adds its row (invocations, errors, duration, its alarm)
+        to this same dashboard. Default: True (a dashboard costs about
+        3 USD a month past the free three).
     """
 
     broker: amazonmq.CfnBroker
+    dashboard: cloudwatch.Dashboard | None
+    """The pattern's dashboard (None with ``dashboard=False``); bridges add their row to it."""
     secret: secretsmanager.Secret
     key: kms.IKey
     security_group: ec2.SecurityGroup
@@ -140,8 +149,10 @@ class Broker(Construct):
         connection_threshold: int = 1_000,
         alarm_topic: sns.ITopic | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         secure.require(engine in DEPLOYMENT_MODES, "engine", engine, f"must be one of {sorted(DEPLOYMENT_MODES)}")
         mode = deployment_mode or DEPLOYMENT_MODES[engine][0]
         secure.require(mode in DEPLOYMENT_MODES[engine], "deployment_mode", deployment_mode,
@@ -261,6 +272,7 @@ class Broker(Construct):
         self._logs(log_retention)
         self.alarms = self._alarms(queue_depth_threshold, connection_threshold)
         secure.notify(self.alarms, alarm_topic)
+        self.dashboard = self._dashboard() if dashboard else None
 
     def allow_clients(self, peer: ec2.IPeer) -> None:
         """Admit ``peer`` on the engine's TLS ports (``TLS_PORTS``) and no other."""
@@ -371,6 +383,63 @@ class Broker(Construct):
                         f"More than {connections} connections: approaching the instance type's quota"),
         ]
 
+    # --- dashboard --------------------------------------------------------------
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        """Metric names and the ``Broker`` dimension: the same pages as the alarms
+        (https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/amazon-mq-accessing-metrics.html)."""
+        alarm = {a.node.id: a for a in self.alarms}
+        if self.engine == RABBITMQ:
+            name = self.broker_name
+            rows: list[list[cloudwatch.IWidget]] = [[
+                observe.text("## Broker: messages published, on the queues, acknowledged"),
+                observe.graph("Published, confirmed to publishers, acknowledged by consumers (messages/s)", [
+                    self._metric("PublishRate", name, "Average"),
+                    self._metric("ConfirmRate", name, "Average"),
+                    self._metric("AckRate", name, "Average"),
+                ]),
+                observe.graph("Messages on the queues: ready and unacknowledged", [
+                    self._metric("MessageCount", name),
+                    self._metric("MessageReadyCount", name),
+                    self._metric("MessageUnacknowledgedCount", name),
+                ], alarms=[alarm["BacklogAlarm"]]),
+                observe.graph("Connections", [self._metric("ConnectionCount", name)],
+                              alarms=[alarm["ConnectionsAlarm"]]),
+            ], [
+                observe.text("## Broker resources: memory and disk against the limits that block publishers"),
+                observe.graph("Memory used and high watermark (bytes)", [
+                    self._metric("RabbitMQMemUsed", name), self._metric("RabbitMQMemLimit", name, "Minimum"),
+                ], width=6),
+                observe.graph("Memory used (% of the high watermark)", [alarm["MemoryAlarm"].metric],
+                              alarms=[alarm["MemoryAlarm"]], width=6),
+                observe.graph("Free disk and free-disk limit (bytes)", [
+                    self._metric("RabbitMQDiskFree", name, "Minimum"), self._metric("RabbitMQDiskFreeLimit", name),
+                ], width=6),
+                observe.graph("Free disk (multiples of its limit)", [alarm["DiskAlarm"].metric],
+                              alarms=[alarm["DiskAlarm"]], width=6),
+            ]]
+        else:
+            instances = [f"{self.broker_name}-1"] + ([f"{self.broker_name}-2"] if self.deployment_mode ==
+                                                      ACTIVE_STANDBY_MULTI_AZ else [])
+
+            def each(metric: str) -> list[cloudwatch.IMetric]:
+                return [self._metric(metric, n).with_(label=f"{metric} {n}") for n in instances]
+
+            rows = [[
+                observe.text("## Broker: messages stored and connections, per instance (the standby is quiet)"),
+                observe.graph("Messages stored", each("TotalMessageCount"), alarms=[alarm["BacklogAlarm"]],
+                              width=12),
+                observe.graph("Connections", each("CurrentConnectionsCount"), alarms=[alarm["ConnectionsAlarm"]],
+                              width=12),
+            ], [
+                observe.text("## Broker resources: store and JVM heap"),
+                observe.graph("Store used (% of its limit)", each("StorePercentUsage"), alarms=[alarm["StoreAlarm"]],
+                              width=12),
+                observe.graph("JVM heap used (%)", each("HeapUsage"), alarms=[alarm["HeapAlarm"]], width=12),
+            ]]
+        return observe.pattern_dashboard(self, "Dashboard", title=f"Amazon MQ {self.engine} {self.node.path}",
+                                         rows=rows, alarms=self.alarms)
+
 
 def _selection(subnets: ec2.SubnetSelection | None) -> dict:
     subnets = subnets or ec2.SubnetSelection(subnet_group_name="Private")
@@ -439,6 +508,11 @@ class BrokerBridge(Construct):
     :param key: encrypts the function's log group and environment. Default:
         the broker's key.
     :param alarm_topic: notified when the function fails. Default: none.
+
+    The bridge has no dashboard of its own: when ``broker`` has one, the
+    bridge adds its row there (invocations, errors, duration against the
+    timeout, and its alarm as an alarm widget), so one dashboard follows a
+    message from the broker to the topic.
     """
 
     def __init__(
@@ -466,6 +540,7 @@ class BrokerBridge(Construct):
                        "must be 1 to 10000")
         window = max_batching_window.to_seconds()
         secure.require(0 <= window <= 300, "max_batching_window", f"{window}s", "must be 0 to 300 seconds")
+        self.broker = broker
         key = key or broker.key
         secure.allow_logs_to_use_key(key)
 
@@ -562,6 +637,26 @@ class BrokerBridge(Construct):
             alarm_description="The bridge failed to forward a batch; the broker redelivers it",
         )]
         secure.notify(self.alarms, alarm_topic)
+        if broker.dashboard is not None:
+            broker.dashboard.add_widgets(*self._dashboard_widgets(queue))
+
+    def _dashboard_widgets(self, queue: str) -> list[cloudwatch.IWidget]:
+        """The bridge's row on its broker's dashboard (AWS/Lambda, dimension FunctionName:
+        https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html)."""
+        minute = {"period": cdk.Duration.minutes(1), "statistic": cloudwatch.Stats.SUM}
+        timeout = self.function.timeout.to_milliseconds()
+        return [
+            observe.text(f"## Bridge {self.node.id}: queue {queue} to SNS"),
+            observe.graph("Bridge: batches forwarded and failed", [
+                self.function.metric_invocations(**minute), self.function.metric_errors(**minute),
+                self.function.metric_throttles(**minute),
+            ], alarms=self.alarms, width=9),
+            observe.graph("Bridge: duration (ms)", [
+                self.function.metric_duration(statistic=cloudwatch.Stats.p(99)),
+                self.function.metric_duration(statistic=cloudwatch.Stats.AVERAGE),
+            ], limits=[(timeout, "timeout")], width=9),
+            *observe.alarm_widgets(self.alarms, height=6),
+        ]
 
 
 def rabbitmq_dead_letter_policy(queue: str, *, dead_letter_exchange: str = "bridge.dlx",

@@ -13,7 +13,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from refarch import secure
+from refarch import observe, secure
 from refarch.amazon_mq import Broker, BrokerBridge
 from refarch.fanout import FanOut, Subscriber
 
@@ -47,4 +47,8 @@ class BrokerStack(cdk.Stack):
                       description="The broker user (username, password)")
         cdk.CfnOutput(self, "TopicArn", value=self.fanout.topic.topic_arn,
                       description="Where the bridge forwards the orders queue")
+        cdk.CfnOutput(self, "DashboardUrl", value=observe.console_url(self.broker.dashboard),
+                      description="The broker's dashboard (with the bridge's row)")
+        cdk.CfnOutput(self, "OrdersDashboardUrl", value=observe.console_url(self.fanout.dashboard),
+                      description="The orders fan-out's dashboard")
         cdk.CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn, description="Alarm notifications")

@@ -53,6 +53,8 @@ BROKER = {
     "one subnet for active/standby": (
         dict(engine=ACTIVEMQ, subnets=ec2.SubnetSelection(subnet_group_name="Private", availability_zones=["dummy1a"])),
         "subnets must select at least 2 subnet(s) for ACTIVE_STANDBY_MULTI_AZ"),
+    "dashboard not a bool": (dict(dashboard="yes"), "dashboard must be True or False (got 'yes')"),
+    "dashboard checked first": (dict(dashboard=1, engine="KAFKA"), "dashboard must be True or False (got 1)"),
 }
 
 

@@ -61,6 +61,12 @@ REQUIRED_DIMENSIONS: dict[str, tuple[frozenset[str], ...]] = {
     "AWS/ApiGateway": (frozenset({"ApiId"}),),
     # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/monitoring-health-check-metrics.html
     "AWS/Route53": (frozenset({"HealthCheckId"}),),
+    # Broker metrics carry Broker (RabbitMQ: the broker name; ActiveMQ: each instance <name>-1, <name>-2);
+    # queue and node metrics add Queue/VirtualHost or Node to it:
+    # https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/amazon-mq-accessing-metrics.html
+    # https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/rabbitmq-logging-monitoring.html
+    # https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/activemq-logging-monitoring.html
+    "AWS/AmazonMQ": (frozenset({"Broker"}),),
 }
 
 #: Metrics whose dimensions are stricter than the namespace's.
@@ -164,7 +170,7 @@ def dashboards(assembly):
 def test_every_pattern_has_a_dashboard(dashboards):
     kinds = {type(p).__name__ for _, _, p, _, _ in dashboards}
     assert kinds >= {
-        "FanOut", "QueueWorkerFleet", "StreamPipeline", "MobilePush",
+        "Broker", "FanOut", "QueueWorkerFleet", "StreamPipeline", "MobilePush",
         "AuroraCluster", "RdsWithReadReplicas", "RegionalOrigin", "EdgeDistribution", "MutualTlsService",
     }, kinds
 
@@ -303,6 +309,7 @@ def test_pattern_dashboard_lists_every_alarm_twice():
 
 
 def _pattern_classes():
+    from refarch.amazon_mq import Broker
     from refarch.database import AuroraCluster, RdsWithReadReplicas
     from refarch.edge import EdgeDistribution, RegionalOrigin
     from refarch.fanout import FanOut
@@ -312,7 +319,7 @@ def _pattern_classes():
     from refarch.worker_fleet import QueueWorkerFleet
 
     return [FanOut, QueueWorkerFleet, StreamPipeline, MobilePush, AuroraCluster, RdsWithReadReplicas,
-            RegionalOrigin, EdgeDistribution, MutualTlsService]
+            RegionalOrigin, EdgeDistribution, MutualTlsService, Broker]
 
 
 @pytest.mark.parametrize("pattern", _pattern_classes(), ids=lambda c: c.__name__)
@@ -331,15 +338,90 @@ def _required(cls) -> list[str]:
 
 
 def test_each_app_stack_outputs_its_dashboards_console_address(assembly, dashboards):
+    """``DashboardUrl`` for the stack's main pattern; a second pattern in the stack (BrokerStack's
+    FanOut) has an output of its own ending in ``DashboardUrl``."""
     from stacks import STACK_IDS
 
-    checked = 0
+    checked = set()
     for stack_id, _, pattern, _, _ in dashboards:
         if stack_id not in STACK_IDS:
             continue
-        template = assembly.template(stack_id)
-        value = json.dumps(template["Outputs"]["DashboardUrl"]["Value"])
-        assert f'{{"Ref": "{_logical_id(assembly, stack_id, pattern.dashboard)}"}}' in value, value
+        outputs = assembly.template(stack_id)["Outputs"]
+        assert "DashboardUrl" in outputs, f"{stack_id} has no DashboardUrl output"
+        ref = f'{{"Ref": "{_logical_id(assembly, stack_id, pattern.dashboard)}"}}'
+        values = [json.dumps(o["Value"]) for k, o in outputs.items() if k.endswith("DashboardUrl")]
+        value = next((v for v in values if ref in v), None)
+        assert value is not None, f"{stack_id}: no output names {pattern.node.path}'s dashboard"
         assert "console.aws.amazon.com/cloudwatch/home" in value and "#dashboards/dashboard/" in value
-        checked += 1
-    assert checked == len([s for s in STACK_IDS if s != "NetworkStack"])
+        checked.add(stack_id)
+    assert checked == {s for s in STACK_IDS if s != "NetworkStack"}
+
+
+# --- Amazon MQ: the broker's name as the dimension, the bridge's row on the broker's dashboard ------
+
+
+def _broker_dimensions(body: dict) -> set[str]:
+    return {_dimensions(m).get("Broker") for _, m in _metrics(body) if m[0] == "AWS/AmazonMQ"}
+
+
+def test_broker_dashboard_names_the_broker_and_shows_its_bridges(assembly, dashboards):
+    """The broker's metrics name the broker (a physical name, not a reference); each BrokerBridge's
+    function is on its broker's dashboard with its alarm as an alarm widget and its threshold annotated."""
+    from refarch.amazon_mq import BrokerBridge
+
+    bridges = 0
+    for stack_id, _, pattern, body, refs in dashboards:
+        if type(pattern).__name__ != "Broker":
+            continue
+        names = {m[1] for _, m in _metrics(body) if m[0] == "AWS/AmazonMQ"}
+        if pattern.engine == "RABBITMQ":
+            assert _broker_dimensions(body) == {pattern.broker_name}, _broker_dimensions(body)
+            assert {"MessageCount", "MessageReadyCount", "MessageUnacknowledgedCount", "PublishRate", "AckRate",
+                    "ConfirmRate", "ConnectionCount", "RabbitMQMemUsed", "RabbitMQMemLimit", "RabbitMQDiskFree",
+                    "RabbitMQDiskFreeLimit"} <= names, names
+        else:
+            instances = {f"{pattern.broker_name}-1"} | (
+                {f"{pattern.broker_name}-2"} if pattern.deployment_mode == "ACTIVE_STANDBY_MULTI_AZ" else set())
+            assert _broker_dimensions(body) == instances, _broker_dimensions(body)
+            assert {"StorePercentUsage", "HeapUsage", "TotalMessageCount", "CurrentConnectionsCount"} <= names
+        for bridge in [c for c in assembly.stacks[stack_id].node.find_all()
+                       if isinstance(c, BrokerBridge) and c.broker is pattern]:
+            assert _logical_id(assembly, stack_id, bridge.function) in refs, f"{bridge.node.path} not shown"
+            alarm_widgets = {arn for w in body["widgets"]
+                             for arn in w.get("properties", {}).get("annotations", {}).get("alarms", [])}
+            for alarm in bridge.alarms:
+                assert f"${{GetAtt:{_logical_id(assembly, stack_id, alarm)}.Arn}}" in alarm_widgets
+            bridges += 1
+    assert bridges
+
+
+def test_activemq_dashboard_shows_each_instance():
+    from aws_cdk.assertions import Template
+
+    from refarch import secure
+    from refarch.amazon_mq import ACTIVEMQ, Broker
+
+    stack = cdk.Stack(cdk.App(), "Tiny", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    broker = Broker(stack, "B", vpc=secure.Network(stack, "N").vpc, engine=ACTIVEMQ)
+    (dashboard,) = Template.from_stack(stack).find_resources("AWS::CloudWatch::Dashboard").values()
+    body = resolve_body(dashboard["Properties"]["DashboardBody"])
+    assert _broker_dimensions(body) == {f"{broker.broker_name}-1", f"{broker.broker_name}-2"}
+    names = {m[1] for _, m in _metrics(body) if m[0] == "AWS/AmazonMQ"}
+    assert {"StorePercentUsage", "HeapUsage", "TotalMessageCount", "CurrentConnectionsCount"} <= names
+    values = {a["value"] for w in body["widgets"]
+              for a in w.get("properties", {}).get("annotations", {}).get("horizontal", [])}
+    assert {80, 10_000, 1_000} <= values
+
+
+def test_broker_without_dashboard_takes_a_bridge():
+    from aws_cdk import aws_sns as sns
+    from aws_cdk.assertions import Template
+
+    from refarch import secure
+    from refarch.amazon_mq import Broker, BrokerBridge
+
+    stack = cdk.Stack(cdk.App(), "Tiny", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    broker = Broker(stack, "B", vpc=secure.Network(stack, "N").vpc, dashboard=False)
+    BrokerBridge(stack, "Bridge", broker=broker, queue="q", topic=sns.Topic(stack, "T"))
+    assert broker.dashboard is None
+    Template.from_stack(stack).resource_count_is("AWS::CloudWatch::Dashboard", 0)
