@@ -16,7 +16,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from refarch import observe, secure
-from refarch.database import RdsWithReadReplicas, SessionManagerHost
+from refarch.database import BackupPlanOptions, RdsWithReadReplicas, SessionManagerHost
 
 #: GiB at creation, and the ceiling storage autoscaling may grow the primary to.
 ALLOCATED_STORAGE = 100
@@ -52,6 +52,7 @@ class RdsDatabaseStack(cdk.Stack):
             max_allocated_storage=MAX_ALLOCATED_STORAGE,
             parameter_path=parameter_path,
             alarm_topic=alarms.topic,
+            backup_plan=BackupPlanOptions(),  # daily and monthly recovery points in a vault of its own
         )
         self.admin_host = SessionManagerHost(
             self, "AdminHost", vpc=network.vpc, subnets=network.workload_subnets, key=self.database.key
