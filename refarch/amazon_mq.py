@@ -625,6 +625,11 @@ class BrokerBridge(Construct):
             "Lambda offers no on-failure destination for Amazon MQ event sources: a failed batch goes back to "
             "the broker, whose dead-letter exchange or queue takes messages that keep failing.",
         )
+        secure.cfn_lint_ignore(
+            self.event_source, "ES1001",
+            "Lambda offers no on-failure destination for Amazon MQ event sources (DestinationConfig applies to "
+            "stream and Kafka sources); the broker's dead-letter exchange or queue takes what keeps failing.",
+        )
         # Lambda checks the role when it creates the mapping.
         self.event_source.node.add_dependency(policy, self.event_source_policy)
 

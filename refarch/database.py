@@ -180,6 +180,11 @@ class DatabaseBackupPlan(Construct):
     own key (it does not manage those backups fully), so the vault key guards
     the vault's other contents; the selection's role carries AWS's managed
     backup policy: https://docs.aws.amazon.com/aws-backup/latest/devguide/encryption.html
+
+    :param resource: the database to back up (``backup.BackupResource.from_rds_database_cluster``
+        or ``from_rds_database_instance``); the database constructs pass their own.
+    :param options: retention of the daily and monthly recovery points and the optional copy
+        destination (:class:`BackupPlanOptions`).
     """
 
     vault: backup.BackupVault

@@ -726,6 +726,25 @@ class RegionalOrigin(Construct):
                                   region=CLOUDFRONT_REGION, **minute),
             ], region=CLOUDFRONT_REGION, width=12))
         rows.append(health)
+        acl_metric, rule_metrics = _waf_metric_names(self.web_acl)
+        if acl_metric is not None:
+            region = cdk.Stack.of(self).region
+
+            def waf(name: str, rule: str) -> cloudwatch.Metric:
+                # A REGIONAL web ACL's metrics carry WebACL, Region and Rule:
+                # https://docs.aws.amazon.com/waf/latest/developerguide/waf-metrics.html
+                return cloudwatch.Metric(namespace="AWS/WAFV2", metric_name=name, statistic="Sum",
+                                         dimensions_map={"WebACL": acl_metric, "Region": region, "Rule": rule},
+                                         label=f"{name} {rule}", **minute)
+
+            rows.append([
+                observe.text("## Regional web ACL: requests that reach the ALB directly or through Global "
+                             "Accelerator"),
+                observe.graph("Allowed and blocked (all rules)", [waf("AllowedRequests", "ALL"),
+                                                                  waf("BlockedRequests", "ALL")], width=8),
+                observe.graph("Blocked per rule", [waf("BlockedRequests", r) for r in rule_metrics]
+                              or [waf("BlockedRequests", "ALL")], width=16, stacked=True),
+            ])
         return observe.pattern_dashboard(self, "Dashboard", title=f"Regional origin {self.node.path}", rows=rows,
                                          alarms=self.alarms)
 

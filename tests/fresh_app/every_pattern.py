@@ -72,11 +72,12 @@ class DatabaseExample(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         from refarch import secure
-        from refarch.database import AuroraCluster, RdsWithReadReplicas, SessionManagerHost
+        from refarch.database import AuroraCluster, BackupPlanOptions, RdsWithReadReplicas, SessionManagerHost
 
         network = secure.Network(self, "Network",
                                  interface_endpoints=[ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER])
-        db = AuroraCluster(self, "Database", vpc=network.vpc, subnets=network.data_subnets)
+        db = AuroraCluster(self, "Database", vpc=network.vpc, subnets=network.data_subnets,
+                           backup_plan=BackupPlanOptions())
         app = _role(self, "App", "ecs-tasks.amazonaws.com")
         db.grant_connect(app, "app")
         db.grant_read_configuration(app)
