@@ -19,8 +19,8 @@ Why the CloudFormation resources and not the cdklabs ``cdk-amazonmq`` library
 experimental, it adds ``AwsCustomResource`` Lambdas for what this module does
 with plain properties, and it pins ``typeguard==2.13.3``; see docs/amazon-mq.md.
 
-Copy this file with ``secure.py`` and ``sizing.py`` (and ``runtime/mq_bridge``)
-to use it elsewhere.
+Copy this file with ``secure.py``, ``observe.py`` and ``runtime/mq_bridge`` to use it
+elsewhere.
 """
 
 from __future__ import annotations

@@ -46,8 +46,8 @@ pytestmark = pytest.mark.packaging
 ROOT = Path(__file__).resolve().parent.parent
 CLI = ROOT / "node_modules" / "aws-cdk" / "bin" / "cdk"
 EVERY_PATTERN = Path(__file__).resolve().parent / "fresh_app" / "every_pattern.py"
-PATTERNS = ("fanout", "worker_fleet", "streaming", "mobile_push", "database", "edge")
-RUNTIME_USED = ("worker", "mobile_push")  # runtime directories the simplest examples bundle
+PATTERNS = ("fanout", "worker_fleet", "streaming", "mobile_push", "database", "edge", "mutual_tls", "amazon_mq")
+RUNTIME_USED = ("worker", "mobile_push", "mq_bridge")  # runtime directories the simplest examples bundle
 
 APP_PY = '''#!/usr/bin/env python3
 import json
@@ -245,7 +245,7 @@ def test_fresh_app_synthesizes_every_construct_from_the_wheel(fresh_app: Path, v
     public = _public_constructs([f"refarch.{p}" for p in PATTERNS] + ["refarch.secure"], python, fresh_app)
     assert len(public) >= 15
     assert public - set(result["constructs"]) == set(), "public constructs the fresh app does not reach"
-    assert len(result["templates"]) == 8
+    assert len(result["templates"]) == 10
     # The assets bundle the same code as from the repo: the staged directories equal refarch/runtime/<x>.
     staged = [_files(d) for d in result["out"].glob("asset.*") if d.is_dir()]
     for name in RUNTIME_USED:

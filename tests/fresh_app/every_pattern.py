@@ -8,6 +8,8 @@ from copied files. It imports nothing but ``aws_cdk``, ``constructs`` and
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -16,6 +18,22 @@ from aws_cdk import aws_secretsmanager as sm
 from constructs import Construct
 
 ACCOUNT = "123456789012"  # the account of the availability zones the test commits (cdk.context.json)
+
+# A CA certificate whose key was thrown away (stacks/mutual_tls/placeholder-ca.pem): the app ships its own
+# bundle, as a user's app would, written next to this module at synth.
+CA_BUNDLE_PEM = """\
+-----BEGIN CERTIFICATE-----
+MIIBnjCCAUWgAwIBAgIUda+1RAMEOkeqVoINO4knEEEtzi0wCgYIKoZIzj0EAwIw
+LDEQMA4GA1UECgwHcmVmYXJjaDEYMBYGA1UEAwwPcmVmYXJjaCB0ZXN0IENBMB4X
+DTI2MTIwNjAwMTc0MloXDTM2MTIwMzAwMjI0MlowLDEQMA4GA1UECgwHcmVmYXJj
+aDEYMBYGA1UEAwwPcmVmYXJjaCB0ZXN0IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0D
+AQcDQgAEtV/bfuzmU29VhLzvERJIMJU1o8SPRYi4UsifZOBfCTLRtbq3xGKzOVN5
+wTsti/ArJAaa9jDoyt9O0SNTcet2KqNFMEMwEgYDVR0TAQH/BAgwBgEB/wIBADAO
+BgNVHQ8BAf8EBAMCAQYwHQYDVR0OBBYEFOks8jUvqXvbtGgSc3w/nnltObQIMAoG
+CCqGSM49BAMCA0cAMEQCIFB9AwE6lEO/hUgMJ01tA4aeHQzuXVGVlTiYfqEF3yJv
+AiBjpMtTtk1QnkK+0cx9oZa/Nhq5pISHMXNzC7g6ZRr5RQ==
+-----END CERTIFICATE-----
+"""
 
 
 def _role(scope: Construct, construct_id: str, service: str) -> iam.Role:
@@ -122,6 +140,47 @@ class EdgeAcceleratorExample(cdk.Stack):
                                                for r in ("us-east-1", "eu-west-1")])
 
 
+class MutualTlsExample(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        from aws_cdk import aws_lambda as lambda_
+        from aws_cdk import aws_route53 as route53
+
+        from refarch import secure
+        from refarch.mutual_tls import MutualTlsService, PemObject
+
+        ca_bundle = Path(__file__).resolve().parent / "ca-bundle.pem"
+        ca_bundle.write_text(CA_BUNDLE_PEM)
+        network = secure.Network(self, "Network")
+        zone = route53.PublicHostedZone.from_hosted_zone_attributes(
+            self, "Zone", hosted_zone_id="Z00000000000000000000", zone_name="example.com")
+        partner_api = lambda_.Function(
+            self, "PartnerApi", runtime=lambda_.Runtime.PYTHON_3_12, handler="index.handler",
+            code=lambda_.Code.from_inline("def handler(event, context):\n    return {'statusCode': 200}\n"))
+        MutualTlsService(self, "Partners", vpc=network.vpc, zone=zone, domain_name="partners.example.com",
+                         ca_bundle=PemObject.from_file(ca_bundle), function=partner_api)
+
+
+class AmazonMqExample(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        from aws_cdk import aws_sns as sns
+
+        from refarch import secure
+        from refarch.amazon_mq import Broker, BrokerBridge
+
+        network = secure.Network(self, "Network", interface_endpoints=(
+            ec2.InterfaceVpcEndpointAwsService.LAMBDA_,
+            ec2.InterfaceVpcEndpointAwsService.STS,
+            ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+        ))
+        broker = Broker(self, "Broker", vpc=network.vpc)  # RabbitMQ cluster
+        broker.allow_clients(ec2.Peer.ipv4("10.20.0.0/16"))
+        # The doc's example bridges to a FanOut's topic; a plain topic keeps the copied module on its own.
+        orders = sns.Topic(self, "Orders", enforce_ssl=True)
+        BrokerBridge(self, "Bridge", broker=broker, queue="orders", topic=orders)
+
+
 #: pattern module -> its example stacks (and their explicit regions; None: environment-agnostic).
 EXAMPLES: dict[str, list[tuple[type[cdk.Stack], str | None]]] = {
     "fanout": [(FanOutExample, None)],
@@ -131,6 +190,8 @@ EXAMPLES: dict[str, list[tuple[type[cdk.Stack], str | None]]] = {
     "database": [(DatabaseExample, None)],
     "edge": [(EdgeOriginExample, "eu-west-1"), (EdgeSiteExample, "us-east-1"),
              (EdgeAcceleratorExample, "us-west-2")],
+    "mutual_tls": [(MutualTlsExample, "eu-west-1")],  # ALB access-log delivery is granted per region
+    "amazon_mq": [(AmazonMqExample, None)],
 }
 
 
