@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import platform
 import re
+import shutil
 import subprocess
 import tarfile
+import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -43,18 +47,26 @@ class Finding:
         return f"{self.stack}/{self.logical_id}"
 
 
+_UNPACK_LOCK = threading.Lock()
+
+
 @cache
 def _unpacked() -> Path:
-    version = metadata.version(_PACKAGE)
-    target = ROOT / ".venv" / f"cfnguard-{version}"
-    if not (target / "package" / "rules").exists():
-        import cdklabs.cdk_validator_cfnguard._jsii as jsii_dir  # noqa: PLC0415  (only to find the tarball)
+    # check() runs templates on threads: the first use on a fresh clone unpacks once, under a lock,
+    # into a scratch directory renamed into place, so no reader sees a half-unpacked tree.
+    with _UNPACK_LOCK:
+        version = metadata.version(_PACKAGE)
+        target = ROOT / ".venv" / f"cfnguard-{version}"
+        if not (target / "package" / "rules").exists():
+            import cdklabs.cdk_validator_cfnguard._jsii as jsii_dir  # noqa: PLC0415  (only to find the tarball)
 
-        [tarball] = Path(jsii_dir.__file__).parent.glob("*.jsii.tgz")
-        target.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(tarball) as tar:
-            tar.extractall(target, filter="tar")
-    return target / "package"
+            [tarball] = Path(jsii_dir.__file__).parent.glob("*.jsii.tgz")
+            scratch = Path(tempfile.mkdtemp(prefix=f"cfnguard-{version}-", dir=ROOT / ".venv"))
+            with tarfile.open(tarball) as tar:
+                tar.extractall(scratch, filter="tar")
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(scratch, target)
+        return target / "package"
 
 
 def guard_binary() -> Path:
