@@ -252,6 +252,30 @@ def _waf_metric_names(acl: wafv2.CfnWebACL) -> tuple[str | None, list[str]]:
     return name(acl.visibility_config), rule_names
 
 
+def _waf_row(acl: wafv2.CfnWebACL, heading: str, *, period: cdk.Duration,
+             region: str | None = None) -> list[cloudwatch.IWidget] | None:
+    """A dashboard row of a web ACL's allowed and blocked requests, overall and per rule; None when
+    its metric name is not known at synth time. A REGIONAL web ACL's metrics carry ``Region`` too, a
+    CLOUDFRONT one's do not: https://docs.aws.amazon.com/waf/latest/developerguide/waf-metrics.html"""
+    acl_metric, rule_metrics = _waf_metric_names(acl)
+    if acl_metric is None:
+        return None
+
+    def waf(name: str, rule: str) -> cloudwatch.Metric:
+        dimensions = {"WebACL": acl_metric, **({"Region": region} if region else {}), "Rule": rule}
+        return cloudwatch.Metric(namespace="AWS/WAFV2", metric_name=name, statistic="Sum", period=period,
+                                 dimensions_map=dimensions, label=f"{name} {rule}")
+
+    return [
+        observe.text(heading),
+        observe.graph("Allowed and blocked (all rules)", [waf("AllowedRequests", "ALL"),
+                                                          waf("BlockedRequests", "ALL")], width=8),
+        observe.graph("Blocked per rule (managed groups count their matches)",
+                      [waf("BlockedRequests", r) for r in rule_metrics] or [waf("BlockedRequests", "ALL")],
+                      width=16, stacked=True),
+    ]
+
+
 # --- CloudFront -> origin: the secret header -------------------------------------
 
 
@@ -726,25 +750,10 @@ class RegionalOrigin(Construct):
                                   region=CLOUDFRONT_REGION, **minute),
             ], region=CLOUDFRONT_REGION, width=12))
         rows.append(health)
-        acl_metric, rule_metrics = _waf_metric_names(self.web_acl)
-        if acl_metric is not None:
-            region = cdk.Stack.of(self).region
-
-            def waf(name: str, rule: str) -> cloudwatch.Metric:
-                # A REGIONAL web ACL's metrics carry WebACL, Region and Rule:
-                # https://docs.aws.amazon.com/waf/latest/developerguide/waf-metrics.html
-                return cloudwatch.Metric(namespace="AWS/WAFV2", metric_name=name, statistic="Sum",
-                                         dimensions_map={"WebACL": acl_metric, "Region": region, "Rule": rule},
-                                         label=f"{name} {rule}", **minute)
-
-            rows.append([
-                observe.text("## Regional web ACL: requests that reach the ALB directly or through Global "
-                             "Accelerator"),
-                observe.graph("Allowed and blocked (all rules)", [waf("AllowedRequests", "ALL"),
-                                                                  waf("BlockedRequests", "ALL")], width=8),
-                observe.graph("Blocked per rule", [waf("BlockedRequests", r) for r in rule_metrics]
-                              or [waf("BlockedRequests", "ALL")], width=16, stacked=True),
-            ])
+        waf_row = _waf_row(self.web_acl, "## Regional web ACL: requests that reach the ALB directly or through "
+                           "Global Accelerator", period=minute["period"], region=cdk.Stack.of(self).region)
+        if waf_row:
+            rows.append(waf_row)
         return observe.pattern_dashboard(self, "Dashboard", title=f"Regional origin {self.node.path}", rows=rows,
                                          alarms=self.alarms)
 
@@ -1104,14 +1113,6 @@ class EdgeDistribution(Construct):
                                      dimensions_map={"DistributionId": self.distribution.distribution_id,
                                                      "Region": "Global"})
 
-        acl_metric, rule_metrics = _waf_metric_names(self.web_acl)
-
-        def waf(name: str, rule: str) -> cloudwatch.Metric:
-            # A web ACL of scope CLOUDFRONT has no Region dimension:
-            # https://docs.aws.amazon.com/waf/latest/developerguide/waf-metrics.html
-            return cloudwatch.Metric(namespace="AWS/WAFV2", metric_name=name, statistic="Sum", period=five,
-                                     dimensions_map={"WebACL": acl_metric, "Rule": rule}, label=f"{name} {rule}")
-
         rows: list[list[cloudwatch.IWidget]] = [[
             observe.text("## Viewers: requests, error rates, bytes out (origin latency and health: each "
                          "regional origin's dashboard)"),
@@ -1121,15 +1122,9 @@ class EdgeDistribution(Construct):
                           alarms=self.alarms, width=6),
             observe.graph("Bytes downloaded", [cloudfront_metric("BytesDownloaded", "Sum")], width=6),
         ]]
-        if acl_metric is not None:
-            rows.append([
-                observe.text("## Web ACL: allowed and blocked requests"),
-                observe.graph("Allowed and blocked (all rules)", [waf("AllowedRequests", "ALL"),
-                                                                  waf("BlockedRequests", "ALL")], width=8),
-                observe.graph("Blocked per rule (managed groups count their matches)", [
-                    waf("BlockedRequests", rule) for rule in rule_metrics
-                ] or [waf("BlockedRequests", "ALL")], width=16, stacked=True),
-            ])
+        waf_row = _waf_row(self.web_acl, "## Web ACL: allowed and blocked requests", period=five)
+        if waf_row:
+            rows.append(waf_row)
         return observe.pattern_dashboard(self, "Dashboard", title=f"Edge distribution {self.node.path}", rows=rows,
                                          alarms=self.alarms)
 
