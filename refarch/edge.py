@@ -163,6 +163,7 @@ class EdgeWebAcl(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.acknowledge_inline_policies(self)  # grants write each role's own policy
         secure.require(isinstance(regional, bool), "regional", regional, "must be True or False")
         if not regional:
             _in_cloudfront_region(self, "region", "a web ACL of scope CLOUDFRONT")
@@ -310,6 +311,7 @@ class OriginVerifySecret(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, replica_regions: Sequence[str] = (),
                  removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN) -> None:
         super().__init__(scope, construct_id)
+        secure.acknowledge_inline_policies(self)  # grants write each role's own policy
         region = cdk.Stack.of(self).region
         secure.require(not cdk.Token.is_unresolved(region), "region", region,
                        "must be explicit (a stack with an env) to name the replicas' ARNs")
@@ -509,6 +511,7 @@ class RegionalOrigin(Construct):
         web_acl: wafv2.CfnWebACL | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.acknowledge_inline_policies(self)  # grants write each role's own policy
         secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         region = cdk.Stack.of(self).region
         if web_acl is not None:
@@ -619,7 +622,12 @@ class RegionalOrigin(Construct):
                 "Https", port=443, protocol=elbv2.ApplicationProtocol.HTTPS, open=False,
                 certificates=[self.certificate], ssl_policy=elbv2.SslPolicy.TLS13_RES, **default,
             )
-            self.load_balancer.add_redirect(source_port=80, target_port=443, open=False)
+            redirect = self.load_balancer.add_redirect(source_port=80, target_port=443, open=False)
+            secure.acknowledge_strict(
+                redirect.node.default_child, "ELBv2ACMCertificateRequired",
+                "This port-80 listener only answers 301 to HTTPS on 443, where the certificate is; a redirect "
+                "carries no content, so it needs none.",
+            )
             alias = route53.RecordTarget.from_alias(targets.LoadBalancerTarget(self.load_balancer))
             route53.ARecord(self, "RegionalRecord", zone=domain.zone, record_name=regional, target=alias)
             self.health_check = route53.HealthCheck(
@@ -882,6 +890,7 @@ class EdgeDistribution(Construct):
         dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.acknowledge_inline_policies(self)  # grants write each role's own policy
         secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         if origin_verify is not None:
             origin_verify.validate()
@@ -1310,6 +1319,7 @@ class EdgeAccelerator(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.acknowledge_inline_policies(self)  # grants write each role's own policy
         _validate_accelerator(regions, listeners)
         if dual_stack:
             # Only known types are checked: an imported ALB may not say which it is.

@@ -28,6 +28,7 @@ import jsii
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_rds as rds
 from aws_cdk.integ_tests_alpha import ExpectedResult, Match
 from support import PROBES, alarm_reaches_topic, bounded, disposable, in_order, integ, new_app
 
@@ -64,8 +65,13 @@ db = AuroraCluster(
     parameter_path="/refarch/integ/database", alarm_topic=alarms.topic,
     deletion_protection=False, removal_policy=cdk.RemovalPolicy.DESTROY,
 )
-secure.acknowledge(db.cluster.node.default_child, "AwsSolutions::AwsSolutions-RDS10",
-                   "integration-test cluster, deleted when the run ends: deletion protection would keep it running")
+why = "integration-test cluster, deleted when the run ends: deletion protection would keep it running"
+secure.acknowledge(db.cluster.node.default_child, "AwsSolutions::AwsSolutions-RDS10", why)
+secure.acknowledge_strict(db.cluster.node.default_child, "RDSInstanceDeletionProtectionEnabled", why)
+for instance in db.cluster.node.find_all():
+    if isinstance(instance, rds.CfnDBInstance):
+        secure.acknowledge_strict(instance, "RDSInBackupPlan",
+                                  "integration-test cluster, deleted when the run ends: nothing to back up")
 code = lambda_.Code.from_asset(str(PROBES / "database"), bundling=cdk.BundlingOptions(
     image=lambda_.Runtime.PYTHON_3_13.bundling_image, local=_PipBundling()))
 
@@ -83,13 +89,15 @@ cfn_probe.vpc_config = lambda_.CfnFunction.VpcConfigProperty(
 eni = iam.Policy(stack, "IntegConnectProbeEni", roles=[probe.role], statements=[iam.PolicyStatement(
     actions=["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
              "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"], resources=["*"])])
+secure.acknowledge_inline_policies(eni)
 secure.acknowledge(eni, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                    "integration-test probe: Lambda manages its VPC interfaces; EC2 scopes these actions to no resource")
 db.allow_from(probe_sg)
 db.grant_connect(probe, "app")
 db.grant_read_configuration(probe)  # the administrator secret, to create the app user
-secure.acknowledge(probe, "Serverless-LambdaDLQ",
-                   "integration-test probe invoked synchronously by the assertion, which sees its failure")
+SYNC = "integration-test probe invoked synchronously by the assertion, which sees its failure"
+secure.acknowledge(probe, "Serverless-LambdaDLQ", SYNC)
+secure.acknowledge_strict(probe.node.default_child, "LambdaDLQ", SYNC)
 
 granted = secure.python_function(stack, "IntegConfigGranted", code=code, handler="index.config", key=db.key,
                                  environment={"PARAMETER_PATH": "/refarch/integ/database"},
@@ -99,8 +107,8 @@ refused = secure.python_function(stack, "IntegConfigRefused", code=code, handler
                                  environment={"PARAMETER_PATH": "/refarch/integ/database"},
                                  description="integration probe: not granted")
 for fn in (granted, refused):
-    secure.acknowledge(fn, "Serverless-LambdaDLQ",
-                       "integration-test probe invoked synchronously by the assertion, which sees its failure")
+    secure.acknowledge(fn, "Serverless-LambdaDLQ", SYNC)
+    secure.acknowledge_strict(fn.node.default_child, "LambdaDLQ", SYNC)
 disposable(network_stack, stack)
 test = integ(app, "Database", [network_stack, stack])
 

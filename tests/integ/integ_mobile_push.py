@@ -72,8 +72,9 @@ for resource, why in [
 ]:
     secure.acknowledge(probe.role, f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]",
                        f"integration-test probe in a sandbox account: {why}")
-secure.acknowledge(probe, "Serverless-LambdaDLQ",
-                   "integration-test probe invoked synchronously by the assertion, which sees its failure")
+SYNC = "integration-test probe invoked synchronously by the assertion, which sees its failure"
+secure.acknowledge(probe, "Serverless-LambdaDLQ", SYNC)
+secure.acknowledge_strict(probe.node.default_child, "LambdaDLQ", SYNC)
 disposable(stack)
 test = integ(app, "MobilePush", [stack])
 

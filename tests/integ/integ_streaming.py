@@ -52,8 +52,9 @@ replay = secure.python_function(
 pipeline.stream.grant(replay, "kinesis:ListShards", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator",
                       "kinesis:GetRecords", "kinesis:PutRecords")
 pipeline.encryption_key.grant(replay, "kms:Decrypt", "kms:GenerateDataKey")
-secure.acknowledge(replay, "Serverless-LambdaDLQ",
-                   "integration-test probe invoked synchronously by the assertion, which sees its failure")
+SYNC = "integration-test probe invoked synchronously by the assertion, which sees its failure"
+secure.acknowledge(replay, "Serverless-LambdaDLQ", SYNC)
+secure.acknowledge_strict(replay.node.default_child, "LambdaDLQ", SYNC)
 secure.acknowledge(replay, "AwsSolutions-L1", "integration-test probe: runtime is secure.LATEST_PYTHON, the newest")
 disposable(stack)
 test = integ(app, "Streaming", [stack])
