@@ -139,20 +139,7 @@ class _OwnInlinePolicies:
 
     def visit(self, node: Construct) -> None:
         if isinstance(node, iam.CfnPolicy) or (isinstance(node, iam.CfnRole) and node.policies is not None):
-            _acknowledge_written(node, "IAMNoInlinePolicy", _INLINE_POLICY_REASON)
-
-
-def _acknowledge_written(node: cdk.CfnResource, rule: str, reason: str) -> None:
-    """:func:`acknowledge_strict` from an aspect: cdk-nag writes acknowledgments into the template in an
-    aspect of its own, which may have visited ``node`` already (an app without the aspectStabilization
-    flag ignores aspect priorities), so the template metadata is completed here too."""
-    ids = [f"{pack}::{pack}-{rule}" for pack in STRICT_RULE_PACKS[rule.split("[", 1)[0]]]
-    for rule_id in ids:
-        acknowledge(node, rule_id, reason)
-    written = (node.get_metadata("cdk_nag") or {}).get("rules_to_suppress", [])
-    known = {r["id"] for r in written}
-    node.add_metadata("cdk_nag", {"rules_to_suppress": [
-        *written, *({"id": rule_id, "reason": reason} for rule_id in ids if rule_id not in known)]})
+            acknowledge_strict(node, "IAMNoInlinePolicy", _INLINE_POLICY_REASON)
 
 
 def acknowledge_inline_policies(scope: Construct) -> None:
@@ -160,6 +147,7 @@ def acknowledge_inline_policies(scope: Construct) -> None:
     every role with inline policies under ``scope``, whenever they are added
     (grants made after this call included), with the reason above. Each pattern
     calls it on itself."""
+    # MUTATING runs before cdk-nag's aspect (DEFAULT priority) that writes acknowledgments into the template.
     cdk.Aspects.of(scope).add(_OwnInlinePolicies(), priority=cdk.AspectPriority.MUTATING)
 
 
