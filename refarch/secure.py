@@ -28,6 +28,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 #: SQS keeps a message at most 14 days; a dead-letter queue keeps it that long.
@@ -830,6 +831,142 @@ def notify(alarms: Sequence[cloudwatch.Alarm], topic: sns.ITopic | None) -> None
     for alarm in alarms:
         alarm.add_alarm_action(action)
         alarm.add_ok_action(action)
+
+
+# --- WAF ------------------------------------------------------------------------
+
+#: AWS managed rule groups every web ACL starts with: OWASP-style common
+#: rules, known bad inputs (Log4Shell and friends), and Amazon's IP reputation list.
+DEFAULT_MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesAmazonIpReputationList",
+)
+
+
+class WebAcl(Construct):
+    """An AWS WAF web ACL for CloudFront (scope ``CLOUDFRONT``, in us-east-1),
+    or for a regional resource such as an ALB (``regional=True``, any region).
+
+    AWS managed rule groups first, then a rate-based rule that blocks a
+    client IP sending more than ``rate_limit`` requests in the window.
+    Every rule publishes CloudWatch metrics and keeps sampled requests, and
+    the ACL logs every request to :attr:`log_group` (named ``aws-waf-logs-...``
+    as WAF requires, encrypted with :attr:`key`, kept ``log_retention``),
+    with the ``authorization`` header redacted. WAF adds the log group's
+    resource policy for log delivery itself when the deploying role may call
+    ``logs:PutResourcePolicy``:
+    https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html
+
+    :param rate_limit: requests per client IP per ``rate_window``, 10 to
+        2,000,000,000. Default: 1000.
+    :param rate_window: evaluation window: 1, 2, 5 or 10 minutes. Default: 5 minutes.
+    :param managed_rule_groups: AWS managed rule group names (vendor ``AWS``).
+        Default: :data:`DEFAULT_MANAGED_RULE_GROUPS`.
+    :param regional: scope ``REGIONAL`` (ALB, API Gateway, ...) instead of ``CLOUDFRONT``. Default: False.
+    :param log_retention: how long the WAF logs are kept. Default: one year.
+    :param removal_policy: of the log group and its key. Default: RETAIN.
+    :param metric_name: the web ACL's CloudWatch metric name (the ``WebACL`` dimension). Default: ``WebAcl``.
+    """
+
+    web_acl: wafv2.CfnWebACL
+    key: kms.Key
+    log_group: logs.LogGroup
+    logging: wafv2.CfnLoggingConfiguration
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        rate_limit: int = 1000,
+        rate_window: cdk.Duration = cdk.Duration.minutes(5),
+        managed_rule_groups: Sequence[str] = DEFAULT_MANAGED_RULE_GROUPS,
+        regional: bool = False,
+        log_retention: logs.RetentionDays = LOG_RETENTION,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        metric_name: str = "WebAcl",
+    ) -> None:
+        super().__init__(scope, construct_id)
+        require(isinstance(regional, bool), "regional", regional, "must be True or False")
+        region = cdk.Stack.of(self).region
+        require(regional or cdk.Token.is_unresolved(region) or region == "us-east-1", "region", region,
+                "must be us-east-1: a web ACL of scope CLOUDFRONT for CloudFront can only be created there "
+                "(put this construct in a us-east-1 stack)")
+        require(isinstance(metric_name, str) and bool(re.fullmatch(r"[\w#:.-]{1,128}", metric_name)),
+                "metric_name", metric_name, "must be 1 to 128 letters, digits or _#:.- (WAF's metric names)")
+        require(
+            isinstance(rate_limit, int) and not isinstance(rate_limit, bool) and 10 <= rate_limit <= 2_000_000_000,
+            "rate_limit", rate_limit, "must be a whole number from 10 to 2,000,000,000 (WAF's range)",
+        )
+        window = rate_window.to_seconds()
+        require(window in (60, 120, 300, 600), "rate_window", f"{window} s", "must be 1, 2, 5 or 10 minutes")
+        require(
+            len(set(managed_rule_groups)) == len(managed_rule_groups)
+            and all(re.fullmatch(r"AWSManagedRules[A-Za-z0-9]+", n) for n in managed_rule_groups),
+            "managed_rule_groups", list(managed_rule_groups), "must be distinct AWS managed rule group names",
+        )
+
+        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+            )
+
+        rules = [
+            wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=name
+                    )
+                ),
+                visibility_config=visibility(name),
+            )
+            for priority, name in enumerate(managed_rule_groups)
+        ]
+        rules.append(
+            wafv2.CfnWebACL.RuleProperty(
+                name="RateLimitPerIp",
+                priority=len(rules),
+                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        aggregate_key_type="IP", limit=rate_limit, evaluation_window_sec=int(window)
+                    )
+                ),
+                visibility_config=visibility("RateLimitPerIp"),
+            )
+        )
+        self.web_acl = wafv2.CfnWebACL(
+            self,
+            "Resource",
+            scope="REGIONAL" if regional else "CLOUDFRONT",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            rules=rules,
+            visibility_config=visibility(metric_name),
+        )
+        self.key = encryption_key(self, "LogKey", description=f"{self.node.path}: WAF logs",
+                                         removal_policy=removal_policy)
+        allow_logs_to_use_key(self.key)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            # WAF delivers only to a log group whose name starts with aws-waf-logs-; the unique ID keeps it unique.
+            log_group_name=f"aws-waf-logs-{cdk.Names.unique_id(self)}"[:512],
+            retention=log_retention,
+            encryption_key=self.key,
+            removal_policy=removal_policy,
+        )
+        self.logging = wafv2.CfnLoggingConfiguration(
+            self,
+            "Logging",
+            resource_arn=self.web_acl.attr_arn,
+            log_destination_configs=[self.log_group.log_group_arn],
+            redacted_fields=[wafv2.CfnLoggingConfiguration.FieldToMatchProperty(
+                single_header={"Name": "authorization"})],
+        )
 
 
 class AlarmTopic(Construct):
