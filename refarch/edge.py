@@ -50,7 +50,7 @@ CLOUDFRONT_REGION = "us-east-1"
 #: Global Accelerator quotas per accelerator and per endpoint group.
 MAX_LISTENERS = 10
 MAX_ENDPOINTS_PER_GROUP = 10
-#: AWS managed rule groups every web ACL starts with (:data:`secure.DEFAULT_MANAGED_RULE_GROUPS`).
+#: AWS managed rule groups every web ACL starts with (:data:`refarch.secure.DEFAULT_MANAGED_RULE_GROUPS`).
 DEFAULT_MANAGED_RULE_GROUPS = secure.DEFAULT_MANAGED_RULE_GROUPS
 #: What an ECS (Fargate) service behind a :class:`RegionalOrigin` needs in a VPC
 #: without NAT (``secure.Network``'s default): ECR's API and Docker registry to
@@ -117,10 +117,19 @@ def _in_cloudfront_region(scope: Construct, prop: str, what: str) -> None:
 
 
 class EdgeWebAcl(secure.WebAcl):
-    """:class:`secure.WebAcl` (managed rule groups, a rate limit per client IP,
+    """:class:`refarch.secure.WebAcl` (managed rule groups, a rate limit per client IP,
     logs with the ``authorization`` header redacted) under the metric name
     ``EdgeWebAcl``: for CloudFront (scope ``CLOUDFRONT``, in us-east-1) or for
-    the regional ALBs (``regional=True``). Props as :class:`secure.WebAcl`.
+    the regional ALBs (``regional=True``).
+
+    :param rate_limit: requests per client IP per ``rate_window``, 10 to
+        2,000,000,000. Default: 1000.
+    :param rate_window: evaluation window: 1, 2, 5 or 10 minutes. Default: 5 minutes.
+    :param managed_rule_groups: AWS managed rule group names (vendor ``AWS``).
+        Default: :data:`DEFAULT_MANAGED_RULE_GROUPS`.
+    :param regional: scope ``REGIONAL`` (ALB, API Gateway, ...) instead of ``CLOUDFRONT``. Default: False.
+    :param log_retention: how long the WAF logs are kept. Default: one year.
+    :param removal_policy: of the log group and its key. Default: RETAIN.
     """
 
     def __init__(

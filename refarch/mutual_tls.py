@@ -41,6 +41,7 @@ from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from refarch import observe, secure
@@ -145,6 +146,11 @@ class MutualTlsService(Construct):
     * **Alarms**: refused TLS handshakes (``ClientTLSNegotiationErrorCount``,
       which counts client certificates that fail verification), 5xx from the
       load balancer and from the function.
+    * **WAF**: a REGIONAL web ACL on the load balancer (:class:`refarch.secure.WebAcl`:
+      AWS managed rule groups, a rate limit per client IP, logged with the
+      ``authorization`` header redacted). The handshake already refuses clients
+      without a trusted certificate; the web ACL inspects what trusted clients
+      send, and limits a client (or a stolen certificate) that floods.
     * An alias record ``domain_name`` -> the load balancer.
     * **Dashboard**: the data's path, client -> listener -> target group -> function
       (requests and refused handshakes, ELB and target 4xx/5xx, target response
@@ -167,10 +173,14 @@ class MutualTlsService(Construct):
         stack's region. Default: a new ``secure.access_logs_bucket``.
     :param tls_error_threshold: refused handshakes in 5 minutes that raise the alarm. Default: 10.
     :param deletion_protection: default: True.
+    :param web_acl: a web ACL of scope ``REGIONAL`` to associate with the load balancer. Default: a new
+        :class:`refarch.secure.WebAcl` (``regional=True``, 1000 requests per client IP per 5 minutes); pass your own
+        for another rate limit or rule set.
     :param alarm_topic: alarms and recovery go here. Default: nowhere.
-    :param removal_policy: of the default logs bucket. Default: RETAIN.
+    :param removal_policy: of the default logs bucket and the default web ACL's logs. Default: RETAIN.
     :param dashboard: create a CloudWatch dashboard in this stack's region: requests, refused TLS
-        handshakes (``ClientTLSNegotiationErrorCount``), the load balancer's and the target's 4xx/5xx,
+        handshakes (``ClientTLSNegotiationErrorCount``), the web ACL's allowed and blocked requests, the
+        load balancer's and the target's 4xx/5xx,
         target response time, the Lambda target's errors, the function's invocations, errors,
         throttles and duration, and every alarm. Default: True.
     """
@@ -182,6 +192,8 @@ class MutualTlsService(Construct):
     revocation: elbv2.TrustStoreRevocation | None
     certificate: acm.Certificate
     security_group: ec2.SecurityGroup
+    web_acl: wafv2.CfnWebACL
+    """The REGIONAL web ACL associated with the load balancer."""
     logs_bucket: s3.IBucket
     record: route53.ARecord
     alarms: list[cloudwatch.Alarm]
@@ -206,6 +218,7 @@ class MutualTlsService(Construct):
         logs_bucket: s3.IBucket | None = None,
         tls_error_threshold: int = 10,
         deletion_protection: bool = True,
+        web_acl: wafv2.CfnWebACL | None = None,
         alarm_topic: sns.ITopic | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         dashboard: bool = True,
@@ -231,6 +244,10 @@ class MutualTlsService(Construct):
                        "must name at least one peer (or be left unset for any IPv4 address)")
         secure.require(isinstance(tls_error_threshold, int) and tls_error_threshold >= 0, "tls_error_threshold",
                        tls_error_threshold, "must be an integer >= 0")
+        if web_acl is not None:
+            secure.require(isinstance(web_acl, wafv2.CfnWebACL), "web_acl", web_acl, "must be a wafv2.CfnWebACL")
+            secure.require(web_acl.scope == "REGIONAL", "web_acl.scope", web_acl.scope,
+                           "must be REGIONAL (a load balancer takes a regional web ACL)")
         region = cdk.Stack.of(self).region
         secure.require(not cdk.Token.is_unresolved(region), "region", region,
                        "must be explicit (a stack with an env): ALB log delivery is granted per region")
@@ -273,12 +290,10 @@ class MutualTlsService(Construct):
             drop_invalid_header_fields=True,
             deletion_protection=deletion_protection,
         )
-        secure.acknowledge_strict(
-            self.load_balancer.node.default_child, "ALBWAFEnabled",
-            "Every client must present a certificate from the trust store in the TLS handshake, before any HTTP "
-            "request exists for a web ACL to inspect; anonymous internet traffic, what WAF's managed rules and "
-            "rate rules target, never reaches HTTP here. Associate a REGIONAL web ACL to inspect trusted clients.",
-        )
+        self.web_acl = web_acl or secure.WebAcl(self, "WebAcl", regional=True, metric_name="MutualTlsWebAcl",
+                                                removal_policy=removal_policy).web_acl
+        wafv2.CfnWebACLAssociation(self, "WebAclAssociation", resource_arn=self.load_balancer.load_balancer_arn,
+                                   web_acl_arn=self.web_acl.attr_arn)
         self.load_balancer.log_access_logs(self.logs_bucket, prefix=f"{construct_id}/access")
         self.load_balancer.log_connection_logs(self.logs_bucket, prefix=f"{construct_id}/connection")
 
@@ -370,6 +385,8 @@ class MutualTlsService(Construct):
         refused, elb_5xx, function_errors = self.alarms
         minute = {"period": cdk.Duration.minutes(1)}
         lb, tg, fn = self.load_balancer.metrics, self.target_group.metrics, self.function
+        waf_row = observe.web_acl_row(self.web_acl, "## Web ACL: what trusted clients send, allowed and blocked",
+                                      period=cdk.Duration.minutes(5), region=cdk.Stack.of(self).region)
         # Metric names and dimensions:
         # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
         # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
@@ -414,5 +431,7 @@ class MutualTlsService(Construct):
                 ], width=8),
             ],
         ]
+        if waf_row is not None:
+            rows.insert(1, waf_row)
         return observe.pattern_dashboard(self, "Dashboard", title=f"Mutual TLS service {self.node.path}", rows=rows,
                                          alarms=self.alarms)

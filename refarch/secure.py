@@ -107,7 +107,6 @@ STRICT_RULE_PACKS = {
     "RDSMultiAZSupport": _NIST_HIPAA,
     "RDSInBackupPlan": _NIST_HIPAA,
     "ELBDeletionProtectionEnabled": _NIST_HIPAA,
-    "ALBWAFEnabled": (STRICT_PACKS[0], STRICT_PACKS[2]),
     "LambdaDLQ": _NIST_HIPAA,
     "RDSInstanceDeletionProtectionEnabled": _NIST_HIPAA,
 }

@@ -78,19 +78,13 @@ def test_every_load_balancer_has_a_regional_web_acl_with_managed_rules_and_a_rat
                         for a in assembly.of_type(stack_id, "AWS::WAFv2::WebACLAssociation").values()}
         acls = assembly.of_type(stack_id, "AWS::WAFv2::WebACL")
         for logical_id in albs:
-            if stack_id.startswith("MutualTls"):
-                # Mutual TLS refuses a client without a certificate from the trust store in the TLS
-                # handshake, before any HTTP request exists for WAF to inspect (docs/mutual-tls.md);
-                # NIST/PCI ALBWAFEnabled is acknowledged on these load balancers with that reason.
-                assert logical_id not in associations
-                continue
             acl = acls[associations[logical_id]]["Properties"]
             assert acl["Scope"] == "REGIONAL"
             statements = [r["Statement"] for r in acl["Rules"]]
             assert any("ManagedRuleGroupStatement" in st for st in statements)
             assert any("RateBasedStatement" in st for st in statements)
             checked += 1
-    assert checked >= 2, "expected the edge pattern's regional ALBs"
+    assert checked >= 5, "expected the edge pattern's regional ALBs and the mutual-TLS ALBs"
 
 
 def test_databases_in_the_stacks_are_in_a_backup_plan(assembly: Assembly) -> None:

@@ -196,6 +196,40 @@ def test_stack_outputs(assembly: Assembly) -> None:
 
 
 @pytest.mark.parametrize("stack", ALL)
+def test_a_logged_regional_web_acl_guards_the_load_balancer(assembly: Assembly, stack: str) -> None:
+    """The handshake refuses untrusted clients; the web ACL inspects what trusted ones send and limits a
+    client that floods (tests/test_hardening.py checks its logging for every web ACL)."""
+    alb_id, _ = _one(assembly, stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    acl_id, acl = _one(assembly, stack, "AWS::WAFv2::WebACL")
+    _, association = _one(assembly, stack, "AWS::WAFv2::WebACLAssociation")
+    assert association["Properties"] == {"ResourceArn": {"Ref": alb_id}, "WebACLArn": {"Fn::GetAtt": [acl_id, "Arn"]}}
+    props = acl["Properties"]
+    assert props["Scope"] == "REGIONAL" and props["VisibilityConfig"]["MetricName"] == "MutualTlsWebAcl"
+    [rate] = [r for r in props["Rules"] if "RateBasedStatement" in r["Statement"]]
+    assert rate["Statement"]["RateBasedStatement"]["Limit"] == 1000 and rate["Action"] == {"Block": {}}
+    managed = {r["Statement"]["ManagedRuleGroupStatement"]["Name"] for r in props["Rules"]
+               if "ManagedRuleGroupStatement" in r["Statement"]}
+    assert "AWSManagedRulesKnownBadInputsRuleSet" in managed and "AWSManagedRulesCommonRuleSet" in managed
+
+
+def test_a_web_acl_of_your_own_replaces_the_default() -> None:
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from refarch import secure
+    from tests.test_mutual_tls_validation import ENV, _service
+
+    stack = cdk.Stack(cdk.App(), "Own", env=ENV)
+    own = secure.WebAcl(stack, "Own", regional=True, rate_limit=20_000, metric_name="Partners")
+    service = _service(stack, web_acl=own.web_acl)
+    assert service.web_acl is own.web_acl
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::WAFv2::WebACL", 1)
+    template.has_resource_properties("AWS::WAFv2::WebACLAssociation", {
+        "WebACLArn": {"Fn::GetAtt": [stack.get_logical_id(own.web_acl), "Arn"]}})
+
+
+@pytest.mark.parametrize("stack", ALL)
 def test_dashboard_follows_the_data_path(assembly: Assembly, stack: str) -> None:
     """Requests and refused handshakes, then the load balancer's and the target group's view, then the
     function: each metric on the pattern's own load balancer, target group and function."""
@@ -220,12 +254,21 @@ def test_dashboard_follows_the_data_path(assembly: Assembly, stack: str) -> None
             "LambdaUserError", "LambdaInternalError", "Errors", "Throttles"} <= set(names)
     for _, metric in metrics:
         text = json.dumps(metric)
+        if metric[0] == "AWS/WAFV2":
+            continue  # checked above
         if metric[0] == "AWS/Lambda":
             assert metric[2:4] == ["FunctionName", f"${{Ref:{function_id}}}"], metric
         elif metric[1] in {"ClientTLSNegotiationErrorCount", "RequestCount", "HTTPCode_ELB_5XX_Count"}:
             assert metric[2:4] == ["LoadBalancer", f"${{GetAtt:{alb_id}.LoadBalancerFullName}}"], metric
         elif metric[1] != "HTTPCode_ELB_4XX_Count":
             assert "TargetGroup" in metric and f"${{GetAtt:{group_id}.TargetGroupFullName}}" in text, metric
+    waf = [m for _, m in metrics if m[0] == "AWS/WAFV2"]
+    assert {m[1] for m in waf} == {"AllowedRequests", "BlockedRequests"}
+    for m in waf:  # [namespace, name, key, value, ..., {options}]
+        dims = dict(zip(m[2:-1:2], m[3:-1:2]))
+        assert dims["WebACL"] == "MutualTlsWebAcl" and dims["Region"] == "eu-west-1", m
+    assert names.index("ClientTLSNegotiationErrorCount") < names.index("BlockedRequests") < names.index(
+        "HTTPCode_Target_5XX_Count")
     refused = [w for w in body["widgets"] if w["properties"].get("title", "").startswith("Refused TLS")]
     thresholds = {a["value"] for a in refused[0]["properties"]["annotations"]["horizontal"]}
     assert thresholds == {0 if stack == "MutualTlsRevocation" else 10}

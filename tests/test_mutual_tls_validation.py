@@ -129,3 +129,18 @@ def test_app_stack_zone_id_must_be_a_route53_id() -> None:
     with pytest.raises(ValueError, match=re.escape("mtls_hosted_zone_id must be a Route 53 hosted zone ID such as "
                                                    "Z0123456789ABC (got 'example.com')")):
         MutualTlsStack(new_app(), "Bad", env=ENV, hosted_zone_id="example.com")
+
+
+def test_web_acl_must_be_regional() -> None:
+    from aws_cdk import aws_wafv2 as wafv2
+
+    stack = cdk.Stack(new_app(), "Bad", env=ENV)
+    acl = wafv2.CfnWebACL(stack, "Acl", scope="CLOUDFRONT", default_action={"allow": {}},
+                          visibility_config={"cloudWatchMetricsEnabled": True, "metricName": "a",
+                                             "sampledRequestsEnabled": True})
+    with pytest.raises(ValueError, match=re.escape("web_acl.scope must be REGIONAL")):
+        _service(stack, web_acl=acl)
+
+
+def test_web_acl_must_be_a_web_acl() -> None:
+    _fails("web_acl must be a wafv2.CfnWebACL", web_acl="arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/a/b")
