@@ -125,13 +125,22 @@ def check(update: bool = False) -> int:
 # --- a real run ----------------------------------------------------------------
 
 
-#: Apps that deploy nothing useful without context: (keys, why, how).
+#: Apps that deploy nothing useful without context: (alternatives, why, how); each
+#: alternative is a set of keys that must all be given, one alternative is enough.
 NEEDS_CONTEXT = {
-    "mobile_push": (("push_apns_secret", "push_fcm_secret"),
+    "mobile_push": ((("push_apns_secret",), ("push_fcm_secret",)),
                     "SNS needs real APNs or FCM credentials to create a platform application",
                     "create a secret (docs/mobile-push.md, Credentials) and pass "
                     "INTEG_CONTEXT='-c push_fcm_secret=<name>' (and/or push_apns_secret)"),
+    "mutual_tls": ((("mtls_domain", "mtls_hosted_zone_id"),),
+                   "ACM validates the listener's certificate by DNS in a real public hosted zone",
+                   "pass INTEG_CONTEXT='-c mtls_domain=<name directly below the zone> "
+                   "-c mtls_hosted_zone_id=<the zone ID>'"),
 }
+
+
+def _given(context: list[str], key: str) -> bool:
+    return any(arg.startswith(f"{key}=") and len(arg) > len(key) + 1 for arg in context)
 
 
 def _cdk(app: Path, *args: str, log, context: list[str] = ()) -> int:
@@ -145,8 +154,8 @@ def run_one(app: Path, logdir: Path, context: list[str]) -> tuple[str, str, floa
     deploys), read the assertion results, destroy. (name, PASS/FAIL/SKIPPED, minutes, detail)"""
     name = app.stem.removeprefix("integ_")
     if name in NEEDS_CONTEXT:
-        keys, why, how = NEEDS_CONTEXT[name]
-        if not any(f"{k}=" in arg for arg in context for k in keys):
+        alternatives, why, how = NEEDS_CONTEXT[name]
+        if not any(all(_given(context, k) for k in keys) for keys in alternatives):
             return name, "SKIPPED", 0.0, f"{why}: {how}"
     started = time.monotonic()
     outputs = logdir / f"{name}.outputs.json"

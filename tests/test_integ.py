@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import integ  # noqa: E402
 
-PATTERNS = ("fanout", "worker_fleet", "streaming", "mobile_push", "database", "edge")
+PATTERNS = ("fanout", "worker_fleet", "streaming", "mobile_push", "database", "edge", "mutual_tls", "amazon_mq")
 
 
 def test_one_integration_app_per_pattern() -> None:
@@ -122,3 +122,17 @@ def test_run_skips_push_without_credentials_and_passes_context(tmp_path: Path, m
     assert (status, calls) == ("SKIPPED", []) and "push_fcm_secret" in detail
     assert integ.run_one(app, tmp_path, ["-c", "push_fcm_secret=refarch/integ/fcm"])[1] == "PASS"
     assert calls[0] == ("deploy", ["-c", "push_fcm_secret=refarch/integ/fcm"])
+
+
+def test_run_skips_mutual_tls_without_a_domain_and_its_zone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ACM validates by DNS: both the domain and its hosted zone are needed, one alone is not enough."""
+    app = integ.INTEG / "integ_mutual_tls.py"
+    fake, calls = _fake_cdk({})
+    monkeypatch.setattr(integ, "_cdk", fake)
+    for context in ([], ["-c", "mtls_domain=mtls-integ.example.com"], ["-c", "mtls_hosted_zone_id=Z0123456789ABC"],
+                    ["-c", "mtls_domain=", "-c", "mtls_hosted_zone_id=Z0123456789ABC"]):
+        name, status, _, detail = integ.run_one(app, tmp_path, context)
+        assert (status, calls) == ("SKIPPED", []) and "mtls_hosted_zone_id" in detail, context
+    both = ["-c", "mtls_domain=mtls-integ.example.com", "-c", "mtls_hosted_zone_id=Z0123456789ABC"]
+    assert integ.run_one(app, tmp_path, both)[1] == "PASS"
+    assert calls[0] == ("deploy", both)

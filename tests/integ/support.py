@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,7 +25,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import aws_cdk as cdk  # noqa: E402
+import jsii  # noqa: E402
 from aws_cdk import aws_cloudwatch as cloudwatch  # noqa: E402
+from aws_cdk import aws_lambda as lambda_  # noqa: E402
 from aws_cdk import aws_sns as sns  # noqa: E402
 from aws_cdk import aws_sns_subscriptions as subs  # noqa: E402
 from aws_cdk import aws_sqs as sqs  # noqa: E402
@@ -130,13 +133,14 @@ def kms_use(call: IApiCall, key_arn: str, *, decrypt_only: bool = False) -> None
 
 
 def alarm_reaches_topic(test: IntegTest, stack: cdk.Stack, alarm: cloudwatch.Alarm,
-                        topic: sns.ITopic | None = None) -> list[IApiCall]:
+                        topic: sns.ITopic | None = None, probe_id: str = "IntegAlarmProbe") -> list[IApiCall]:
     """SetAlarmState on ``alarm`` -> a probe queue subscribed to the alarm
     topic receives the notification naming it: proves the alarm action, the
     topic policy for CloudWatch and the topic key's policy together (what
-    tests/test_service_access.py checks offline, ``alarm->topic``)."""
+    tests/test_service_access.py checks offline, ``alarm->topic``). ``probe_id``: the probe
+    queue's construct ID, one per alarm checked in a stack."""
     topic = topic or alarm_topic(stack)
-    queue = probe_queue(stack, "IntegAlarmProbe")
+    queue = probe_queue(stack, probe_id)  # a second alarm of the same stack needs a probe queue of its own
     subscription = topic.add_subscription(subs.SqsSubscription(queue))
     secure.acknowledge(subscription, "Serverless-SNSRedrivePolicy",
                        "integration-test probe subscription: a lost delivery fails the assertion that waits for it")
@@ -161,3 +165,25 @@ def in_order(*calls: IApiCall | list[IApiCall]) -> None:
 
 def dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+@jsii.implements(cdk.ILocalBundling)
+class _PipBundling:
+    """A probe's files and pure-Python packages from PyPI, without Docker."""
+
+    def __init__(self, probe: Path, requirements: tuple[str, ...]) -> None:
+        self.probe, self.requirements = probe, requirements
+
+    def try_bundle(self, output_dir: str, *_args, **_kwargs) -> bool:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "--target", output_dir, *self.requirements], check=True)
+        for file in self.probe.glob("*.py"):
+            (Path(output_dir) / file.name).write_text(file.read_text())
+        return True
+
+
+def pip_bundled(probe: str, *requirements: str) -> lambda_.Code:
+    """The code of ``probes/<probe>`` with ``requirements`` (exact pins of pure-Python
+    packages) installed beside it by pip at deploy time; the offline snapshot skips bundling."""
+    return lambda_.Code.from_asset(str(PROBES / probe), bundling=cdk.BundlingOptions(
+        image=lambda_.Runtime.PYTHON_3_13.bundling_image, local=_PipBundling(PROBES / probe, requirements)))

@@ -1,0 +1,78 @@
+"""The integration apps' probes (tests/integ/probes/), run offline against stand-ins.
+
+The mutual-TLS probe decides what the integration assertion sees, so it must
+call a refusal a refusal and nothing else: here it runs against the local
+verify-mode server of tests/test_mutual_tls_behaviour.py (configured from a
+synthesized listener, trust store and CRL) with the certificates laid out as
+integ_mutual_tls.py lays them out.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import ssl
+from pathlib import Path
+
+import pytest
+
+from tests.test_mutual_tls_behaviour import pki, server, shipped  # noqa: F401 (fixtures)
+
+PROBES = Path(__file__).resolve().parent / "integ" / "probes"
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def mtls_probe(pki: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+    """The probe's code directory as integ_mutual_tls.py writes it, trusting the stand-in server's CA."""
+    issued = pki["issued"]
+    for probe_name, demo_name in (("valid", "client"), ("other_ca", "other"), ("expired", "expired"),
+                                  ("revoked", "revoked")):
+        for ext in ("pem", "key"):
+            shutil.copy(pki["dir"] / f"{demo_name}.{ext}", tmp_path / f"{probe_name}.{ext}")
+    (tmp_path / "clients.json").write_text(json.dumps({
+        "valid": {"subject": issued["client"].certificate.subject.rfc4514_string(),
+                  "serial": issued["client"].serial_hex},
+        "none": {}, "other_ca": {}, "expired": {}, "revoked": {}}))
+    shutil.copy(PROBES / "mutual_tls" / "index.py", tmp_path / "index.py")
+    module = _load(tmp_path / "index.py", "integ_mtls_probe")
+    server_ca = str(pki["dir"] / "server-ca.pem")
+    monkeypatch.setattr(module, "server_context", lambda: ssl.create_default_context(cafile=server_ca))
+    return module
+
+
+def test_mtls_probe_sees_the_valid_client_through_and_the_others_refused(mtls_probe, server) -> None:  # noqa: F811
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SERVICE_URL", f"https://127.0.0.1:{server.server_address[1]}/")
+        result = mtls_probe.handler({}, None)
+    valid = result.pop("valid")
+    assert valid == {"refused": False, "status": 200, "subject": valid["subject"], "issuer": valid["issuer"],
+                     "subject_matches": True, "serial_matches": True}, valid
+    assert {name: seen["refused"] for name, seen in result.items()} == {
+        "none": True, "other_ca": True, "expired": True, "revoked": True}, result
+
+
+def test_mtls_probe_does_not_call_an_unreachable_service_a_refusal(mtls_probe) -> None:
+    """A name that does not resolve (the alias record not there yet) is an error, not a refused handshake."""
+    seen = mtls_probe.call("https://refarch-integ.invalid/", "none", {})
+    assert seen["refused"] is False and "error" in seen, seen
+    assert mtls_probe.call("https://127.0.0.1:9/", "none", {})["refused"] is False  # nothing listens: not a refusal
+
+
+def test_mtls_probe_does_not_call_an_untrusted_server_a_refusal(mtls_probe, server,  # noqa: F811
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client rejecting the server's certificate (not the ACM one) is an error, not the server refusing."""
+    monkeypatch.setattr(mtls_probe, "server_context", ssl.create_default_context)
+    seen = mtls_probe.call(f"https://127.0.0.1:{server.server_address[1]}/", "valid", {})
+    assert seen["refused"] is False and "CertVerification" in seen["error"], seen
+
+
+def test_mtls_probe_matches_serials_as_alb_writes_them(mtls_probe) -> None:
+    assert mtls_probe._serial("0A:1B:2c") == mtls_probe._serial("a1b2c") == "a1b2c"
