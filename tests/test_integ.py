@@ -136,3 +136,19 @@ def test_run_skips_mutual_tls_without_a_domain_and_its_zone(tmp_path: Path, monk
     both = ["-c", "mtls_domain=mtls-integ.example.com", "-c", "mtls_hosted_zone_id=Z0123456789ABC"]
     assert integ.run_one(app, tmp_path, both)[1] == "PASS"
     assert calls[0] == ("deploy", both)
+
+
+def test_edge_app_waits_for_healthy_endpoints_in_both_regions() -> None:
+    """Global Accelerator's endpoint groups (and, with a domain, Route 53's health checks) of both regions must
+    be reported HEALTHY by the health probe, behind which a stand-in application is registered per region."""
+    snap = integ.snapshot_dir(integ.INTEG / "integ_edge.py")
+    assertions = json.loads((snap / "IntegEdgeAssertions.template.json").read_text())["Resources"]
+    invokes = [r["Properties"] for r in assertions.values() if r["Type"] == "Custom::DeployAssert@SdkCallLambdainvoke"]
+    expected = [json.loads(p["expected"]) for p in invokes if "endpoint_groups" in p.get("expected", "")]
+    assert len(expected) == 1
+    payload = expected[0]["$ObjectLike"]["Payload"]["$SerializedJson"]["$ObjectLike"]
+    assert payload["endpoint_groups"] == {"us-east-1": "HEALTHY", "eu-west-1": "HEALTHY"}, payload
+    for stack in ("IntegEdgeOriginUsEast1", "IntegEdgeOriginEuWest1"):
+        resources = json.loads((snap / f"{stack}.template.json").read_text())["Resources"].values()
+        [service] = [r["Properties"] for r in resources if r["Type"] == "AWS::ECS::Service"]
+        assert service["DesiredCount"] == 1 and service["LoadBalancers"][0]["ContainerPort"] == 8080

@@ -76,3 +76,56 @@ def test_mtls_probe_does_not_call_an_untrusted_server_a_refusal(mtls_probe, serv
 
 def test_mtls_probe_matches_serials_as_alb_writes_them(mtls_probe) -> None:
     assert mtls_probe._serial("0A:1B:2c") == mtls_probe._serial("a1b2c") == "a1b2c"
+
+
+class _FakeGa:
+    def __init__(self, groups: dict[str, list[str]]) -> None:
+        self.groups = groups
+
+    def get_paginator(self, _name):
+        return type("P", (), {"paginate": lambda _self: [{"Accelerators": [
+            {"DnsName": "other.awsglobalaccelerator.com", "AcceleratorArn": "arn:other"},
+            {"DnsName": "a1.awsglobalaccelerator.com", "AcceleratorArn": "arn:a1"}]}]})()
+
+    def list_listeners(self, AcceleratorArn):  # noqa: N803 (boto3's names)
+        assert AcceleratorArn == "arn:a1"
+        return {"Listeners": [{"ListenerArn": "arn:a1/l80"}]}
+
+    def list_endpoint_groups(self, ListenerArn):  # noqa: N803
+        return {"EndpointGroups": [{"EndpointGroupRegion": region, "EndpointDescriptions": [
+            {"EndpointId": f"alb-{i}", "HealthState": state} for i, state in enumerate(states)]}
+            for region, states in self.groups.items()]}
+
+
+class _FakeRoute53:
+    def __init__(self, statuses: dict[str, list[str]]) -> None:
+        self.statuses = statuses
+
+    def get_health_check_status(self, HealthCheckId):  # noqa: N803
+        return {"HealthCheckObservations": [{"Region": "us-east-1", "StatusReport": {"Status": s}}
+                                            for s in self.statuses[HealthCheckId]]}
+
+
+def test_edge_health_probe_reports_each_region_and_only_all_healthy_as_healthy(monkeypatch: pytest.MonkeyPatch) -> None:
+    probe = _load(PROBES / "edge_health" / "index.py", "integ_edge_health_probe")
+    ga = _FakeGa({"us-east-1": ["HEALTHY"], "eu-west-1": ["HEALTHY", "UNHEALTHY"], "ap-south-1": []})
+    ok = "Success: HTTP Status Code 200, OK"
+    route53 = _FakeRoute53({"hc-1": [ok, ok, "Failure: Connection timed out"], "hc-2": [ok, "Failure: 503"]})
+    regions = []
+
+    def client(name, region_name=None):
+        regions.append((name, region_name))
+        return ga if name == "globalaccelerator" else route53
+
+    monkeypatch.setattr(probe.boto3, "client", client)
+    monkeypatch.setenv("ACCELERATOR_DNS", "a1.awsglobalaccelerator.com")
+    monkeypatch.setenv("HEALTH_CHECKS", "us-east-1=hc-1,eu-west-1=hc-2")
+    assert probe.handler({}, None) == {
+        "endpoint_groups": {"us-east-1": "HEALTHY", "eu-west-1": "HEALTHY,UNHEALTHY", "ap-south-1": "NONE"},
+        "health_checks": {"us-east-1": "HEALTHY", "eu-west-1": "1/2 checkers see success"}}
+    assert ("globalaccelerator", "us-west-2") in regions  # its API lives there only
+    monkeypatch.setenv("ACCELERATOR_DNS", "missing.awsglobalaccelerator.com")
+    monkeypatch.setenv("HEALTH_CHECKS", "")
+    assert probe.handler({}, None) == {"endpoint_groups": {"error": "no accelerator named "
+                                                                    "missing.awsglobalaccelerator.com"},
+                                       "health_checks": {}}
