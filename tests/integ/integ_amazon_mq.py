@@ -23,11 +23,9 @@ machine; the offline snapshot skips bundling.
 """
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk.integ_tests_alpha import ExpectedResult, Match
-from support import (alarm_reaches_topic, bounded, disposable, dumps, in_order, integ, kms_use, new_app, pip_bundled,
-                     receive)
+from support import (alarm_reaches_topic, bounded, disposable, dumps, in_order, in_vpc, integ, invoked_by_assertion,
+                     kms_use, new_app, pip_bundled, receive)
 
 from refarch import secure
 from refarch.amazon_mq import SINGLE_INSTANCE, Broker, BrokerBridge
@@ -56,20 +54,10 @@ probe = secure.python_function(
     timeout=cdk.Duration.minutes(1), description="integration probe: publishes to the broker over AMQPS",
     environment={"SECRET_ARN": broker.secret.secret_arn, "QUEUE": QUEUE,
                  "AMQP_ENDPOINT": cdk.Fn.select(0, broker.broker.attr_amqp_endpoints)})
-probe_sg = ec2.SecurityGroup(stack, "IntegPublishProbeSg", vpc=network.vpc, description="integration probe")
-cfn_probe = probe.node.default_child
-cfn_probe.vpc_config = cdk.aws_lambda.CfnFunction.VpcConfigProperty(
-    security_group_ids=[probe_sg.security_group_id],
-    subnet_ids=network.vpc.select_subnets(subnet_group_name=network.workload_subnets.subnet_group_name).subnet_ids)
-eni = iam.Policy(stack, "IntegPublishProbeEni", roles=[probe.role], statements=[iam.PolicyStatement(
-    actions=["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-             "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"], resources=["*"])])
-secure.acknowledge(eni, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                   "integration-test probe: Lambda manages its VPC interfaces; EC2 scopes these actions to no resource")
+probe_sg = in_vpc(stack, probe, network.vpc, network.workload_subnets.subnet_group_name)
 broker.allow_clients(probe_sg)
 broker.secret.grant_read(probe)
-secure.acknowledge(probe, "Serverless-LambdaDLQ",
-                   "integration-test probe invoked synchronously by the assertion, which sees its failure")
+invoked_by_assertion(probe)
 disposable(stack)
 test = integ(app, "AmazonMq", [stack])
 

@@ -42,7 +42,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk.integ_tests_alpha import ExpectedResult, Match
-from support import PROBES, alarm_reaches_topic, alarms_in, bounded, disposable, in_order, integ, kms_use, new_app
+from support import (PROBES, alarm_reaches_topic, alarms_in, bounded, disposable, in_order, integ,
+                     invoked_by_assertion, kms_use, new_app)
 
 from refarch import secure
 from stacks.edge_stack import CLOUDFRONT_REGION, DEFAULT_REGIONS, PLACEHOLDER_ACCOUNT, EdgeOriginStack, build_edge
@@ -118,8 +119,7 @@ checks = [o.origin.health_check for o in origins if o.origin.health_check]
 if checks:
     health.add_to_role_policy(iam.PolicyStatement(actions=["route53:GetHealthCheckStatus"], resources=[
         f"arn:{cdk.Aws.PARTITION}:route53:::healthcheck/{c.health_check_id}" for c in checks]))
-secure.acknowledge(health, "Serverless-LambdaDLQ",
-                   "integration-test probe invoked synchronously by the assertion, which sees its failure")
+invoked_by_assertion(health)
 
 assertions = cdk.Stack(app, "IntegEdgeAssertions", env=cdk.Environment(account=account, region=CLOUDFRONT_REGION))
 test = integ(app, "Edge", list(stacks.values()), assertion_stack=assertions)

@@ -44,7 +44,7 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.integ_tests_alpha import ExpectedResult, Match
-from support import PROBES, alarm_reaches_topic, bounded, disposable, in_order, integ, new_app
+from support import PROBES, alarm_reaches_topic, bounded, disposable, in_order, integ, invoked_by_assertion, new_app
 
 from refarch import secure
 from refarch.tools import mtls
@@ -97,8 +97,7 @@ probe = secure.python_function(
     environment={"SERVICE_URL": f"https://{domain}/"},
     description="integration probe: calls the service with and without client certificates",
 )
-secure.acknowledge(probe, "Serverless-LambdaDLQ",
-                   "integration-test probe invoked synchronously by the assertion, which sees its failure")
+invoked_by_assertion(probe)
 disposable(stack)
 assertions = cdk.Stack(app, "IntegMutualTlsAssertions", env=environment)  # the stack's explicit environment
 test = integ(app, "MutualTls", [stack], assertion_stack=assertions)
