@@ -11,6 +11,7 @@ account: ``make integ`` (scripts/integ.py run).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -211,3 +212,26 @@ def test_edge_app_waits_for_healthy_endpoints_in_both_regions() -> None:
         resources = json.loads((snap / f"{stack}.template.json").read_text())["Resources"].values()
         [service] = [r["Properties"] for r in resources if r["Type"] == "AWS::ECS::Service"]
         assert service["DesiredCount"] == 1 and service["LoadBalancers"][0]["ContainerPort"] == 8080
+
+
+DOCS = {"fanout": "fanout", "worker_fleet": "worker-fleet", "streaming": "streaming", "mobile_push": "mobile-push",
+        "database": "database", "edge": "edge", "mutual_tls": "mutual-tls", "amazon_mq": "amazon-mq"}
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_pattern_doc_points_deployment_only_items_at_integration_assertions(pattern: str) -> None:
+    """Each pattern page has an "Integration test" section naming its app, saying what is not covered yet,
+    and every assertion it cites by name (a lower-case identifier in backticks) exists in the app or its
+    support module, so a renamed assertion cannot leave the page pointing at nothing."""
+    text = (ROOT / "docs" / f"{DOCS[pattern]}.md").read_text()
+    heading = f"## Integration test (`make integ PATTERNS={pattern}`)"
+    assert heading in text, f"docs/{DOCS[pattern]}.md lacks {heading!r}"
+    section = text[text.index(heading):]
+    section = section[:section.find("\n## ", 5)] if "\n## " in section[5:] else section
+    assert f"`tests/integ/integ_{pattern}.py`" in section and "Not covered yet:" in section
+    source = (integ.INTEG / f"integ_{pattern}.py").read_text() + (integ.INTEG / "support.py").read_text()
+    proven = section[:section.index("Not covered yet:")]  # what follows names what no assertion proves
+    cited = re.findall(r"`([a-z][a-z0-9_]*)(?:\([^`]*\))?`", proven)
+    assert cited, "the section cites no assertion by name"
+    missing = sorted({name for name in cited if not re.search(rf"\b{name}\b", source)})
+    assert missing == [], f"docs/{DOCS[pattern]}.md cites assertions the app does not have: {missing}"
