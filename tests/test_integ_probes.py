@@ -129,3 +129,44 @@ def test_edge_health_probe_reports_each_region_and_only_all_healthy_as_healthy(m
     assert probe.handler({}, None) == {"endpoint_groups": {"error": "no accelerator named "
                                                                     "missing.awsglobalaccelerator.com"},
                                        "health_checks": {}}
+
+
+def test_mq_probe_declares_the_quorum_queue_once_and_publishes_confirmed_messages_with_their_ids(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Amazon MQ probe against a local RabbitMQ (tests/rabbitmq_local.py) and moto's Secrets Manager:
+    the first call declares ``orders`` as a quorum queue, the second finds it; both messages are on the
+    queue with the producer's message ID and body, as the bridge's event source will read them."""
+    from tests import rabbitmq_local
+
+    pika = pytest.importorskip("pika")
+    if not rabbitmq_local.available():
+        pytest.skip("rabbitmq-server is not installed (scripts/setup.sh installs Debian's package where apt is)")
+    from moto import mock_aws
+
+    node = rabbitmq_local.start(tmp_path / "rabbitmq")
+    try:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        with mock_aws():
+            import boto3
+
+            arn = boto3.client("secretsmanager").create_secret(
+                Name="broker", SecretString=json.dumps({"username": "guest", "password": "guest"}))["ARN"]
+            monkeypatch.setenv("SECRET_ARN", arn)
+            monkeypatch.setenv("QUEUE", "orders")
+            monkeypatch.setenv("AMQP_ENDPOINT", f"amqp://127.0.0.1:{node.port}")
+            probe = _load(PROBES / "amazon_mq" / "index.py", "integ_mq_probe")
+            first = probe.handler({"message_id": "integ-1", "body": '{"order":1}'}, None)
+            second = probe.handler({"message_id": "integ-2", "body": '{"order":2}'}, None)
+        assert first == {"published": True, "queue_created": True, "message_id": "integ-1"}
+        assert second == {"published": True, "queue_created": False, "message_id": "integ-2"}
+        assert "orders\tquorum" in node.ctl("list_queues", "name", "type", "--no-table-headers", "--quiet")
+        connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", node.port))
+        try:
+            channel = connection.channel()
+            got = [channel.basic_get("orders", auto_ack=True) for _ in range(2)]
+        finally:
+            connection.close()
+        assert [(props.message_id, body) for _, props, body in got] == [
+            ("integ-1", b'{"order":1}'), ("integ-2", b'{"order":2}')]
+    finally:
+        node.stop()

@@ -18,12 +18,15 @@ import pika
 
 
 def _connect(endpoint: str, secret: dict) -> pika.BlockingConnection:
-    host = urlparse(endpoint).hostname
-    context = ssl.create_default_context()  # Amazon MQ's endpoint certificate, checked for its name
+    """``amqps://host:5671`` (Amazon MQ's endpoint, its certificate checked for its name); a plain
+    ``amqp://`` endpoint only for the offline test against a local broker."""
+    url = urlparse(endpoint)
+    tls = url.scheme == "amqps"
     return pika.BlockingConnection(pika.ConnectionParameters(
-        host=host, port=urlparse(endpoint).port or 5671, virtual_host="/",
+        host=url.hostname, port=url.port or (5671 if tls else 5672), virtual_host="/",
         credentials=pika.PlainCredentials(secret["username"], secret["password"]),
-        ssl_options=pika.SSLOptions(context, host), connection_attempts=3, retry_delay=5, socket_timeout=20))
+        ssl_options=pika.SSLOptions(ssl.create_default_context(), url.hostname) if tls else None,
+        connection_attempts=3, retry_delay=5, socket_timeout=20))
 
 
 def handler(event, _context):
