@@ -50,13 +50,8 @@ CLOUDFRONT_REGION = "us-east-1"
 #: Global Accelerator quotas per accelerator and per endpoint group.
 MAX_LISTENERS = 10
 MAX_ENDPOINTS_PER_GROUP = 10
-#: AWS managed rule groups every web ACL starts with: OWASP-style common
-#: rules, known bad inputs (Log4Shell and friends), and Amazon's IP reputation list.
-DEFAULT_MANAGED_RULE_GROUPS = (
-    "AWSManagedRulesCommonRuleSet",
-    "AWSManagedRulesKnownBadInputsRuleSet",
-    "AWSManagedRulesAmazonIpReputationList",
-)
+#: AWS managed rule groups every web ACL starts with (:data:`secure.DEFAULT_MANAGED_RULE_GROUPS`).
+DEFAULT_MANAGED_RULE_GROUPS = secure.DEFAULT_MANAGED_RULE_GROUPS
 #: What an ECS (Fargate) service behind a :class:`RegionalOrigin` needs in a VPC
 #: without NAT (``secure.Network``'s default): ECR's API and Docker registry to
 #: pull from a private repository, CloudWatch Logs for the ``awslogs`` driver;
@@ -121,34 +116,12 @@ def _in_cloudfront_region(scope: Construct, prop: str, what: str) -> None:
 # --- WAF --------------------------------------------------------------------
 
 
-class EdgeWebAcl(Construct):
-    """An AWS WAF web ACL for CloudFront (scope ``CLOUDFRONT``, in us-east-1),
-    or for a regional resource such as an ALB (``regional=True``, any region).
-
-    AWS managed rule groups first, then a rate-based rule that blocks a
-    client IP sending more than ``rate_limit`` requests in the window.
-    Every rule publishes CloudWatch metrics and keeps sampled requests, and
-    the ACL logs every request to :attr:`log_group` (named ``aws-waf-logs-...``
-    as WAF requires, encrypted with :attr:`key`, kept ``log_retention``),
-    with the ``authorization`` header redacted. WAF adds the log group's
-    resource policy for log delivery itself when the deploying role may call
-    ``logs:PutResourcePolicy``:
-    https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html
-
-    :param rate_limit: requests per client IP per ``rate_window``, 10 to
-        2,000,000,000. Default: 1000.
-    :param rate_window: evaluation window: 1, 2, 5 or 10 minutes. Default: 5 minutes.
-    :param managed_rule_groups: AWS managed rule group names (vendor ``AWS``).
-        Default: :data:`DEFAULT_MANAGED_RULE_GROUPS`.
-    :param regional: scope ``REGIONAL`` (ALB, API Gateway, ...) instead of ``CLOUDFRONT``. Default: False.
-    :param log_retention: how long the WAF logs are kept. Default: one year.
-    :param removal_policy: of the log group and its key. Default: RETAIN.
+class EdgeWebAcl(secure.WebAcl):
+    """:class:`secure.WebAcl` (managed rule groups, a rate limit per client IP,
+    logs with the ``authorization`` header redacted) under the metric name
+    ``EdgeWebAcl``: for CloudFront (scope ``CLOUDFRONT``, in us-east-1) or for
+    the regional ALBs (``regional=True``). Props as :class:`secure.WebAcl`.
     """
-
-    web_acl: wafv2.CfnWebACL
-    key: kms.Key
-    log_group: logs.LogGroup
-    logging: wafv2.CfnLoggingConfiguration
 
     def __init__(
         self,
@@ -162,118 +135,9 @@ class EdgeWebAcl(Construct):
         log_retention: logs.RetentionDays = secure.LOG_RETENTION,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
-        super().__init__(scope, construct_id)
-        secure.require(isinstance(regional, bool), "regional", regional, "must be True or False")
-        if not regional:
-            _in_cloudfront_region(self, "region", "a web ACL of scope CLOUDFRONT")
-        secure.require(
-            isinstance(rate_limit, int) and not isinstance(rate_limit, bool) and 10 <= rate_limit <= 2_000_000_000,
-            "rate_limit", rate_limit, "must be a whole number from 10 to 2,000,000,000 (WAF's range)",
-        )
-        window = rate_window.to_seconds()
-        secure.require(window in (60, 120, 300, 600), "rate_window", f"{window} s", "must be 1, 2, 5 or 10 minutes")
-        secure.require(
-            len(set(managed_rule_groups)) == len(managed_rule_groups)
-            and all(re.fullmatch(r"AWSManagedRules[A-Za-z0-9]+", n) for n in managed_rule_groups),
-            "managed_rule_groups", list(managed_rule_groups), "must be distinct AWS managed rule group names",
-        )
-
-        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-            return wafv2.CfnWebACL.VisibilityConfigProperty(
-                cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
-            )
-
-        rules = [
-            wafv2.CfnWebACL.RuleProperty(
-                name=name,
-                priority=priority,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name=name
-                    )
-                ),
-                visibility_config=visibility(name),
-            )
-            for priority, name in enumerate(managed_rule_groups)
-        ]
-        rules.append(
-            wafv2.CfnWebACL.RuleProperty(
-                name="RateLimitPerIp",
-                priority=len(rules),
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        aggregate_key_type="IP", limit=rate_limit, evaluation_window_sec=int(window)
-                    )
-                ),
-                visibility_config=visibility("RateLimitPerIp"),
-            )
-        )
-        self.web_acl = wafv2.CfnWebACL(
-            self,
-            "Resource",
-            scope="REGIONAL" if regional else "CLOUDFRONT",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            rules=rules,
-            visibility_config=visibility("EdgeWebAcl"),
-        )
-        self.key = secure.encryption_key(self, "LogKey", description=f"{self.node.path}: WAF logs",
-                                         removal_policy=removal_policy)
-        secure.allow_logs_to_use_key(self.key)
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            # WAF delivers only to a log group whose name starts with aws-waf-logs-; the unique ID keeps it unique.
-            log_group_name=f"aws-waf-logs-{cdk.Names.unique_id(self)}"[:512],
-            retention=log_retention,
-            encryption_key=self.key,
-            removal_policy=removal_policy,
-        )
-        self.logging = wafv2.CfnLoggingConfiguration(
-            self,
-            "Logging",
-            resource_arn=self.web_acl.attr_arn,
-            log_destination_configs=[self.log_group.log_group_arn],
-            redacted_fields=[wafv2.CfnLoggingConfiguration.FieldToMatchProperty(
-                single_header={"Name": "authorization"})],
-        )
-
-
-def _waf_metric_names(acl: wafv2.CfnWebACL) -> tuple[str | None, list[str]]:
-    """The web ACL's CloudWatch metric name (the WebACL dimension) and its rules' (the Rule dimension);
-    None when the web ACL's visibility configuration is not known at synth time."""
-    def name(config: object) -> str | None:
-        value = getattr(config, "metric_name", None)
-        return value if isinstance(value, str) and not cdk.Token.is_unresolved(value) else None
-
-    rules = acl.rules if isinstance(acl.rules, list) else []
-    rule_names = [n for n in (name(getattr(r, "visibility_config", None)) for r in rules) if n]
-    return name(acl.visibility_config), rule_names
-
-
-def _waf_row(acl: wafv2.CfnWebACL, heading: str, *, period: cdk.Duration,
-             region: str | None = None) -> list[cloudwatch.IWidget] | None:
-    """A dashboard row of a web ACL's allowed and blocked requests, overall and per rule; None when
-    its metric name is not known at synth time. A REGIONAL web ACL's metrics carry ``Region`` too, a
-    CLOUDFRONT one's do not: https://docs.aws.amazon.com/waf/latest/developerguide/waf-metrics.html"""
-    acl_metric, rule_metrics = _waf_metric_names(acl)
-    if acl_metric is None:
-        return None
-
-    def waf(name: str, rule: str) -> cloudwatch.Metric:
-        dimensions = {"WebACL": acl_metric, **({"Region": region} if region else {}), "Rule": rule}
-        return cloudwatch.Metric(namespace="AWS/WAFV2", metric_name=name, statistic="Sum", period=period,
-                                 dimensions_map=dimensions, label=f"{name} {rule}")
-
-    return [
-        observe.text(heading),
-        observe.graph("Allowed and blocked (all rules)", [waf("AllowedRequests", "ALL"),
-                                                          waf("BlockedRequests", "ALL")], width=8),
-        observe.graph("Blocked per rule (managed groups count their matches)",
-                      [waf("BlockedRequests", r) for r in rule_metrics] or [waf("BlockedRequests", "ALL")],
-                      width=16, stacked=True),
-    ]
+        super().__init__(scope, construct_id, rate_limit=rate_limit, rate_window=rate_window,
+                         managed_rule_groups=managed_rule_groups, regional=regional, log_retention=log_retention,
+                         removal_policy=removal_policy, metric_name="EdgeWebAcl")
 
 
 # --- CloudFront -> origin: the secret header -------------------------------------
@@ -310,6 +174,7 @@ class OriginVerifySecret(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, replica_regions: Sequence[str] = (),
                  removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN) -> None:
         super().__init__(scope, construct_id)
+        secure.acknowledge_inline_policies(self)  # grants write each role's own policy
         region = cdk.Stack.of(self).region
         secure.require(not cdk.Token.is_unresolved(region), "region", region,
                        "must be explicit (a stack with an env) to name the replicas' ARNs")
@@ -509,6 +374,7 @@ class RegionalOrigin(Construct):
         web_acl: wafv2.CfnWebACL | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.acknowledge_inline_policies(self)  # grants write each role's own policy
         secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         region = cdk.Stack.of(self).region
         if web_acl is not None:
@@ -619,7 +485,12 @@ class RegionalOrigin(Construct):
                 "Https", port=443, protocol=elbv2.ApplicationProtocol.HTTPS, open=False,
                 certificates=[self.certificate], ssl_policy=elbv2.SslPolicy.TLS13_RES, **default,
             )
-            self.load_balancer.add_redirect(source_port=80, target_port=443, open=False)
+            redirect = self.load_balancer.add_redirect(source_port=80, target_port=443, open=False)
+            secure.acknowledge_strict(
+                redirect.node.default_child, "ELBv2ACMCertificateRequired",
+                "This port-80 listener only answers 301 to HTTPS on 443, where the certificate is; a redirect "
+                "carries no content, so it needs none.",
+            )
             alias = route53.RecordTarget.from_alias(targets.LoadBalancerTarget(self.load_balancer))
             route53.ARecord(self, "RegionalRecord", zone=domain.zone, record_name=regional, target=alias)
             self.health_check = route53.HealthCheck(
@@ -750,7 +621,7 @@ class RegionalOrigin(Construct):
                                   region=CLOUDFRONT_REGION, **minute),
             ], region=CLOUDFRONT_REGION, width=12))
         rows.append(health)
-        waf_row = _waf_row(self.web_acl, "## Regional web ACL: requests that reach the ALB directly or through "
+        waf_row = observe.web_acl_row(self.web_acl, "## Regional web ACL: requests that reach the ALB directly or through "
                            "Global Accelerator", period=minute["period"], region=cdk.Stack.of(self).region)
         if waf_row:
             rows.append(waf_row)
@@ -882,6 +753,7 @@ class EdgeDistribution(Construct):
         dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.acknowledge_inline_policies(self)  # grants write each role's own policy
         secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         if origin_verify is not None:
             origin_verify.validate()
@@ -1122,7 +994,7 @@ class EdgeDistribution(Construct):
                           alarms=self.alarms, width=6),
             observe.graph("Bytes downloaded", [cloudfront_metric("BytesDownloaded", "Sum")], width=6),
         ]]
-        waf_row = _waf_row(self.web_acl, "## Web ACL: allowed and blocked requests", period=five)
+        waf_row = observe.web_acl_row(self.web_acl, "## Web ACL: allowed and blocked requests", period=five)
         if waf_row:
             rows.append(waf_row)
         return observe.pattern_dashboard(self, "Dashboard", title=f"Edge distribution {self.node.path}", rows=rows,
@@ -1310,6 +1182,7 @@ class EdgeAccelerator(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.acknowledge_inline_policies(self)  # grants write each role's own policy
         _validate_accelerator(regions, listeners)
         if dual_stack:
             # Only known types are checked: an imported ALB may not say which it is.

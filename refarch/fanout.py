@@ -215,6 +215,7 @@ class FanOut(Construct):
         dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.acknowledge_inline_policies(self)  # grants write each role's own policy
         secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         is_fifo = _validate(
             subscribers=subscribers,

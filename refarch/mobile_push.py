@@ -228,6 +228,7 @@ class MobilePush(Construct):
         dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.acknowledge_inline_policies(self)  # grants write each role's own policy
         secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         _validate(
             platforms=platforms,

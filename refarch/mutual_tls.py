@@ -211,6 +211,7 @@ class MutualTlsService(Construct):
         dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.acknowledge_inline_policies(self)  # grants write each role's own policy
         secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         secure.require(isinstance(domain_name, str) and bool(_DOMAIN.fullmatch(domain_name)), "domain_name",
                        domain_name, "must be a lower-case DNS name such as mtls.example.com")
@@ -271,6 +272,12 @@ class MutualTlsService(Construct):
             security_group=self.security_group,
             drop_invalid_header_fields=True,
             deletion_protection=deletion_protection,
+        )
+        secure.acknowledge_strict(
+            self.load_balancer.node.default_child, "ALBWAFEnabled",
+            "Every client must present a certificate from the trust store in the TLS handshake, before any HTTP "
+            "request exists for a web ACL to inspect; anonymous internet traffic, what WAF's managed rules and "
+            "rate rules target, never reaches HTTP here. Associate a REGIONAL web ACL to inspect trusted clients.",
         )
         self.load_balancer.log_access_logs(self.logs_bucket, prefix=f"{construct_id}/access")
         self.load_balancer.log_connection_logs(self.logs_bucket, prefix=f"{construct_id}/connection")

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 #: A dashboard row is 24 units wide.
@@ -146,3 +147,39 @@ def _short_path(construct: Construct) -> str:
     path = construct.node.path
     stack = cdk.Stack.of(construct).node.path
     return path[len(stack) + 1:] if path.startswith(stack + "/") else path
+
+
+def _web_acl_metric_names(acl: wafv2.CfnWebACL) -> tuple[str | None, list[str]]:
+    """The web ACL's CloudWatch metric name (the WebACL dimension) and its rules' (the Rule dimension);
+    None when the web ACL's visibility configuration is not known at synth time."""
+    def name(config: object) -> str | None:
+        value = getattr(config, "metric_name", None)
+        return value if isinstance(value, str) and not cdk.Token.is_unresolved(value) else None
+
+    rules = acl.rules if isinstance(acl.rules, list) else []
+    rule_names = [n for n in (name(getattr(r, "visibility_config", None)) for r in rules) if n]
+    return name(acl.visibility_config), rule_names
+
+
+def web_acl_row(acl: wafv2.CfnWebACL, heading: str, *, period: cdk.Duration,
+                region: str | None = None) -> list[cloudwatch.IWidget] | None:
+    """A dashboard row of a web ACL's allowed and blocked requests, overall and per rule; None when
+    its metric name is not known at synth time. A REGIONAL web ACL's metrics carry ``Region`` too, a
+    CLOUDFRONT one's do not: https://docs.aws.amazon.com/waf/latest/developerguide/waf-metrics.html"""
+    acl_metric, rule_metrics = _web_acl_metric_names(acl)
+    if acl_metric is None:
+        return None
+
+    def waf(name: str, rule: str) -> cloudwatch.Metric:
+        dimensions = {"WebACL": acl_metric, **({"Region": region} if region else {}), "Rule": rule}
+        return cloudwatch.Metric(namespace="AWS/WAFV2", metric_name=name, statistic="Sum", period=period,
+                                 dimensions_map=dimensions, label=f"{name} {rule}")
+
+    return [
+        text(heading),
+        graph("Allowed and blocked (all rules)", [waf("AllowedRequests", "ALL"), waf("BlockedRequests", "ALL")],
+              width=8),
+        graph("Blocked per rule (managed groups count their matches)",
+              [waf("BlockedRequests", r) for r in rule_metrics] or [waf("BlockedRequests", "ALL")],
+              width=16, stacked=True),
+    ]

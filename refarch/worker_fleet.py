@@ -281,6 +281,7 @@ class QueueWorkerFleet(Construct):
         dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        secure.acknowledge_inline_policies(self)  # grants write each role's own policy
         secure.require(isinstance(dashboard, bool), "dashboard", dashboard, "must be True or False")
         compute = compute or FargateWorkers()
         _validate(

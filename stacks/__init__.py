@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks
 
 from stacks.broker_stack import BrokerStack
 from stacks.database_stack import DatabaseStack
@@ -87,14 +87,13 @@ class AppConfig:
 
 
 def add_compliance_checks(app: cdk.App) -> None:
-    """cdk-nag AwsSolutions and Serverless as blocking validation plugins.
+    """All five cdk-nag packs as blocking validation plugins: AwsSolutions,
+    Serverless, NIST 800-53 R5, HIPAA Security and PCI DSS 3.2.1.
 
     Every acknowledgment is also written into the template metadata.
     """
-    cdk.Validations.of(app).add_plugins(
-        AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True),
-        ServerlessChecks(app, write_suppressions_to_cloud_formation=True),
-    )
+    cdk.Validations.of(app).add_plugins(*(pack(app, write_suppressions_to_cloud_formation=True) for pack in (
+        AwsSolutionsChecks, ServerlessChecks, NIST80053R5Checks, HIPAASecurityChecks, PCIDSS321Checks)))
 
 
 def build(app: cdk.App, config: AppConfig) -> dict[str, cdk.Stack]:

@@ -51,6 +51,7 @@ class StreamingStack(cdk.Stack):
             self, "ProducerRole", assumed_by=iam.AccountRootPrincipal(), description="Writes clicks to the stream"
         )
         self.pipeline.grant_write(producer)
+        secure.acknowledge_inline_policies(producer)
 
         pipeline = self.pipeline
         cdk.CfnOutput(self, "StreamName", value=pipeline.stream.stream_name, description="Write clicks here")

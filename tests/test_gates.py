@@ -24,6 +24,7 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import cloudformation_include as cfn_include
 
@@ -50,10 +51,13 @@ def test_nag_packs_are_registered_and_blocking() -> None:
     # A pack that finds nothing leaves no report, so show that a bad resource fails synthesis.
     app = new_app()
     add_compliance_checks(app)
-    sqs.Queue(cdk.Stack(app, "Bad"), "Plain", encryption=sqs.QueueEncryption.UNENCRYPTED)
+    stack = cdk.Stack(app, "Bad")
+    sqs.Queue(stack, "Plain", encryption=sqs.QueueEncryption.UNENCRYPTED)
+    s3.CfnBucket(stack, "Bare")  # no logging: S3BucketLoggingEnabled in each strict pack
     with pytest.raises(RuntimeError, match="ValidationFailed") as failure:
         app.synth()
-    assert "(AwsSolutions)" in str(failure.value) and "(Serverless)" in str(failure.value)
+    for pack in ("AwsSolutions", "Serverless", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
+        assert f"({pack})" in str(failure.value), f"{pack} is not a blocking plugin"
 
 
 def test_nag_zero_unacknowledged_findings(assembly: Assembly) -> None:

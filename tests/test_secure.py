@@ -184,3 +184,82 @@ def test_every_alarm_topic_admits_cloudwatch_alarms_of_this_account() -> None:
             },
         }])},
     })
+
+
+# --- the strict packs' acknowledgments ----------------------------------------------
+
+
+def _nag_app(tmp_path, *, flags: bool) -> cdk.App:
+    from stacks import add_compliance_checks
+
+    app = new_app(outdir=str(tmp_path)) if flags else cdk.App(outdir=str(tmp_path))
+    add_compliance_checks(app)
+    return app
+
+
+def _synth_report(app: cdk.App, tmp_path) -> dict:
+    try:
+        app.synth()
+    except RuntimeError as err:
+        if "ValidationFailed" not in str(err):
+            raise
+    path = tmp_path / "validation-report.json"
+    return json.loads(path.read_text()) if path.exists() else {"pluginReports": []}
+
+
+@pytest.mark.parametrize("flags", [True, False], ids=["project-flags", "no-feature-flags"])
+def test_inline_policies_are_acknowledged_in_scope_grants_after_included_and_written(tmp_path, flags: bool) -> None:
+    from aws_cdk import aws_iam as iam
+    from aws_cdk import aws_sqs as sqs
+    from constructs import Construct
+
+    app = _nag_app(tmp_path, flags=flags)
+    stack = cdk.Stack(app, "Grants")
+    pattern = Construct(stack, "Pattern")
+    secure.acknowledge_inline_policies(pattern)
+    inside = iam.Role(pattern, "Inside", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    outside = iam.Role(stack, "Outside", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    queue = sqs.Queue(stack, "Queue", enforce_ssl=True)
+    queue.grant_send_messages(inside)  # after the call above: the aspect still sees it
+    queue.grant_send_messages(outside)
+    report = _synth_report(app, tmp_path)
+    strict = [f"{p}::{p}-IAMNoInlinePolicy" for p in secure.STRICT_PACKS]
+    open_findings = {(v["ruleName"], c["constructPath"]) for p in report["pluginReports"]
+                     for v in p.get("violations", []) for c in v["violatingConstructs"]}
+    assert {f for f in open_findings if "IAMNoInlinePolicy" in f[0]} == {
+        (f"{p}-IAMNoInlinePolicy", "Grants/Outside/DefaultPolicy/Resource") for p in secure.STRICT_PACKS}
+    template = json.loads((tmp_path / "Grants.template.json").read_text())
+    [policy] = [r for k, r in template["Resources"].items() if k.startswith("PatternInsideDefaultPolicy")]
+    written = {r["id"]: r["reason"] for r in policy["Metadata"]["cdk_nag"]["rules_to_suppress"]}
+    assert set(written) == set(strict) and all("one role" in reason for reason in written.values())
+
+
+def _pack_rules() -> dict[str, set[str]]:
+    """Each strict pack's rule names, read from cdk-nag's own pack sources in its jsii bundle."""
+    import tarfile
+    from pathlib import Path
+
+    import cdk_nag
+
+    bundle = next((Path(cdk_nag.__file__).parent / "_jsii").glob("cdk-nag@*.jsii.tgz"))
+    files = {"NIST.800.53.R5": "nist-800-53-r5.js", "HIPAA.Security": "hipaa-security.js",
+             "PCI.DSS.321": "pci-dss-321.js"}
+    with tarfile.open(bundle) as tar:
+        return {pack: set(re.findall(r"rule: \w+\.(\w+)", tar.extractfile(f"package/lib/packs/{name}").read().decode()))
+                for pack, name in files.items()}
+
+
+def test_strict_rule_packs_name_exactly_the_packs_that_carry_each_rule() -> None:
+    rules = _pack_rules()
+    assert all(len(r) > 50 for r in rules.values()), "expected each pack's rules"
+    for rule, packs in secure.STRICT_RULE_PACKS.items():
+        assert set(packs) == {p for p, names in rules.items() if rule in names}, rule
+    for source, equivalents in secure._STRICT_PACK_EQUIVALENTS.items():
+        for qualified in equivalents:
+            pack, rule = qualified.split("::")
+            assert rule.removeprefix(f"{pack}-") in rules[pack], f"{source} -> {qualified}: no such rule"
+
+
+def test_acknowledge_strict_refuses_a_rule_it_does_not_know() -> None:
+    with pytest.raises(ValueError, match="rule must be one of"):
+        secure.acknowledge_strict(cdk.Stack(), "NoSuchRule", "a reason long enough to be a reason for sure")

@@ -60,11 +60,16 @@ def existing_objects(app: cdk.App) -> cdk.Stack:
     stack = cdk.Stack(app, "MutualTlsExistingObjects", env=ENV)
     network, zone, function = _base(stack)
     pki = s3.Bucket.from_bucket_name(stack, "Pki", "example-pki-bucket")
-    MutualTlsService(
+    service = MutualTlsService(
         stack, "Devices", vpc=network.vpc, zone=zone, domain_name="devices.example.com",
         ca_bundle=PemObject.from_bucket(pki, "trust/ca-bundle.pem", version="3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"),
         crls=[PemObject.from_bucket(pki, "crl/root.pem"), PemObject.from_bucket(pki, "crl/issuing.pem")],
         function=function, deletion_protection=False, removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    secure.acknowledge_strict(
+        service.load_balancer.node.default_child, "ELBDeletionProtectionEnabled",
+        "This test configuration turns deletion_protection off to show the prop; the construct's default and "
+        "MutualTlsStack keep it on.",
     )
     return stack
 

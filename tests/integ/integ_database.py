@@ -27,6 +27,7 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_rds as rds
 from aws_cdk.integ_tests_alpha import ExpectedResult, Match
 from support import (PROBES, alarm_reaches_topic, bounded, disposable, in_order, in_vpc, integ, invoked_by_assertion,
                      new_app)
@@ -64,8 +65,13 @@ db = AuroraCluster(
     parameter_path="/refarch/integ/database", alarm_topic=alarms.topic,
     deletion_protection=False, removal_policy=cdk.RemovalPolicy.DESTROY,
 )
-secure.acknowledge(db.cluster.node.default_child, "AwsSolutions::AwsSolutions-RDS10",
-                   "integration-test cluster, deleted when the run ends: deletion protection would keep it running")
+why = "integration-test cluster, deleted when the run ends: deletion protection would keep it running"
+secure.acknowledge(db.cluster.node.default_child, "AwsSolutions::AwsSolutions-RDS10", why)
+secure.acknowledge_strict(db.cluster.node.default_child, "RDSInstanceDeletionProtectionEnabled", why)
+for instance in db.cluster.node.find_all():
+    if isinstance(instance, rds.CfnDBInstance):
+        secure.acknowledge_strict(instance, "RDSInBackupPlan",
+                                  "integration-test cluster, deleted when the run ends: nothing to back up")
 code = lambda_.Code.from_asset(str(PROBES / "database"), bundling=cdk.BundlingOptions(
     image=lambda_.Runtime.PYTHON_3_13.bundling_image, local=_PipBundling()))
 

@@ -75,6 +75,7 @@ def stand_in_application(stack: EdgeOriginStack) -> None:
         memory_limit_mib=512, readonly_root_filesystem=True, port_mappings=[ecs.PortMapping(container_port=8080)],
         logging=ecs.LogDrivers.aws_logs(stream_prefix="app", log_group=log_group))
     task.obtain_execution_role()
+    secure.acknowledge_inline_policies(task)
     secure.acknowledge(
         task.execution_role.node.find_child("DefaultPolicy").node.default_child,
         "AwsSolutions::AwsSolutions-IAM5[Resource::*]",

@@ -91,6 +91,9 @@ stack = MutualTlsStack(app, "IntegMutualTls", env=environment,
                        crl=str(pki / "crl.pem"), description="refarch integ: mutual TLS")
 service = stack.service
 service.load_balancer.set_attribute("deletion_protection.enabled", "false")
+secure.acknowledge_strict(service.load_balancer.node.default_child, "ELBDeletionProtectionEnabled",
+                          "integration-test load balancer, deleted when the run ends: deletion protection would keep "
+                          "it (and the run's bill) running")
 probe = secure.python_function(
     stack, "IntegClientProbe", code=lambda_.Code.from_asset(str(probe_code)), handler="index.handler",
     key=stack.node.find_child("Key"), timeout=cdk.Duration.minutes(2),
