@@ -38,6 +38,7 @@ diagrams: setup
 # make integ                      # every pattern
 # make integ PATTERNS="fanout"    # some
 # make integ PATTERNS=mobile_push INTEG_CONTEXT="-c push_fcm_secret=refarch/integ/fcm"
+# make integ PATTERNS=mutual_tls INTEG_CONTEXT="-c mtls_domain=<name> -c mtls_hosted_zone_id=<zone ID>"
 integ: setup
 	@$(ENV) && python scripts/integ.py run $(PATTERNS) $(INTEG_CONTEXT)
 

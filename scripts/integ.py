@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,7 +63,9 @@ def context() -> dict:
 
 def synthesize(app: Path, outdir: Path) -> subprocess.CompletedProcess:
     # No bundling offline (as `cdk synth --exclusively` of no stack): the database probe's needs pip.
-    ctx = {**context(), "aws:cdk:bundling-stacks": []}
+    # Path metadata as `cdk deploy` writes it (the templates the gates check are the ones deployed; cfn-lint
+    # tells a CDK template by it); the snapshot leaves it out, as integ-runner's does (``canonical``).
+    ctx = {**context(), "aws:cdk:bundling-stacks": [], "aws:cdk:enable-path-metadata": True}
     env = {**os.environ, **SNAPSHOT_ENV, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(ctx)}
     for var in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION"):
         env.pop(var, None)
@@ -74,18 +77,28 @@ def canonical(outdir: Path) -> dict[str, str]:
     files = {}
     for path in sorted([*outdir.glob("*.template.json"), outdir / "integ.json"]):
         data = json.loads(path.read_text())
+        for resource in data.get("Resources", {}).values():
+            metadata = resource.get("Metadata", {})
+            metadata.pop("aws:cdk:path", None)
+            if "Metadata" in resource and not metadata:
+                del resource["Metadata"]
         text = _ASSET_HASH.sub("ASSET-HASH", json.dumps(data, indent=1, sort_keys=True))
         files[path.name] = _SALT.sub('"salt": "SALT"', text) + "\n"
     return files
 
 
-def compare(app: Path, *, update: bool = False) -> list[str]:
-    """Problems with ``app``'s snapshot (empty when it matches); with ``update``, rewrite it."""
+def compare(app: Path, *, update: bool = False, keep: Path | None = None) -> list[str]:
+    """Problems with ``app``'s snapshot (empty when it matches); with ``update``, rewrite it;
+    with ``keep``, the synthesized templates and ``integ.json`` are copied there as synthesized."""
     with tempfile.TemporaryDirectory() as tmp:
         result = synthesize(app, Path(tmp) / "out")
         if result.returncode != 0:
             return [f"{app.name}: synthesis failed:\n{result.stderr[-4000:]}"]
         got = canonical(Path(tmp) / "out")
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            for path in [*(Path(tmp) / "out").glob("*.template.json"), Path(tmp) / "out" / "integ.json"]:
+                shutil.copy(path, keep / path.name)
     snap = snapshot_dir(app)
     if update:
         snap.mkdir(exist_ok=True)
@@ -125,13 +138,22 @@ def check(update: bool = False) -> int:
 # --- a real run ----------------------------------------------------------------
 
 
-#: Apps that deploy nothing useful without context: (keys, why, how).
+#: Apps that deploy nothing useful without context: (alternatives, why, how); each
+#: alternative is a set of keys that must all be given, one alternative is enough.
 NEEDS_CONTEXT = {
-    "mobile_push": (("push_apns_secret", "push_fcm_secret"),
+    "mobile_push": ((("push_apns_secret",), ("push_fcm_secret",)),
                     "SNS needs real APNs or FCM credentials to create a platform application",
                     "create a secret (docs/mobile-push.md, Credentials) and pass "
                     "INTEG_CONTEXT='-c push_fcm_secret=<name>' (and/or push_apns_secret)"),
+    "mutual_tls": ((("mtls_domain", "mtls_hosted_zone_id"),),
+                   "ACM validates the listener's certificate by DNS in a real public hosted zone",
+                   "pass INTEG_CONTEXT='-c mtls_domain=<name directly below the zone> "
+                   "-c mtls_hosted_zone_id=<the zone ID>'"),
 }
+
+
+def _given(context: list[str], key: str) -> bool:
+    return any(arg.startswith(f"{key}=") and len(arg) > len(key) + 1 for arg in context)
 
 
 def _cdk(app: Path, *args: str, log, context: list[str] = ()) -> int:
@@ -145,8 +167,8 @@ def run_one(app: Path, logdir: Path, context: list[str]) -> tuple[str, str, floa
     deploys), read the assertion results, destroy. (name, PASS/FAIL/SKIPPED, minutes, detail)"""
     name = app.stem.removeprefix("integ_")
     if name in NEEDS_CONTEXT:
-        keys, why, how = NEEDS_CONTEXT[name]
-        if not any(f"{k}=" in arg for arg in context for k in keys):
+        alternatives, why, how = NEEDS_CONTEXT[name]
+        if not any(all(_given(context, k) for k in keys) for keys in alternatives):
             return name, "SKIPPED", 0.0, f"{why}: {how}"
     started = time.monotonic()
     outputs = logdir / f"{name}.outputs.json"

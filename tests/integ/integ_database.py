@@ -26,11 +26,11 @@ from pathlib import Path
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk.integ_tests_alpha import ExpectedResult, Match
-from support import PROBES, alarm_reaches_topic, bounded, disposable, in_order, integ, new_app
+from support import (PROBES, alarm_reaches_topic, bounded, disposable, in_order, in_vpc, integ, invoked_by_assertion,
+                     new_app)
 
 from refarch import secure
 from refarch.database import AuroraCluster
@@ -81,23 +81,11 @@ probe = secure.python_function(stack, "IntegConnectProbe", code=code, handler="i
                                environment={"SECRET_ARN": db.secret.secret_arn, "DATABASE_NAME": "app",
                                             "PROXY_HOST": db.proxy.endpoint, "PROXY_PORT": str(db.proxy_port),
                                             "READER_HOST": db.reader_endpoint.hostname})
-probe_sg = ec2.SecurityGroup(stack, "IntegConnectProbeSg", vpc=network.vpc, description="integration probe")
-cfn_probe = probe.node.default_child
-cfn_probe.vpc_config = lambda_.CfnFunction.VpcConfigProperty(
-    security_group_ids=[probe_sg.security_group_id],
-    subnet_ids=network.vpc.select_subnets(subnet_group_name=network.workload_subnets.subnet_group_name).subnet_ids)
-eni = iam.Policy(stack, "IntegConnectProbeEni", roles=[probe.role], statements=[iam.PolicyStatement(
-    actions=["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-             "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"], resources=["*"])])
-secure.acknowledge_inline_policies(eni)
-secure.acknowledge(eni, "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                   "integration-test probe: Lambda manages its VPC interfaces; EC2 scopes these actions to no resource")
+probe_sg = in_vpc(stack, probe, network.vpc, network.workload_subnets.subnet_group_name)
 db.allow_from(probe_sg)
 db.grant_connect(probe, "app")
 db.grant_read_configuration(probe)  # the administrator secret, to create the app user
-SYNC = "integration-test probe invoked synchronously by the assertion, which sees its failure"
-secure.acknowledge(probe, "Serverless-LambdaDLQ", SYNC)
-secure.acknowledge_strict(probe.node.default_child, "LambdaDLQ", SYNC)
+invoked_by_assertion(probe)
 
 granted = secure.python_function(stack, "IntegConfigGranted", code=code, handler="index.config", key=db.key,
                                  environment={"PARAMETER_PATH": "/refarch/integ/database"},
@@ -107,8 +95,7 @@ refused = secure.python_function(stack, "IntegConfigRefused", code=code, handler
                                  environment={"PARAMETER_PATH": "/refarch/integ/database"},
                                  description="integration probe: not granted")
 for fn in (granted, refused):
-    secure.acknowledge(fn, "Serverless-LambdaDLQ", SYNC)
-    secure.acknowledge_strict(fn.node.default_child, "LambdaDLQ", SYNC)
+    invoked_by_assertion(fn)
 disposable(network_stack, stack)
 test = integ(app, "Database", [network_stack, stack])
 

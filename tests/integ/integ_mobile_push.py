@@ -26,7 +26,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.integ_tests_alpha import ExpectedResult, Match
-from support import PROBES, alarm_reaches_topic, alarms_in, disposable, in_order, integ, new_app
+from support import PROBES, alarm_reaches_topic, alarms_in, disposable, in_order, integ, invoked_by_assertion, new_app
 
 from refarch import secure
 from refarch.mobile_push import ApnsPlatform, FcmPlatform, MobilePush
@@ -72,9 +72,7 @@ for resource, why in [
 ]:
     secure.acknowledge(probe.role, f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]",
                        f"integration-test probe in a sandbox account: {why}")
-SYNC = "integration-test probe invoked synchronously by the assertion, which sees its failure"
-secure.acknowledge(probe, "Serverless-LambdaDLQ", SYNC)
-secure.acknowledge_strict(probe.node.default_child, "LambdaDLQ", SYNC)
+invoked_by_assertion(probe)
 disposable(stack)
 test = integ(app, "MobilePush", [stack])
 
