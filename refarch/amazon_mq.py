@@ -300,7 +300,7 @@ class Broker(Construct):
         for name, log_group_name in self.log_group_names.items():
             logs.LogRetention(self, f"{name.capitalize()}LogRetention", log_group_name=log_group_name,
                               retention=retention)
-        _tolerate_log_retention(self)
+        secure.tolerate_log_retention(self, service="Amazon MQ", resources="brokers")
         if self.engine == ACTIVEMQ:
             self.logs_policy = logs.ResourcePolicy(
                 self, "LogsPolicy",
@@ -449,45 +449,6 @@ def _selection(subnets: ec2.SubnetSelection | None) -> dict:
         "subnets": subnets.subnets, "availability_zones": subnets.availability_zones,
         "one_per_az": subnets.one_per_az,
     }.items() if v is not None}
-
-
-def _tolerate_log_retention(scope: Construct) -> None:
-    """aws-cdk-lib's LogRetention singleton sets the retention of the log
-    groups Amazon MQ creates; its findings are acknowledged on it once per stack."""
-    stack = cdk.Stack.of(scope)
-    provider = next(c for c in stack.node.children if c.node.id.startswith("LogRetention"))
-    role = provider.node.find_child("ServiceRole")
-    function = provider.node.find_child("Resource")
-    if function.get_metadata("checkov"):
-        return
-    why = "aws-cdk-lib's own LogRetention function, which CloudFormation invokes and awaits to set log retention"
-    secure.checkov_skip(function, "CKV_AWS_116", f"{why}; a failed run fails the deployment, nothing to replay.")
-    secure.checkov_skip(function, "CKV_AWS_117", f"{why}; it calls only the CloudWatch Logs API and needs no VPC.")
-    secure.checkov_skip(function, "CKV_AWS_115", f"{why}, a few times per deployment; reserving concurrency buys "
-                        "nothing.")
-    secure.cfn_lint_ignore(function, "W3005", f"{why}; aws-cdk-lib makes it DependsOn its role, which repeats "
-                           "the GetAtt.")
-    secure.acknowledge_cdk_provider_function(function, "aws-cdk-lib's own LogRetention function",
-                                             memory_size_set=False)
-    secure.checkov_skip(role.node.find_child("DefaultPolicy").node.default_child, "CKV_AWS_111",
-                        f"{why}; the log groups are named by Amazon MQ after a broker ID assigned at creation.")
-    secure.acknowledge(
-        role.node.default_child,
-        "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-        "AWSLambdaBasicExecutionRole]",
-        "aws-cdk-lib's own LogRetention function writes only its own logs with this policy; it sets the "
-        "retention of the log groups Amazon MQ creates for the broker.",
-    )
-    secure.acknowledge_strict(
-        role.node.find_child("DefaultPolicy").node.default_child, "IAMNoInlinePolicy",
-        f"{why}: aws-cdk-lib writes this policy for its own singleton role, not ours to change.",
-    )
-    secure.acknowledge(
-        role.node.find_child("DefaultPolicy").node.default_child,
-        "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-        "aws-cdk-lib's LogRetention function calls logs:PutRetentionPolicy and DeleteRetentionPolicy on log "
-        "groups Amazon MQ names after a broker ID that does not exist before deployment.",
-    )
 
 
 class BrokerBridge(Construct):

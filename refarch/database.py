@@ -957,7 +957,7 @@ class RdsWithReadReplicas(Construct):
                     "restore rebuilds the replicas from the restored primary.",
                 )
             self.replicas.append(replica)
-        _tolerate_log_retention(self)
+        secure.tolerate_log_retention(self, service="RDS", resources="instances")
 
         rotation_sg = ec2.SecurityGroup(
             self, "RotationSecurityGroup", vpc=vpc, allow_all_outbound=False,
@@ -1380,47 +1380,4 @@ def _grant_read_configuration(
     iam.Grant.add_to_principal(
         grantee=grantee, actions=["kms:Decrypt"], resource_arns=[key.key_arn],
         conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{stack.region}.amazonaws.com"}},
-    )
-
-
-def _tolerate_log_retention(scope: Construct) -> None:
-    """RDS instances name their log groups after themselves and create them as
-    they start, so no template can create those groups first: aws-cdk-lib's
-    LogRetention function sets their retention instead. It is the library's
-    singleton; its two findings are acknowledged on its role."""
-    stack = cdk.Stack.of(scope)
-    provider = next(c for c in stack.node.children if c.node.id.startswith("LogRetention"))
-    role = provider.node.find_child("ServiceRole")
-    function = provider.node.find_child("Resource")
-    if function.get_metadata("checkov"):
-        return  # a second RdsWithReadReplicas in the stack shares the singleton, already covered
-    why = "aws-cdk-lib's own LogRetention function, which CloudFormation invokes and awaits to set log retention"
-    secure.checkov_skip(function, "CKV_AWS_116", f"{why}; a failed run fails the deployment, nothing to replay.")
-    secure.checkov_skip(function, "CKV_AWS_117", f"{why}; it calls only the CloudWatch Logs API and needs no VPC.")
-    secure.checkov_skip(function, "CKV_AWS_115",
-                        f"{why}, a few times per deployment; reserving concurrency buys nothing.")
-    secure.cfn_lint_ignore(function, "W3005",
-                           f"{why}; aws-cdk-lib makes it DependsOn its role, which repeats the GetAtt.")
-    secure.acknowledge_cdk_provider_function(function, "aws-cdk-lib's own LogRetention function",
-                                             memory_size_set=False)
-    secure.checkov_skip(
-        role.node.find_child("DefaultPolicy").node.default_child, "CKV_AWS_111",
-        f"{why}; the log groups are named by RDS after instances created in the same deployment.",
-    )
-    secure.acknowledge(
-        role.node.default_child,
-        "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-        "AWSLambdaBasicExecutionRole]",
-        "aws-cdk-lib's own LogRetention function writes only its own logs with this policy; it sets the "
-        "retention of the log groups RDS creates for each instance.",
-    )
-    secure.acknowledge_strict(
-        role.node.find_child("DefaultPolicy").node.default_child, "IAMNoInlinePolicy",
-        f"{why}: aws-cdk-lib writes this policy for its own singleton role, not ours to change.",
-    )
-    secure.acknowledge(
-        role.node.find_child("DefaultPolicy").node.default_child,
-        "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-        "aws-cdk-lib's LogRetention function calls logs:PutRetentionPolicy and DeleteRetentionPolicy on log "
-        "groups RDS names after instances that do not exist before deployment.",
     )
